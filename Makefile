@@ -1,0 +1,43 @@
+# tws-bridge. `make test` installs everything it needs and runs every test, against both official clients.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV10 := .venv10
+PY := $(VENV)/bin/python
+PY10 := $(VENV10)/bin/python
+SIM_PORT ?= 7497
+
+.PHONY: install test test-ibapi9 test-ibapi10 lint sim clean
+
+install: $(VENV)/.installed $(VENV10)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+# The 10.x client in its own environment: same project code, same tests, the other client.
+$(VENV10)/.installed: requirements-ibapi10.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV10)
+	$(PY10) -m pip install --quiet --upgrade pip
+	$(PY10) -m pip install --quiet -r requirements-ibapi10.txt -r requirements-dev.txt
+	touch $@
+
+test: install lint test-ibapi9 test-ibapi10
+
+test-ibapi9: $(VENV)/.installed
+	$(PY) -m pytest tests -q
+
+test-ibapi10: $(VENV10)/.installed
+	$(PY10) -m pytest tests -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+# Run the simulated TWS by hand (see README and `python -m sim --help`).
+sim: $(VENV)/.installed
+	$(PY) -m sim --port $(SIM_PORT)
+
+clean:
+	rm -rf $(VENV) $(VENV10) .pytest_cache .ruff_cache
