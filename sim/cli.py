@@ -1,0 +1,136 @@
+"""Command line of the simulator: `python -m sim --port 7497 ...` (see `python -m sim --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from datetime import datetime
+from pathlib import Path
+
+from sim import codec
+from sim.clock import SimClock
+from sim.control import serve_control
+from sim.faults import ANSWERABLE, FaultPlan
+from sim.options import SimOptions
+from sim.server import SimServer
+
+LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+
+
+def _instant(text: str) -> float:
+    """ISO 8601 with an offset, e.g. 2025-01-27T10:00:00-05:00 (a naive time is read as UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the instant an offset, e.g. {text}-05:00 or {text}+00:00")
+    return moment.timestamp()
+
+
+def _never_answer(text: str) -> tuple[str, int]:
+    name, _, count = text.partition(":")
+    if name not in ANSWERABLE or (count and not count.lstrip("-").isdigit()):
+        raise argparse.ArgumentTypeError(f"expected NAME[:COUNT] with NAME one of {', '.join(ANSWERABLE)}")
+    return name, int(count or -1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sim",
+        description="A simulated TWS / IB Gateway that speaks the real TWS socket protocol (text protocol for server "
+                    "versions 100-200; protobuf framing from 201 when the 10.x client's protobuf modules are "
+                    "installed). Serves handshake, startApi, reqIds, reqCurrentTime, reqMarketDataType, "
+                    "reqContractDetails, reqHistoricalData (keepUpToDate too), cancelHistoricalData, "
+                    "reqHeadTimeStamp with seeded synthetic bars on a real NYSE calendar.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("server")
+    g.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")
+    g.add_argument("--port", type=int, default=7497, help="TWS API port (7497 paper TWS, 4002 paper Gateway)")
+    g.add_argument("--max-version", type=int, default=None,
+                   help=f"highest server version to negotiate; default: the highest fully supported here "
+                        f"({codec.max_supported_version()})")
+    g.add_argument("--account", default="DU1234567", help="account sent in managedAccounts")
+    g.add_argument("--instruments", type=Path, default=None, help="instrument universe JSON (default: bundled)")
+    g.add_argument("--control-port", type=int, default=None,
+                   help="open a loopback JSON-lines control socket on this port (python -m sim.ctl)")
+    g.add_argument("--log-requests", type=Path, default=None, metavar="FILE",
+                   help="append every received message and every error sent as JSON lines")
+    g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    g = p.add_argument_group("market data")
+    g.add_argument("--update-interval", type=float, default=5.0,
+                   help="seconds between keepUpToDate updates (TWS sends about every 5 s)")
+    g.add_argument("--no-pacing", action="store_true", help="do not enforce IB's historical-data pacing rules")
+    g.add_argument("--legacy-dates", action="store_true",
+                   help='intraday bar dates as "yyyymmdd  HH:MM:SS" (older TWS) instead of with the time zone')
+    g = p.add_argument_group("clock (default: real time)")
+    g.add_argument("--clock-start", type=_instant, default=None, metavar="ISO",
+                   help="start the clock at this instant, e.g. 2025-01-27T10:00:00-05:00")
+    g.add_argument("--clock-speed", type=float, default=1.0,
+                   help="simulated seconds per real second from --clock-start (0 = frozen)")
+    g = p.add_argument_group("faults")
+    g.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS", help="wait before every reply")
+    g.add_argument("--never-answer", type=_never_answer, action="append", default=[], metavar="NAME[:COUNT]",
+                   help=f"swallow requests (COUNT of them, default all): NAME one of {', '.join(ANSWERABLE)}")
+    g.add_argument("--split-frames", action="store_true", help="split every frame after the handshake across TCP "
+                                                                "writes")
+    g.add_argument("--silent-handshake", action="store_true", help="never answer the handshake")
+    g.add_argument("--drop-after-history", action="store_true",
+                   help="drop every connection once the bars of the next historical request are sent")
+    g.add_argument("--drop-after-updates", type=int, default=None, metavar="N",
+                   help="drop every connection after N keepUpToDate updates (a drop mid-stream)")
+    g.add_argument("--refuse-for", type=float, default=None, metavar="SECONDS",
+                   help="refuse connections for the first SECONDS after start (a nightly restart)")
+    return p
+
+
+def options_from(args: argparse.Namespace) -> SimOptions:
+    return SimOptions(host=args.host, port=args.port, max_version=args.max_version, account=args.account,
+                      update_interval=args.update_interval, pacing=not args.no_pacing,
+                      legacy_dates=args.legacy_dates, instruments=args.instruments, log_requests=args.log_requests)
+
+
+def faults_from(args: argparse.Namespace) -> FaultPlan:
+    faults = FaultPlan(reply_delay=args.reply_delay, split_frames=args.split_frames,
+                       silent_handshake=args.silent_handshake, drop_after_next_history=args.drop_after_history,
+                       drop_after_updates=args.drop_after_updates)
+    for name, count in args.never_answer:
+        faults.never_answer(name, count)
+    return faults
+
+
+async def serve(args: argparse.Namespace) -> None:
+    clock = SimClock()
+    if args.clock_start is not None:
+        if args.clock_speed == 0:
+            clock.freeze(args.clock_start)
+        else:
+            clock.run_from(args.clock_start, args.clock_speed)
+    server = SimServer(options_from(args), clock, faults_from(args))
+    await server.start()
+    control = await serve_control(server, args.host, args.control_port) if args.control_port is not None else None
+    if args.refuse_for:
+        await server.refuse_connections(args.refuse_for)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    if control is not None:
+        control.close()
+    await server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
+    try:
+        asyncio.run(serve(args))
+    except ValueError as exc:  # bad option values found by SimOptions / SimServer
+        parser.error(str(exc))
+    except OSError as exc:
+        parser.exit(1, f"python -m sim: cannot listen on {args.host}:{args.port}: {exc}\n")
+    return 0

@@ -1,0 +1,355 @@
+"""One client connection: the TWS handshake, then requests in and replies out, as TWS does them.
+
+The connection decodes frames with `sim.codec`, records every message, and serves the requests the bridge uses.
+Replies go through one writer task per connection so that ordering holds and faults (split frames, a delay) apply to
+every reply alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from typing import TYPE_CHECKING
+
+from sim import codec
+from sim.history import build_history, forming_bar, head_timestamp
+from sim.messages import (
+    CancelHeadTimestamp,
+    CancelHistoricalData,
+    MalformedMessage,
+    Request,
+    RequestContractDetails,
+    RequestCurrentTime,
+    RequestHeadTimestamp,
+    RequestHistoricalData,
+    RequestIds,
+    RequestMarketDataType,
+    SimError,
+    StartApi,
+    UnknownMessage,
+)
+
+if TYPE_CHECKING:
+    from sim.server import SimServer
+
+log = logging.getLogger("sim.connection")
+
+MAX_FRAME = 16 * 1024 * 1024  # TWS refuses longer messages (error 507 on the client side)
+
+CLIENT_ID_IN_USE = "Unable to connect as the client id is already in use. Retry with a unique client id."
+FARM_OK = (
+    (2104, "Market data farm connection is OK:usfarm"),
+    (2106, "HMDS data farm connection is OK:ushmds"),
+    (2158, "Sec-def data farm connection is OK:secdefnj"),
+)
+
+
+class ClientConnection:
+    def __init__(self, server: SimServer, number: int, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.number = number
+        self.reader = reader
+        self.writer = writer
+        self.client_id: int | None = None
+        self.version = 0
+        self.encoder: codec.ReplyEncoder | None = None
+        self.streams: dict[int, asyncio.Task[None]] = {}  # keepUpToDate subscriptions by reqId
+        self.pending: dict[int, asyncio.Task[None]] = {}  # historical requests answered later (delay fault)
+        self._out: asyncio.Queue[bytes | None] = asyncio.Queue()  # None: flush, then close
+        self._writer_task: asyncio.Task[None] | None = None
+        self._next_order_id = server.options.first_order_id
+        self.closed = asyncio.Event()
+
+    # ---- lifecycle --------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            if not await self._handshake():
+                return
+            self._writer_task = asyncio.create_task(self._write_loop())
+            while True:
+                header = await self.reader.readexactly(4)
+                (size,) = struct.unpack("!I", header)
+                if size > MAX_FRAME:
+                    log.warning("conn %d: frame of %d bytes refused, closing", self.number, size)
+                    return
+                payload = await self.reader.readexactly(size)
+                self._on_frame(payload)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            await self._close()
+
+    async def _handshake(self) -> bool:
+        """`API\\0` then a frame "v<min>..<max>[ options]"; answer ONE frame [version, time] (see tws-protocol.md)."""
+        if await self.reader.readexactly(4) != b"API\0":
+            log.warning("conn %d: no API prefix, closing", self.number)
+            return False
+        (size,) = struct.unpack("!I", await self.reader.readexactly(4))
+        if size > 1024:
+            return False
+        text = (await self.reader.readexactly(size)).decode("ascii", "replace")
+        client_range = _parse_version_range(text)
+        if client_range is None:
+            log.warning("conn %d: bad version range %r, closing", self.number, text)
+            return False
+        low, high = client_range
+        server_max = self.server.max_version
+        if high < codec.MIN_VERSION or low > server_max:
+            # TWS closes a client it cannot serve without a reply
+            log.warning("conn %d: client range %d..%d outside %d..%d, closing", self.number, low, high,
+                        codec.MIN_VERSION, server_max)
+            return False
+        if self.server.faults.silent_handshake:
+            log.info("conn %d: fault silent_handshake, not answering", self.number)
+            await self.reader.read()  # until the client gives up
+            return False
+        self.version = min(high, server_max)
+        self.encoder = codec.ReplyEncoder(self.version)
+        self.writer.write(codec.handshake_reply(self.version, self.server.clock.now()))
+        await self.writer.drain()
+        log.info("conn %d: handshake, client %d..%d, server version %d", self.number, low, high, self.version)
+        return True
+
+    async def _close(self) -> None:
+        for task in [*self.streams.values(), *self.pending.values()]:
+            task.cancel()
+        tasks = [*self.streams.values(), *self.pending.values()]
+        if self._writer_task is not None:
+            self._writer_task.cancel()
+            tasks.append(self._writer_task)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.streams.clear()
+        self.pending.clear()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.server.forget(self)
+        self.closed.set()
+
+    def close_after_flush(self) -> None:
+        """Close once everything already queued is written (drop "after the bars")."""
+        self._out.put_nowait(None)
+
+    def abort(self) -> None:
+        """Drop the connection now, as a TWS restart does."""
+        self.writer.transport.abort()
+
+    # ---- output -----------------------------------------------------------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        if frame:
+            self._out.put_nowait(frame)
+
+    def send_error(self, req_id: int, code: int, message: str) -> None:
+        assert self.encoder is not None
+        now_ms = int(self.server.clock.now() * 1000)
+        self.send(self.encoder.error(req_id, code, message, now_ms))
+        self.server.request_log.record_error(self.number, self.client_id, req_id, code, message)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                frame = await self._out.get()
+                if frame is None:
+                    await self.writer.drain()
+                    self.writer.close()
+                    return
+                if self.server.faults.split_frames:
+                    await self._write_split(frame)
+                else:
+                    self.writer.write(frame)
+                    if self._out.empty():
+                        await self.writer.drain()
+        except (ConnectionError, RuntimeError):
+            pass
+
+    async def _write_split(self, frame: bytes) -> None:
+        # Split inside the length prefix and inside the payload so both stages of the client's reader are exercised.
+        cuts = sorted({1, 3, 5, max(6, len(frame) // 2), len(frame)})
+        start = 0
+        for cut in cuts:
+            if cut > start:
+                self.writer.write(frame[start:cut])
+                await self.writer.drain()
+                await asyncio.sleep(0.002)  # let the kernel send it as its own segment
+                start = cut
+
+    # ---- input ------------------------------------------------------------------------------------------------
+
+    def _on_frame(self, payload: bytes) -> None:
+        try:
+            request = codec.decode_request(payload, self.version)
+        except MalformedMessage as exc:
+            log.warning("conn %d: malformed message ignored: %s", self.number, exc)
+            return
+        self.server.request_log.record_request(request, self.number, self.client_id, self.server.clock.now())
+        try:
+            self._dispatch(request)
+        except Exception:  # a bug serving one request must not take the connection or the server down
+            log.exception("conn %d: failed to serve %s", self.number, type(request).__name__)
+
+    def _dispatch(self, request: Request) -> None:
+        if isinstance(request, StartApi):
+            self._start_api(request)
+            return
+        if self.client_id is None:
+            log.info("conn %d: %s before startApi ignored", self.number, type(request).__name__)
+            return
+        if isinstance(request, UnknownMessage):
+            log.info("conn %d: message %d not served, ignored", self.number, request.msg_id)
+            return
+        if isinstance(request, RequestMarketDataType):
+            return  # TWS sends nothing back for it
+        if isinstance(request, CancelHistoricalData):
+            self._cancel_history(request.req_id)
+            return
+        if isinstance(request, CancelHeadTimestamp):
+            return
+        if isinstance(request, RequestHistoricalData):
+            self._request_history(request)
+            return
+        if self._swallowed(request):
+            return
+        delay = self.server.faults.reply_delay
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._serve_simple, request)
+        else:
+            self._serve_simple(request)
+
+    def _swallowed(self, request: Request) -> bool:
+        name = type(request).__name__
+        if self.server.faults.swallow(name):
+            log.info("conn %d: fault never_answer swallowed %s", self.number, name)
+            return True
+        return False
+
+    def _start_api(self, request: StartApi) -> None:
+        if self.client_id is not None:
+            return
+        if not self.server.claim_client_id(request.client_id, self):
+            log.info("conn %d: client id %d in use, closing", self.number, request.client_id)
+            self.send_error(-1, 326, CLIENT_ID_IN_USE)
+            self.close_after_flush()
+            return
+        self.client_id = request.client_id
+        assert self.encoder is not None
+        self.send(self.encoder.managed_accounts(self.server.options.account))
+        self.send(self.encoder.next_valid_id(self._next_order_id))
+        for code, text in FARM_OK:
+            self.send_error(-1, code, text)
+        log.info("conn %d: client id %d started", self.number, request.client_id)
+
+    def _serve_simple(self, request: Request) -> None:
+        assert self.encoder is not None
+        enc = self.encoder
+        try:
+            if isinstance(request, RequestIds):
+                self.send(enc.next_valid_id(self._next_order_id))
+            elif isinstance(request, RequestCurrentTime):
+                self.send(enc.current_time(int(self.server.clock.now())))
+            elif isinstance(request, RequestContractDetails):
+                matches = self.server.universe.match(request.contract)
+                if not matches:
+                    raise SimError(200, "No security definition has been found for the request")
+                for instrument in matches:
+                    self.send(enc.contract_data(request.req_id, instrument.details(self.server.clock.now())))
+                self.send(enc.contract_data_end(request.req_id))
+            elif isinstance(request, RequestHeadTimestamp):
+                instrument = self.server.universe.resolve_one(request.contract)
+                stamp = head_timestamp(instrument, request.use_rth, request.what_to_show, request.format_date)
+                self.send(enc.head_timestamp(request.req_id, stamp))
+        except SimError as err:
+            self.send_error(getattr(request, "req_id", -1), err.code, err.message)
+
+    # ---- historical data --------------------------------------------------------------------------------------
+
+    def _request_history(self, request: RequestHistoricalData) -> None:
+        verdict = self.server.pacing_check(request)
+        if verdict.error is not None:
+            log.info("conn %d: reqId %d refused by pacing rule %s", self.number, request.req_id, verdict.rule)
+            self.send_error(request.req_id, verdict.error.code, verdict.error.message)
+            return
+        if self._swallowed(request):
+            # still open as far as TWS is concerned: it counts against the 50 and can be cancelled
+            self.pending[request.req_id] = asyncio.create_task(asyncio.Event().wait())
+            return
+        delay = self.server.faults.reply_delay
+        if delay > 0:
+            self.pending[request.req_id] = asyncio.create_task(self._answer_later(request, delay))
+        else:
+            self._answer_history(request)
+
+    async def _answer_later(self, request: RequestHistoricalData, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.pending.pop(request.req_id, None)
+        self._answer_history(request)
+
+    def _answer_history(self, request: RequestHistoricalData) -> None:
+        assert self.encoder is not None
+        req_id, query = request.req_id, request.query
+        try:
+            instrument = self.server.universe.resolve_one(request.contract)
+            answer = build_history(instrument, query, self.server.clock.now(), self.server.options.legacy_dates)
+        except SimError as err:
+            self.send_error(req_id, err.code, err.message)
+            return
+        for code, text in answer.notices:
+            self.send_error(req_id, code, text)
+        self.send(self.encoder.historical_data(req_id, answer.bars, answer.start, answer.end))
+        self.send(self.encoder.historical_data_end(req_id, answer.start, answer.end))
+        if query.keep_up_to_date:
+            self.streams[req_id] = asyncio.create_task(self._stream(request, instrument))
+        self.server.after_history_sent()
+
+    async def _stream(self, request: RequestHistoricalData, instrument: object) -> None:
+        """keepUpToDate: the forming bar every `update_interval` seconds until cancelled (paused while 1100 lasts)."""
+        assert self.encoder is not None
+        interval = self.server.options.update_interval
+        legacy = self.server.options.legacy_dates
+        while True:
+            await asyncio.sleep(interval)
+            if self.server.connectivity_lost:
+                continue
+            bar = forming_bar(instrument, request.query, self.server.clock.now(), legacy)  # type: ignore[arg-type]
+            self.send(self.encoder.historical_data_update(request.req_id, bar))
+            self.server.after_stream_update()
+
+    def _cancel_history(self, req_id: int) -> None:
+        task = self.streams.pop(req_id, None)
+        if task is not None:
+            task.cancel()
+            return
+        task = self.pending.pop(req_id, None)
+        if task is not None:
+            task.cancel()
+            self.send_error(req_id, 162, f"Historical Market Data Service error message:API historical data query "
+                                         f"cancelled: {req_id}")
+            return
+        self.send_error(req_id, 366, f"No historical data query found for ticker id:{req_id}")
+
+    def drop_streams(self) -> None:
+        """1101: TWS lost the subscriptions; the client must request them again."""
+        for task in self.streams.values():
+            task.cancel()
+        self.streams.clear()
+
+    @property
+    def open_requests(self) -> int:
+        return len(self.streams) + len(self.pending)
+
+
+def _parse_version_range(text: str) -> tuple[int, int] | None:
+    """'v100..157' or 'v100..157 +PACEAPI' or 'v157' -> (low, high)."""
+    head = text.split(" ", 1)[0]
+    if not head.startswith("v"):
+        return None
+    low_s, sep, high_s = head[1:].partition("..")
+    if not sep:
+        high_s = low_s
+    if not (low_s.isdigit() and high_s.isdigit()):
+        return None
+    low, high = int(low_s), int(high_s)
+    return (low, high) if low <= high else None

@@ -1,0 +1,163 @@
+"""When each kind of simulated instrument trades: sessions and trading days, in America/New_York.
+
+History, head timestamps and contract details all ask the same question ("which sessions lie in this time range
+for this instrument and this useRTH?"), so the answer lives here once. Times are epoch seconds (float or int);
+days are `datetime.date` trading days in New York.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+class CalendarKind(StrEnum):
+    """How an instrument's sessions are laid out."""
+
+    US_EQUITY = "us_equity"  # stocks/ETFs: 04:00-20:00 extended, 09:30-16:00 regular
+    US_INDEX = "us_index"  # cash index (SPX): regular session only, whatever useRTH says
+    FX = "fx"  # IDEALPRO: Sunday 17:00 to Friday 17:00 New York, around the clock
+    CME_EQUITY = "cme_equity"  # ES on Globex: 18:00 (day before) to 17:00, liquid hours 09:30-16:00
+
+
+# NYSE holidays and early closes, taken from the NYSE's published holiday calendar (nyse.com "Holidays & Trading
+# Hours") for 2024-2027. 2025-01-09 is the National Day of Mourning for President Carter (markets closed).
+# Observed days: 2026-07-03 (July 4 is a Saturday), 2027-06-18 (Juneteenth on a Saturday), 2027-07-05 (July 4 on a
+# Sunday), 2027-12-24 (Christmas on a Saturday). New Year's Day 2028 falls on a Saturday: NYSE does not close on
+# Friday 2027-12-31. Outside 2024-2027 every weekday is treated as a trading day (the simulator's data is centred
+# on these years; older dates only matter for head timestamps and long daily histories).
+NYSE_HOLIDAYS: frozenset[date] = frozenset(
+    date.fromisoformat(d)
+    for d in (
+        "2024-01-01", "2024-01-15", "2024-02-19", "2024-03-29", "2024-05-27", "2024-06-19", "2024-07-04",
+        "2024-09-02", "2024-11-28", "2024-12-25",
+        "2025-01-01", "2025-01-09", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26", "2025-06-19",
+        "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25",
+        "2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03",
+        "2026-09-07", "2026-11-26", "2026-12-25",
+        "2027-01-01", "2027-01-18", "2027-02-15", "2027-03-26", "2027-05-31", "2027-06-18", "2027-07-05",
+        "2027-09-06", "2027-11-25", "2027-12-24",
+    )
+)  # fmt: skip
+
+# 13:00 closes (extended hours end at 17:00): the day before Independence Day when it is a weekday session, the
+# day after Thanksgiving, and Christmas Eve when it is a weekday session (NYSE calendar, same source).
+NYSE_EARLY_CLOSES: frozenset[date] = frozenset(
+    date.fromisoformat(d)
+    for d in (
+        "2024-07-03", "2024-11-29", "2024-12-24",
+        "2025-07-03", "2025-11-28", "2025-12-24",
+        "2026-11-27", "2026-12-24",
+        "2027-11-26",
+    )
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Session:
+    """One trading day's session: [start, end) in epoch seconds."""
+
+    day: date
+    start: int
+    end: int
+
+
+def _epoch(day: date, hh: int, mm: int = 0) -> int:
+    return int(datetime.combine(day, time(hh, mm), NEW_YORK).timestamp())
+
+
+def is_trading_day(kind: CalendarKind, day: date) -> bool:
+    """Whether `day` has a session. FX ignores exchange holidays (IDEALPRO quotes through them)."""
+    if day.weekday() >= 5:
+        return False
+    if kind is CalendarKind.FX:
+        return True
+    return day not in NYSE_HOLIDAYS
+
+
+@lru_cache(maxsize=16384)
+def session_for_day(kind: CalendarKind, use_rth: bool, day: date) -> Session | None:
+    """The session of trading day `day`, or None when the market is closed that day."""
+    if not is_trading_day(kind, day):
+        return None
+    early = day in NYSE_EARLY_CLOSES
+    if kind is CalendarKind.FX:
+        # The FX trading day D runs from 17:00 on D-1 (Sunday for Monday) to 17:00 on D.
+        return Session(day, _epoch(day - timedelta(days=1), 17), _epoch(day, 17))
+    if kind is CalendarKind.CME_EQUITY:
+        if use_rth:  # ES liquid hours follow the cash market
+            return Session(day, _epoch(day, 9, 30), _epoch(day, 13, 15) if early else _epoch(day, 16))
+        # Globex: opens 18:00 the evening before (Sunday for Monday), daily halt 17:00-18:00; on NYSE early-close
+        # days the equity futures stop at 12:15 Chicago = 13:15 New York. Simplification: a NYSE holiday has no
+        # Globex session at all (CME really trades a shortened holiday session).
+        return Session(day, _epoch(day - timedelta(days=1), 18), _epoch(day, 13, 15) if early else _epoch(day, 17))
+    if use_rth or kind is CalendarKind.US_INDEX:
+        return Session(day, _epoch(day, 9, 30), _epoch(day, 13) if early else _epoch(day, 16))
+    return Session(day, _epoch(day, 4), _epoch(day, 17) if early else _epoch(day, 20))
+
+
+def local_date(t: float) -> date:
+    """The New York calendar date of epoch `t`."""
+    return datetime.fromtimestamp(t, NEW_YORK).date()
+
+
+def sessions_between(kind: CalendarKind, use_rth: bool, start: float, end: float) -> list[Session]:
+    """Sessions that intersect [start, end), oldest first."""
+    out: list[Session] = []
+    if end <= start:
+        return out
+    day = local_date(start) - timedelta(days=1)  # an FX/Globex session starts the evening before its day
+    last = local_date(end) + timedelta(days=1)
+    while day <= last:
+        s = session_for_day(kind, use_rth, day)
+        if s is not None and s.end > start and s.start < end:
+            out.append(s)
+        day += timedelta(days=1)
+    return out
+
+
+def last_sessions(kind: CalendarKind, use_rth: bool, end: float, count: int) -> list[Session]:
+    """The last `count` sessions that started before `end` (the current one included), oldest first."""
+    out: list[Session] = []
+    day = local_date(end) + timedelta(days=1)
+    misses = 0
+    while len(out) < count and misses < 30:  # 30 closed days in a row: no more data (before any calendar)
+        s = session_for_day(kind, use_rth, day)
+        if s is not None and s.start < end:
+            out.append(s)
+            misses = 0
+        else:
+            misses += 1
+        day -= timedelta(days=1)
+    out.reverse()
+    return out
+
+
+def trading_days(kind: CalendarKind, first: date, last: date) -> list[date]:
+    """Trading days from `first` to `last`, both included."""
+    out: list[date] = []
+    day = first
+    while day <= last:
+        if is_trading_day(kind, day):
+            out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+def session_at(kind: CalendarKind, use_rth: bool, t: float) -> Session | None:
+    """The session containing epoch `t`, or None when the market is closed at `t`."""
+    for s in sessions_between(kind, use_rth, t, t + 1):
+        if s.start <= t < s.end:
+            return s
+    return None
+
+
+def last_session_started(kind: CalendarKind, use_rth: bool, t: float) -> Session | None:
+    """The latest session whose start is at or before `t` (open or already closed)."""
+    found = last_sessions(kind, use_rth, t + 1, 1)
+    return found[0] if found else None

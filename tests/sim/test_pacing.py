@@ -1,0 +1,82 @@
+"""IB's historical-data pacing rules, enforced as the HMDS farm does (error 162 / 322)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sim.ib_client import stock
+from tests.sim.test_historical_data import request
+
+PACING = "Historical data request pacing violation"
+
+
+def codes(ib, req_id):
+    return [e.data["code"] for e in ib.named("error", req_id)]
+
+
+def test_an_identical_request_within_15_seconds_is_a_violation(sim, ib):
+    request(ib, 1)
+    ib.history(1)
+    request(ib, 2)
+    err = ib.wait_error(2)
+    assert err.data["code"] == 162 and PACING in err.data["message"]
+    assert len(sim.request_log.pacing_violations()) == 1
+
+
+def test_the_sixth_request_for_one_contract_within_2_seconds_is_a_violation(sim, ib):
+    for req_id, duration in enumerate(["1 D", "2 D", "3 D", "4 D", "5 D"], start=1):
+        request(ib, req_id, duration=duration)
+        ib.history(req_id)
+    request(ib, 6, duration="6 D")
+    assert ib.wait_error(6).data["code"] == 162
+    request(ib, 7, contract=stock("MSFT"))  # another contract is not affected
+    ib.history(7)
+
+
+STOCKS = ["AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "AMD", "INTC", "QQQ", "JPM", "XOM", "KO", "IBM",
+          "BAC", "WMT", "SPY", "DIA", "IWM", "GLD"]
+# 80 (contract, whatToShow) groups: one request each never trips the 6-in-2-seconds rule
+GROUPS = [(symbol, what) for what in ("TRADES", "MIDPOINT", "BID", "ASK") for symbol in STOCKS]
+
+
+def burst(ib, count, bar="30 secs", what=None):
+    for req_id in range(1, count + 1):
+        symbol, group_what = GROUPS[req_id - 1]
+        request(ib, req_id, contract=stock(symbol), duration=f"{1800 + 60 * req_id} S", bar=bar,
+                what=what or group_what)
+    ib.wait_for(lambda ev: len({e.req_id for e in ev if e.name in ("historicalDataEnd", "error")
+                                and e.req_id is not None and e.req_id > 0}) >= count, timeout=60)
+
+
+def test_more_than_60_small_bar_requests_in_10_minutes_is_a_violation(sim, ib):
+    burst(ib, 61)
+    assert [r for r in range(1, 62) if 162 in codes(ib, r)] == [61]
+
+
+def test_the_60_limit_is_for_small_bars_only(sim, ib):
+    burst(ib, 61, bar="1 min")
+    assert not sim.request_log.pacing_violations()
+
+
+def test_bid_ask_counts_twice(sim, ib):
+    burst(ib, 31, what="BID_ASK")
+    assert [r for r in range(1, 32) if any(PACING in e.data["message"] for e in ib.named("error", r))] == [31]
+
+
+def test_more_than_50_open_requests_get_322(sim, ib):
+    sim.control("never_answer", name="RequestHistoricalData", count=-1)
+    for req_id in range(1, 52):
+        symbol, what = GROUPS[req_id - 1]
+        request(ib, req_id, contract=stock(symbol), what=what)
+    err = ib.wait_error(51)
+    assert err.data["code"] == 322
+    assert sim.open_requests() == 50
+
+
+@pytest.mark.parametrize("pacing", [False])
+def test_pacing_can_be_switched_off(sim_factory, connect, pacing):
+    ib = connect(sim_factory(pacing=pacing))
+    request(ib, 1)
+    request(ib, 2)
+    ib.history(1)
+    ib.history(2)
