@@ -37,6 +37,15 @@ def _never_answer(text: str) -> tuple[str, int]:
     return name, int(count or -1)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sim",
@@ -45,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "installed). Serves handshake, startApi, reqIds, reqCurrentTime, reqMarketDataType, "
                     "reqContractDetails, reqHistoricalData (keepUpToDate too), cancelHistoricalData, "
                     "reqHeadTimeStamp with seeded synthetic bars on a real NYSE calendar.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     g = p.add_argument_group("server")
     g.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")
     g.add_argument("--port", type=int, default=7497, help="TWS API port (7497 paper TWS, 4002 paper Gateway)")
@@ -58,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open a loopback JSON-lines control socket on this port (python -m sim.ctl)")
     g.add_argument("--log-requests", type=Path, default=None, metavar="FILE",
                    help="append every received message and every error sent as JSON lines")
-    g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="log detail on stderr")
     g = p.add_argument_group("market data")
     g.add_argument("--update-interval", type=float, default=5.0,
                    help="seconds between keepUpToDate updates (TWS sends about every 5 s)")

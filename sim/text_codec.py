@@ -72,7 +72,7 @@ IN_HEAD_TIMESTAMP = 88
 IN_HISTORICAL_DATA_UPDATE = 90
 IN_HISTORICAL_DATA_END = 108
 
-Field = str | int | float
+Field = str | int  # floats are formatted first (fmt_float), so that every double is written the TWS way
 
 
 # ---- numbers ------------------------------------------------------------------------------------------------------

@@ -55,12 +55,16 @@ class RecordingClient(EWrapper, EClient):
     # ---- connection -------------------------------------------------------------------------------------------
 
     def start(self, port: int, client_id: int, host: str = "127.0.0.1",
-              timeout: float = DEADLINE_S) -> RecordingClient:
-        """Connect (with a deadline: a silent TWS makes connect() hang) and run the reader loop in a thread."""
+              timeout: float = DEADLINE_S, refused: bool = False) -> RecordingClient:
+        """Connect (with a deadline: a silent TWS makes connect() hang) and run the reader loop in a thread.
+
+        `refused=True` expects TWS to answer the handshake and then close (326): the loop still runs, to deliver
+        what TWS said before closing.
+        """
         connector = threading.Thread(target=self._connect, args=(host, port, client_id), daemon=True)
         connector.start()
         connector.join(timeout)
-        if connector.is_alive() or not self.isConnected():
+        if connector.is_alive() or not (self.isConnected() or (refused and self.serverVersion())):
             self.disconnect()  # releases a connect() stuck waiting for the handshake reply
             connector.join(DEADLINE_S)
             raise ConnectionError(f"could not connect to {host}:{port}")

@@ -196,21 +196,23 @@ def test_keep_up_to_date_with_an_end_date_is_refused(ib):
     assert ib.wait_error(1).data["code"] == 321
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"bar": "7 mins"}, 321),
-    ({"duration": "1 X"}, 321),
-    ({"duration": "D 1"}, 321),
-    ({"what": "NONSENSE"}, 321),
-    ({"contract": stock("NOSUCHSYM")}, 200),
-    ({"end": "20250120 12:00:00 America/New_York", "duration": "3600 S"}, 162),
-    ({"end": "19800105 16:00:00 America/New_York"}, 162),
+@pytest.mark.parametrize("change, code, text", [
+    ({"bar": "7 mins"}, 321, "bar size"),
+    ({"duration": "1 X"}, 321, "duration"),
+    ({"duration": "D 1"}, 321, "duration"),
+    ({"what": "NONSENSE"}, 321, ""),
+    ({"contract": stock("NOSUCHSYM")}, 200, "No security definition has been found for the request"),
+    ({"contract": stock("SHOP", currency="")}, 200, "is ambiguous"),  # listed in USD and CAD
+    ({"contract": stock("NFLX")}, 354, "not subscribed"),  # marked as not subscribed in the universe
+    ({"end": "2025-01-27 16:00"}, 10314, "End Date/Time"),
+    ({"end": "20250120 12:00:00 America/New_York", "duration": "3600 S"}, 162, "HMDS query returned no data"),
+    ({"end": "19800105 16:00:00 America/New_York"}, 162, "HMDS query returned no data"),
 ])
-def test_invalid_or_empty_requests_get_the_tws_error(ib, change, code):
+def test_invalid_or_empty_requests_get_the_tws_error(ib, change, code, text):
     request(ib, 1, **change)
     err = ib.wait_error(1)
     assert err.data["code"] == code
-    if code == 162:
-        assert "HMDS query returned no data" in err.data["message"]
+    assert text.lower() in err.data["message"].lower()
 
 
 def test_unknown_contract_details_get_200(ib):

@@ -78,7 +78,7 @@ def test_two_clients_at_once_each_with_its_own_id(sim, connect):
 
 def test_a_second_connection_with_an_id_in_use_gets_326_and_is_closed(sim, connect):
     connect(sim, 5)
-    late = RecordingClient().start(sim.port, 5)
+    late = RecordingClient().start(sim.port, 5, refused=True)
     try:
         err = late.wait_error(-1)
         assert err.data["code"] == 326
