@@ -7,18 +7,18 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install test test-ibapi9 test-ibapi10 lint sim clean
+.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-base.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 # The 10.x client in its own environment: same project code, same tests, the other client.
-$(VENV10)/.installed: requirements-ibapi10.txt requirements-dev.txt
+$(VENV10)/.installed: requirements-ibapi10.txt requirements-base.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV10)
 	$(PY10) -m pip install --quiet --upgrade pip
 	$(PY10) -m pip install --quiet -r requirements-ibapi10.txt -r requirements-dev.txt
@@ -34,6 +34,14 @@ test-ibapi10: $(VENV10)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+# The simulator and the bridge on this machine, and a curl that returns bars (Ctrl-C stops both).
+demo: $(VENV)/.installed
+	./deploy/demo.sh
+
+# Serve a real TWS / IB Gateway per .env (see .env.example).
+run: $(VENV)/.installed
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 # Run the simulated TWS by hand (see README and `python -m sim --help`).
 sim: $(VENV)/.installed

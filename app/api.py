@@ -1,0 +1,126 @@
+"""The /api/v1 blueprint: health, bars, connect, disconnect. Views validate, forward to the worker and shape replies."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, g, jsonify, request
+from marshmallow import ValidationError
+
+from app.auth import require_token
+from app.errors import error_response
+from app.schemas import PERIOD_OF_BAR_SIZE, BarsQuerySchema, field_messages
+from app.state import VERSION, bridge_state
+from app.worker_client import WorkerClient
+from shared.bars import BarRequest
+from shared.errors import BridgeError, BridgeFailure, ErrorCode
+from shared.protocol import WorkerReply
+
+log = logging.getLogger("http.api")
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+_bars_schema = BarsQuerySchema()
+
+
+@api.before_request
+def authenticate() -> None:
+    require_token(bridge_state().config.api_token)
+
+
+@api.get("/health")
+def health() -> Response | tuple[Response, int]:
+    """200 while the bridge runs ("degraded" when TWS is down); 503 only when the worker process does not answer."""
+    state = bridge_state()
+    config = state.config
+    shape: dict[str, Any] = {"status": "ok", "connected": False, "tws_host": config.tws_host,
+                             "tws_port": config.tws_port, "uptime_seconds": state.uptime_seconds,
+                             "version": VERSION, "http_worker_pid": os.getpid(), "worker": None}
+    try:
+        result = _call("health", {}, config.worker_timeout)
+    except BridgeFailure as exc:
+        return error_response(exc.error, extra={**shape, "status": "unavailable"})
+    connected = result.get("connected") is True
+    return jsonify({**shape, "status": "ok" if connected else "degraded", "connected": connected, "worker": result})
+
+
+@api.post("/bars")
+def bars() -> Response:
+    started = time.monotonic()
+    bar_request = _load_bars_request()
+    g.bridge_symbol = bar_request.symbol
+    g.bridge_period = PERIOD_OF_BAR_SIZE[bar_request.bar_size]
+    config = bridge_state().config
+    try:
+        result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(config))
+    except BridgeFailure as exc:
+        log.info("bars %s %s %s -> %s (%s) in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
+                 exc.error.code.value, exc.error.message, time.monotonic() - started)
+        raise
+    bar_list = result.get("bars")
+    if not isinstance(bar_list, list):
+        raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker sent bars that are not a list"))
+    body: dict[str, Any] = {"success": True, "symbol": bar_request.symbol, "period": g.bridge_period,
+                            "bars": bar_list, "count": len(bar_list), "error": None}
+    if not bar_list and result.get("notice") is not None:
+        body["notice"] = result["notice"]
+    log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
+             len(bar_list), time.monotonic() - started)
+    return jsonify(body)
+
+
+@api.post("/connect")
+def connect() -> Response:
+    return _control("connect")
+
+
+@api.post("/disconnect")
+def disconnect() -> Response:
+    """Takes the TWS connection down; it stays down (no automatic reconnect) until /connect."""
+    return _control("disconnect")
+
+
+def _control(op: str) -> Response:
+    result = _call(op, {}, bridge_state().config.worker_timeout)
+    log.info("%s -> %s", op, result.get("state"))
+    return jsonify({"success": True, "connected": result.get("connected") is True, "state": result.get("state")})
+
+
+def _call(op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The worker's result for `op`, or `BridgeFailure` with the worker's error (or worker_unavailable)."""
+    reply: WorkerReply = bridge_state().worker.request(op, body, timeout)
+    if reply.error is not None:
+        raise BridgeFailure(reply.error)
+    return reply.result or {}
+
+
+def _load_bars_request() -> BarRequest:
+    """The JSON body as a validated `BarRequest`; 415 for a body that is not JSON, 400 for anything invalid."""
+    data = request.get_data(cache=False)  # MAX_CONTENT_LENGTH applies here: 413 beyond it
+    if data.strip() and not request.is_json:
+        raise BridgeFailure(BridgeError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                                        "send the request body as JSON with 'Content-Type: application/json'"))
+    try:
+        payload = orjson.loads(data) if data.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise _invalid(f"malformed JSON: {exc}", {"body": "malformed JSON"}) from None
+    if not isinstance(payload, dict):
+        raise _invalid("the request body must be a JSON object", {"body": "must be a JSON object"})
+    try:
+        bar_request: BarRequest = _bars_schema.load(payload)
+    except ValidationError as exc:
+        messages = field_messages(exc.messages)
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        if "symbol" in valid and "symbol" not in messages:
+            g.bridge_symbol = valid["symbol"]
+        if "period" in valid and "period" not in messages:
+            g.bridge_period = valid["period"]
+        summary = "; ".join(f"{name}: {text}" for name, text in messages.items())
+        raise _invalid(f"invalid request: {summary}", messages) from None
+    return bar_request
+
+
+def _invalid(message: str, fields: dict[str, str]) -> BridgeFailure:
+    return BridgeFailure(BridgeError(ErrorCode.INVALID_REQUEST, message, fields=fields))

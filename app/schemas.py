@@ -1,0 +1,138 @@
+"""Validation of the HTTP input (marshmallow) into the `BarRequest` the worker receives.
+
+Every string that may reach TWS is checked here against the same patterns `shared.bars` enforces again on the
+worker side, so a NUL, a comma or a control character is refused with 400 before anything is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
+from marshmallow.validate import OneOf
+
+from shared.bars import (
+    CODE_RE,
+    DURATION_RE,
+    PERIODS,
+    SEC_TYPES,
+    SESSIONS,
+    SYMBOL_RE,
+    WHAT_TO_SHOW,
+    BarRequest,
+    InvalidBarRequest,
+    parse_end_datetime,
+)
+
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
+# BarRequest attribute -> the HTTP field a client sent, for messages that come from BarRequest.validate
+HTTP_FIELD = {"bar_size": "period", "what_to_show": "what", "use_rth": "session"}
+OPTIONAL_FIELDS = ("what", "session", "include_forming", "end_datetime", "sec_type", "exchange", "currency")
+UPPER_FIELDS = ("symbol", "what", "sec_type", "exchange", "currency")  # IB's own spelling is upper case
+
+
+def _symbol(value: str) -> None:
+    if CONTROL_RE.search(value):
+        raise ValidationError("must not contain NUL or other control characters")
+    if "," in value:
+        raise ValidationError("must not contain commas")
+    if not SYMBOL_RE.match(value):
+        raise ValidationError("must be 1-24 letters, digits, spaces, '.', '/' or '-', starting with a letter or digit")
+
+
+def _duration(value: str) -> None:
+    if not DURATION_RE.match(value):
+        raise ValidationError("must be IB's 'N S|D|W|M|Y', e.g. '1 D', '2 D', '1 W', '1 M'")
+
+
+def _code(value: str) -> None:
+    if not CODE_RE.match(value):
+        raise ValidationError("must be 1-16 letters, digits or '.'")
+
+
+def _end_datetime(value: str) -> None:
+    if CONTROL_RE.search(value) or not value.isascii():  # \d and fromisoformat take any Unicode digit
+        raise ValidationError("must be ASCII without control characters")
+    try:
+        parse_end_datetime(value)
+    except ValueError:
+        raise ValidationError("must be '' (now), 'yyyymmdd HH:MM:SS' in the exchange's time zone, "
+                              "or ISO 8601 with an offset, e.g. '2025-01-26T10:30:00-05:00'") from None
+
+
+def _string(**kwargs: Any) -> fields.String:
+    messages = {"required": "is required", "null": "must not be null", "invalid": "must be a string"}
+    return fields.String(error_messages=messages, **kwargs)
+
+
+class BarsQuerySchema(Schema):
+    """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`. Unknown fields are refused."""
+
+    class Meta:
+        unknown = RAISE
+
+    symbol = _string(required=True, validate=_symbol)
+    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
+    duration = _string(required=True, validate=_duration)
+    what = _string(load_default="TRADES",
+                   validate=OneOf(WHAT_TO_SHOW, error=f"must be one of {', '.join(WHAT_TO_SHOW)}"))
+    session = _string(load_default="rth", validate=OneOf(list(SESSIONS), error="must be 'rth' or 'all'"))
+    include_forming = fields.Boolean(load_default=False, error_messages={
+        "invalid": "must be true or false", "null": "must not be null"})
+    end_datetime = _string(load_default="", validate=_end_datetime)
+    sec_type = _string(load_default="STK", validate=OneOf(SEC_TYPES, error=f"must be one of {', '.join(SEC_TYPES)}"))
+    exchange = _string(load_default="SMART", validate=_code)
+    currency = _string(load_default="USD", validate=_code)
+
+    @pre_load
+    def normalise(self, data: Any, **_: Any) -> Any:
+        """null in an optional field means its default; IB names are case-insensitive for clients."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
+        for name in UPPER_FIELDS:
+            if isinstance(data.get(name), str):
+                data[name] = data[name].upper()
+        if isinstance(data.get("session"), str):
+            data["session"] = data["session"].lower()
+        return data
+
+    @validates_schema
+    def forming_needs_now(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("include_forming") and data.get("end_datetime", "").strip():
+            raise ValidationError("needs end_datetime empty (now): only the current bar is forming",
+                                  "include_forming")
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
+        request = BarRequest(
+            symbol=data["symbol"], bar_size=PERIODS[data["period"]], duration=data["duration"],
+            what_to_show=data["what"], use_rth=SESSIONS[data["session"]], include_forming=data["include_forming"],
+            end_datetime=parse_end_datetime(data["end_datetime"]), sec_type=data["sec_type"],
+            exchange=data["exchange"], currency=data["currency"])
+        try:
+            request.validate()  # the worker's own check: never send what the worker would refuse
+        except InvalidBarRequest as exc:
+            raise ValidationError({HTTP_FIELD.get(k, k): [v] for k, v in exc.fields.items()}) from None
+        return request
+
+
+def field_messages(messages: Any) -> dict[str, str]:
+    """marshmallow's {field: [messages]} -> {field: "message; message"}; unknown fields say so plainly."""
+    if not isinstance(messages, dict):
+        return {"body": _join(messages)}
+    flat: dict[str, str] = {}
+    for name, value in messages.items():
+        text = _join(value)
+        flat["body" if name == "_schema" else str(name)] = "unknown field" if text == "Unknown field." else text
+    return flat
+
+
+def _join(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(_join(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_join(v)}" for k, v in value.items())
+    return str(value)

@@ -1,0 +1,31 @@
+"""What one HTTP process keeps for its lifetime: the configuration, the worker client, its start time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from app.worker_client import WorkerClient
+from shared.config import BridgeConfig
+
+EXTENSION = "tws_bridge"
+VERSION = "0.1.0"
+
+
+@dataclass
+class BridgeState:
+    config: BridgeConfig
+    worker: WorkerClient
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def uptime_seconds(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+
+def bridge_state(app: Flask | None = None) -> BridgeState:
+    """The state `create_app` stored in `app.extensions` (the current app by default)."""
+    state: BridgeState = (app or current_app).extensions[EXTENSION]
+    return state

@@ -1,0 +1,48 @@
+"""gunicorn settings: `gunicorn -c gunicorn.conf.py wsgi:app` serves the API and runs the one TWS worker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from shared.config import load_config_or_exit
+
+_config = load_config_or_exit("tws-bridge")  # a bad setting stops start-up with a message naming it
+
+bind = f"[{_config.host}]:{_config.port}" if ":" in _config.host else f"{_config.host}:{_config.port}"
+workers = _config.gunicorn_workers
+threads = _config.gunicorn_threads
+worker_class = "gthread"
+timeout = int(_config.bar_timeout) + 30  # a bar request may wait BAR_TIMEOUT for TWS
+graceful_timeout = 10
+loglevel = _config.log_level.lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"bridge": {"format": "%(asctime)s - %(name)s - %(levelname)s - %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "bridge", "stream": "ext://sys.stderr"}},
+    "root": {"level": _config.log_level, "handlers": ["console"]},
+    "loggers": {
+        "gunicorn.error": {"level": _config.log_level, "handlers": ["console"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["console"], "propagate": False},
+    },
+}
+
+_supervisor: subprocess.Popen[bytes] | None = None
+
+
+def on_starting(server: Any) -> None:
+    """Start exactly one TWS worker (through its supervisor), from the master, unless it runs as its own service."""
+    global _supervisor
+    if _config.start_worker:
+        _supervisor = subprocess.Popen([sys.executable, "-m", "worker.supervisor"])
+
+
+def on_exit(server: Any) -> None:
+    if _supervisor is not None and _supervisor.poll() is None:
+        _supervisor.terminate()
+        try:
+            _supervisor.wait(15)
+        except subprocess.TimeoutExpired:
+            _supervisor.kill()

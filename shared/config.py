@@ -1,0 +1,194 @@
+"""The bridge's settings, read once from the environment and an optional `.env` into a frozen object.
+
+Every setting is validated at start-up; a bad value raises `ConfigError` naming the setting, so the process stops
+with a clear message instead of failing later at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A setting with a bad value; the message starts with the setting's name."""
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR")
+
+
+def default_worker_endpoint() -> str:
+    """An ipc:// socket in a private directory (mode 0700), per user."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return f"ipc://{base}/tws-bridge-{os.getuid()}/worker.sock"
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    host: str = "0.0.0.0"
+    port: int = 3003
+    tws_host: str = "127.0.0.1"
+    tws_port: int = 7497
+    tws_client_id: int = 100
+    tws_market_data_type: int = 2
+    log_level: str = "INFO"
+    gunicorn_workers: int = 4
+    gunicorn_threads: int = 8
+    bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
+    worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
+    worker_timeout: float = 2.0  # seconds the HTTP side waits for the worker itself (health, control) before 503
+    api_token: str = ""  # when set: required as "Authorization: Bearer <token>" on every endpoint but health
+    cors_origins: tuple[str, ...] = ("*",)
+    max_body_bytes: int = 16 * 1024
+    start_worker: bool = True  # gunicorn starts and supervises the TWS worker; false when it runs as its own service
+    tws_connect_timeout: float = 10.0  # handshake deadline: a silent TWS would make ibapi's connect() hang forever
+    reconnect_initial_delay: float = 1.0
+    reconnect_max_delay: float = 30.0
+    env_file: str = ".env"
+
+    @property
+    def endpoint(self) -> str:
+        return self.worker_endpoint or default_worker_endpoint()
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"must be an integer, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError(f"must be a number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo:g} and {hi:g}, got {value:g}")
+        return value
+    return parse
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {text!r}")
+
+
+def _host(text: str) -> str:
+    value = text.strip()
+    if not value or len(value) > 253 or not all(c.isalnum() or c in ".-:_" for c in value):
+        raise ValueError(f"must be a host name or IP address, got {text!r}")
+    return value
+
+
+def _level(text: str) -> str:
+    value = text.strip().upper()
+    if value not in LOG_LEVELS:
+        raise ValueError(f"must be one of DEBUG, INFO, WARN, ERROR, got {text!r}")
+    return "WARNING" if value == "WARN" else value
+
+
+def _endpoint(text: str) -> str:
+    value = text.strip()
+    if value and not value.startswith(("ipc://", "tcp://")):
+        raise ValueError(f"must be an ipc:// or tcp:// ZeroMQ endpoint, got {text!r}")
+    return value
+
+
+def _token(text: str) -> str:
+    value = text.strip()
+    if value and (len(value) < 16 or not value.isprintable() or " " in value):
+        raise ValueError("must be at least 16 printable characters without spaces")
+    return value
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    items = tuple(o.strip() for o in text.split(",") if o.strip())
+    if not items:
+        raise ValueError("must list at least one origin, or *")
+    return items
+
+
+# environment variable -> (field, parser)
+SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "HOST": ("host", _host),
+    "PORT": ("port", _int(1, 65535)),
+    "TWS_HOST": ("tws_host", _host),
+    "TWS_PORT": ("tws_port", _int(1, 65535)),
+    "TWS_CLIENT_ID": ("tws_client_id", _int(0, 2**31 - 1)),
+    "TWS_MARKET_DATA_TYPE": ("tws_market_data_type", _int(1, 4)),
+    "LOG_LEVEL": ("log_level", _level),
+    "GUNICORN_WORKERS": ("gunicorn_workers", _int(1, 64)),
+    "GUNICORN_THREADS": ("gunicorn_threads", _int(1, 256)),
+    "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
+    "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
+    "BRIDGE_WORKER_TIMEOUT": ("worker_timeout", _float(0.1, 60)),
+    "BRIDGE_API_TOKEN": ("api_token", _token),
+    "BRIDGE_CORS_ORIGINS": ("cors_origins", _origins),
+    "BRIDGE_MAX_BODY_BYTES": ("max_body_bytes", _int(256, 1024 * 1024)),
+    "BRIDGE_START_WORKER": ("start_worker", _bool),
+    "TWS_CONNECT_TIMEOUT": ("tws_connect_timeout", _float(0.5, 120)),
+    "TWS_RECONNECT_INITIAL_DELAY": ("reconnect_initial_delay", _float(0.05, 60)),
+    "TWS_RECONNECT_MAX_DELAY": ("reconnect_max_delay", _float(0.1, 3600)),
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> BridgeConfig:
+    """Settings from `env_file` (default `.env`, optional) overridden by the environment."""
+    environ = os.environ if environ is None else environ
+    path = Path(env_file or environ.get("BRIDGE_ENV_FILE", ".env"))
+    values: dict[str, str] = {}
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update({k: v for k, v in environ.items() if k in SETTINGS})
+    kwargs: dict[str, Any] = {"env_file": str(path)}
+    for name, (field_name, parse) in SETTINGS.items():
+        if name in values:
+            try:
+                kwargs[field_name] = parse(values[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+    config = BridgeConfig(**kwargs)
+    if config.reconnect_initial_delay > config.reconnect_max_delay:
+        raise ConfigError("TWS_RECONNECT_INITIAL_DELAY: must not exceed TWS_RECONNECT_MAX_DELAY")
+    return config
+
+
+def as_environment(config: BridgeConfig) -> dict[str, str]:
+    """The settings as environment variables, for handing to a child process (the worker)."""
+    by_field = {field_name: name for name, (field_name, _) in SETTINGS.items()}
+    env: dict[str, str] = {}
+    for f in fields(config):
+        name = by_field.get(f.name)
+        if name is None:
+            continue
+        value = getattr(config, f.name)
+        env[name] = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) \
+            else str(value)
+    return env
+
+
+def load_config_or_exit(program: str) -> BridgeConfig:
+    """For process entry points: the settings, or exit 2 with a message naming the bad setting."""
+    try:
+        return load_config()
+    except ConfigError as exc:
+        print(f"{program}: bad setting {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,145 @@
+"""Turns (symbol, secType, exchange, currency) into one TWS contract with its conId and time zone, once.
+
+reqContractDetails answers with every match; the resolved contract is cached for the worker's life so a symbol costs
+one round trip. Futures resolve to the nearest unexpired expiry; any other multiple match is ambiguous (error 200 as
+TWS words it for historical requests).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ibapi.contract import Contract
+
+from shared.bars import BarRequest
+from shared.errors import BridgeError, ErrorCode
+from worker.tws_errors import classify_request_error
+
+log = logging.getLogger("tws.contract_resolver")
+
+ContractKey = tuple[str, str, str, str]
+Resolved = Callable[["ResolvedContract | None", "BridgeError | None"], None]
+
+
+@dataclass(frozen=True)
+class ResolvedContract:
+    con_id: int
+    symbol: str
+    sec_type: str
+    exchange: str
+    primary_exchange: str
+    currency: str
+    local_symbol: str
+    last_trade_date: str
+    time_zone: str
+
+    def to_ibapi(self, exchange: str) -> Contract:
+        c = Contract()
+        c.conId = self.con_id
+        c.symbol = self.symbol
+        c.secType = self.sec_type
+        c.exchange = exchange
+        c.primaryExchange = self.primary_exchange if self.sec_type == "STK" else ""
+        c.currency = self.currency
+        c.localSymbol = self.local_symbol
+        if self.sec_type == "FUT":
+            c.lastTradeDateOrContractMonth = self.last_trade_date
+        return c
+
+
+def contract_key(request: BarRequest) -> ContractKey:
+    return (request.symbol.upper(), request.sec_type, request.exchange.upper(), request.currency.upper())
+
+
+def query_contract(key: ContractKey) -> Contract:
+    c = Contract()
+    c.symbol, c.secType, c.exchange, c.currency = key
+    return c
+
+
+@dataclass
+class _Pending:
+    key: ContractKey
+    matches: list[dict[str, Any]]
+    waiters: list[Resolved]
+
+
+class ContractResolver:
+    def __init__(self, send: Callable[[int, Contract], None], next_id: Callable[[], int],
+                 today: Callable[[], str] = lambda: datetime.now().strftime("%Y%m%d")) -> None:
+        self._send = send  # reqContractDetails(reqId, contract)
+        self._next_id = next_id
+        self._today = today
+        self._cache: dict[ContractKey, ResolvedContract] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._by_key: dict[ContractKey, int] = {}
+
+    def resolve(self, key: ContractKey, done: Resolved) -> None:
+        cached = self._cache.get(key)
+        if cached is not None:
+            done(cached, None)
+            return
+        req_id = self._by_key.get(key)
+        if req_id is not None:
+            self._pending[req_id].waiters.append(done)
+            return
+        req_id = self._next_id()
+        self._pending[req_id] = _Pending(key, [], [done])
+        self._by_key[key] = req_id
+        log.debug("reqContractDetails reqId %d for %s", req_id, key)
+        self._send(req_id, query_contract(key))
+
+    def owns(self, req_id: int) -> bool:
+        return req_id in self._pending
+
+    def on_details(self, req_id: int, details: dict[str, Any]) -> None:
+        self._pending[req_id].matches.append(details)
+
+    def on_end(self, req_id: int) -> None:
+        pending = self._finish(req_id)
+        resolved, error = self._choose(pending)
+        if resolved is not None:
+            self._cache[pending.key] = resolved
+        for done in pending.waiters:
+            done(resolved, error)
+
+    def on_error(self, req_id: int, code: int, message: str) -> None:
+        outcome = classify_request_error(code, message)
+        if outcome is None:
+            return
+        error = outcome.error or BridgeError(ErrorCode.SYMBOL_NOT_FOUND, message, code)
+        for done in self._finish(req_id).waiters:
+            done(None, error)
+
+    def fail_all(self, error: BridgeError) -> None:
+        for req_id in list(self._pending):
+            for done in self._finish(req_id).waiters:
+                done(None, error)
+
+    def _finish(self, req_id: int) -> _Pending:
+        pending = self._pending.pop(req_id)
+        self._by_key.pop(pending.key, None)
+        return pending
+
+    def _choose(self, pending: _Pending) -> tuple[ResolvedContract | None, BridgeError | None]:
+        matches = pending.matches
+        symbol = pending.key[0]
+        if pending.key[1] == "FUT":
+            today = self._today()
+            live = sorted((m for m in matches if m["last_trade_date"][:8] >= today),
+                          key=lambda m: m["last_trade_date"])
+            matches = live[:1]
+        if not matches:
+            return None, BridgeError(ErrorCode.SYMBOL_NOT_FOUND, f"no contract found for {symbol}", 200)
+        if len(matches) > 1:
+            places = ", ".join(sorted(f"{m['primary_exchange'] or m['exchange']}/{m['currency']}" for m in matches))
+            return None, BridgeError(ErrorCode.AMBIGUOUS_SYMBOL,
+                                     f"{symbol} is ambiguous ({places}): give exchange and currency", 200)
+        m = matches[0]
+        return ResolvedContract(m["con_id"], m["symbol"], m["sec_type"], m["exchange"], m["primary_exchange"],
+                                m["currency"], m["local_symbol"], m["last_trade_date"],
+                                m["time_zone"] or "America/New_York"), None

@@ -1,0 +1,33 @@
+"""The worker's health report: what an operator needs to see at /api/v1/health."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from worker.service import WorkerService
+
+
+def health_report(service: WorkerService) -> dict[str, Any]:
+    conn = service.connection
+    config = service.config
+    last = dataclasses.asdict(conn.last_error) if conn.last_error else None
+    return {
+        "connected": conn.connected,
+        "state": conn.state.value,
+        "tws_host": config.tws_host,
+        "tws_port": config.tws_port,
+        "client_id": config.tws_client_id,
+        "server_version": conn.server_version,
+        "last_error": last,
+        "reconnect_attempts": conn.reconnect_attempts,
+        "reconnects": conn.reconnects,
+        "farms": dict(conn.farms),
+        "worker_pid": os.getpid(),
+        "worker_uptime_seconds": round(time.time() - service.started, 3),
+        "connected_since": conn.connected_since,
+        "in_flight": service.bars.in_flight,
+    }

@@ -1,0 +1,59 @@
+"""Reading the time strings TWS sends: bar dates (formatDate=2) and the start/end of a historical answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("America/New_York")
+
+
+def parse_tws_time(text: str, default_zone: str) -> float | None:
+    """Epoch seconds of "yyyymmdd HH:MM:SS[ Zone]", "yyyymmdd  HH:MM:SS" (older TWS), "yyyymmdd-HH:MM:SS" (UTC),
+    or epoch digits; None when the text is none of these."""
+    text = text.strip()
+    if text.isdigit() and len(text) > 8:
+        return float(text)
+    try:
+        if len(text) >= 17 and text[8] == "-":
+            return datetime.strptime(text[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp()
+        parts = text.split()
+        if len(parts) >= 2:
+            local = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y%m%d %H:%M:%S")
+            return local.replace(tzinfo=zone(parts[2] if len(parts) > 2 else default_zone)).timestamp()
+    except ValueError:
+        return None
+    return None
+
+
+def bar_time(date: str, tz: str) -> tuple[float, bool]:
+    """(epoch seconds of the bar's start, is it a daily-or-larger bar) for a formatDate=2 bar date."""
+    if len(date) == 8 and date.isdigit():
+        day = datetime.strptime(date, "%Y%m%d").replace(tzinfo=zone(tz))
+        return day.timestamp(), True
+    parsed = parse_tws_time(date, tz)
+    return (parsed if parsed is not None else 0.0), False
+
+
+def format_local(epoch: float, tz: str, daily: bool) -> str:
+    """The bar's `date` in the API: "yyyymmdd HH:MM:SS" in the exchange's time zone, or "yyyymmdd" for daily bars."""
+    moment = datetime.fromtimestamp(epoch, zone(tz))
+    return moment.strftime("%Y%m%d") if daily else moment.strftime("%Y%m%d %H:%M:%S")
+
+
+def period_end(start: float, bar_seconds: int, tz: str, daily: bool) -> float:
+    """When a bar that started at `start` is complete (daily and larger bars end at the next period's midnight)."""
+    if not daily:
+        return start + bar_seconds
+    day = datetime.fromtimestamp(start, zone(tz))
+    if bar_seconds >= 28 * 86400:  # monthly
+        nxt = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return nxt.timestamp()
+    return (day + timedelta(days=bar_seconds // 86400)).timestamp()
