@@ -16,6 +16,7 @@ threads = _config.gunicorn_threads
 worker_class = "gthread"
 timeout = int(_config.bar_timeout) + 30  # a bar request may wait BAR_TIMEOUT for TWS
 graceful_timeout = 10
+control_socket_disable = True  # gunicorn 27's ~/.gunicorn/gunicorn.ctl would be shared by every instance on the host
 loglevel = _config.log_level.lower()
 logconfig_dict = {
     "version": 1,

@@ -52,7 +52,7 @@ Try:
   curl -s http://127.0.0.1:$PORT/api/v1/health
   $CURL
 
-A check request (MSFT, so that your AAPL curl is a fresh request; IB refuses an identical one within 15 s):
+A check request (MSFT) went through:
 TXT
 "$PY" - "$PORT" <<'PYEOF'
 import json, sys, urllib.request

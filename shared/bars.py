@@ -38,6 +38,9 @@ LOCAL_END_RE = re.compile(r"^\d{8} \d{2}:\d{2}:\d{2}\Z", re.ASCII)  # "20250126 
 UTC_END_RE = re.compile(r"^\d{8}-\d{2}:\d{2}:\d{2}\Z", re.ASCII)  # "20250126-15:30:00": UTC
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2200  # TWS has no data outside; datetime arithmetic overflows near the edges
+
+
 class InvalidBarRequest(ValueError):
     """A field with a bad value: `fields` maps field name -> message."""
 
@@ -55,15 +58,16 @@ def parse_end_datetime(text: str) -> str:
     text = text.strip()
     if text == "":
         return ""
-    if LOCAL_END_RE.match(text):
-        datetime.strptime(text, "%Y%m%d %H:%M:%S")  # raises ValueError for impossible dates
-        return text
-    if UTC_END_RE.match(text):
-        datetime.strptime(text, "%Y%m%d-%H:%M:%S")
+    if LOCAL_END_RE.match(text) or UTC_END_RE.match(text):
+        moment = datetime.strptime(text.replace("-", " "), "%Y%m%d %H:%M:%S")  # ValueError for impossible dates
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
         return text
     moment = datetime.fromisoformat(text)  # raises ValueError
     if moment.tzinfo is None:
         raise ValueError("an ISO 8601 time needs an offset, e.g. 2025-01-26T10:30:00-05:00")
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
     return moment.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
 
 
@@ -102,11 +106,11 @@ class BarRequest:
         problems: dict[str, str] = {}
         if not isinstance(self.symbol, str) or not SYMBOL_RE.match(self.symbol):
             problems["symbol"] = "1-24 letters, digits, spaces, '.', '/' or '-'"
-        if self.bar_size not in BAR_SECONDS:
+        if not isinstance(self.bar_size, str) or self.bar_size not in BAR_SECONDS:
             problems["bar_size"] = "not an IB bar size"
         if not isinstance(self.duration, str) or not DURATION_RE.match(self.duration):
             problems["duration"] = "must be 'N S|D|W|M|Y'"
-        if self.what_to_show not in WHAT_TO_SHOW:
+        if not isinstance(self.what_to_show, str) or self.what_to_show not in WHAT_TO_SHOW:
             problems["what_to_show"] = f"one of {', '.join(WHAT_TO_SHOW)}"
         for name in ("use_rth", "include_forming"):
             if not isinstance(getattr(self, name), bool):
@@ -117,7 +121,7 @@ class BarRequest:
             problems["end_datetime"] = "must be '', 'yyyymmdd HH:MM:SS' or 'yyyymmdd-HH:MM:SS'"
         if self.include_forming and self.end_datetime:
             problems["include_forming"] = "needs end_datetime empty (now)"
-        if self.sec_type not in SEC_TYPES:
+        if not isinstance(self.sec_type, str) or self.sec_type not in SEC_TYPES:
             problems["sec_type"] = f"one of {', '.join(SEC_TYPES)}"
         for name in ("exchange", "currency"):
             value = getattr(self, name)

@@ -51,6 +51,16 @@ class BridgeConfig:
     tws_connect_timeout: float = 10.0  # handshake deadline: a silent TWS would make ibapi's connect() hang forever
     reconnect_initial_delay: float = 1.0
     reconnect_max_delay: float = 30.0
+    client_id_fallbacks: int = 0  # on 326 (client id in use) try the next N ids in turn
+    watchdog_interval: float = 30.0  # probe with reqCurrentTime when TWS said nothing for this long
+    connectivity_grace: float = 30.0  # after 1100/2110, reconnect unless 1101/1102 comes within this many seconds
+    cache_max_mb: float = 64.0
+    cache_now_ttl: float = 15.0  # reuse of answers that end now (capped at one bar): covers IB's 15-s identical rule
+    subscription_idle_ttl: float = 300.0
+    max_subscriptions: int = 40  # live keepUpToDate subscriptions (they count against IB's 50 open requests)
+    pacing_max_open: int = 50
+    pacing_small_bar_max: int = 60  # per 10 minutes, bars of 30 s or less
+    pacing_identical_window: float = 15.0
     env_file: str = ".env"
 
     @property
@@ -147,6 +157,16 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TWS_CONNECT_TIMEOUT": ("tws_connect_timeout", _float(0.5, 120)),
     "TWS_RECONNECT_INITIAL_DELAY": ("reconnect_initial_delay", _float(0.05, 60)),
     "TWS_RECONNECT_MAX_DELAY": ("reconnect_max_delay", _float(0.1, 3600)),
+    "TWS_CLIENT_ID_FALLBACKS": ("client_id_fallbacks", _int(0, 100)),
+    "TWS_WATCHDOG_INTERVAL": ("watchdog_interval", _float(0.5, 3600)),
+    "TWS_CONNECTIVITY_GRACE": ("connectivity_grace", _float(0, 3600)),
+    "BRIDGE_CACHE_MAX_MB": ("cache_max_mb", _float(0, 16384)),
+    "BRIDGE_CACHE_NOW_TTL": ("cache_now_ttl", _float(0, 3600)),
+    "BRIDGE_SUBSCRIPTION_IDLE_TTL": ("subscription_idle_ttl", _float(0.1, 86400)),
+    "BRIDGE_MAX_SUBSCRIPTIONS": ("max_subscriptions", _int(1, 50)),
+    "PACING_MAX_OPEN": ("pacing_max_open", _int(1, 50)),
+    "PACING_SMALL_BAR_MAX": ("pacing_small_bar_max", _int(1, 60)),
+    "PACING_IDENTICAL_WINDOW": ("pacing_identical_window", _float(0, 3600)),
 }
 
 
@@ -168,6 +188,8 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
     config = BridgeConfig(**kwargs)
     if config.reconnect_initial_delay > config.reconnect_max_delay:
         raise ConfigError("TWS_RECONNECT_INITIAL_DELAY: must not exceed TWS_RECONNECT_MAX_DELAY")
+    if config.max_subscriptions >= config.pacing_max_open:
+        raise ConfigError("BRIDGE_MAX_SUBSCRIPTIONS: must be below PACING_MAX_OPEN, to leave room for plain requests")
     return config
 
 

@@ -82,9 +82,11 @@ class BridgeError:
         message = wire.get("message")
         tws_code = wire.get("tws_code")
         retry_after = wire.get("retry_after")
+        fields = wire.get("fields")
         return cls(code, message if isinstance(message, str) else "error",
                    tws_code if isinstance(tws_code, int) else None,
-                   float(retry_after) if isinstance(retry_after, int | float) else None)
+                   float(retry_after) if isinstance(retry_after, int | float) else None,
+                   {str(k): v for k, v in fields.items()} if isinstance(fields, dict) else {})
 
 
 class BridgeFailure(Exception):

@@ -1,7 +1,7 @@
-"""Historical bar requests in flight: sends reqHistoricalData, gathers bars, answers each caller when TWS is done.
+"""Answers to bar requests without the forming bar: from the cache, by joining an identical request in flight, or
+by one paced upstream request whose answer every waiting caller shares.
 
-Many requests are in flight at once; each answers when its own data arrives, fails at once when the connection is
-lost, and gets `tws_timeout` at its deadline (the upstream request is then cancelled).
+The forming bar is the subscription book's business (worker/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -13,150 +13,135 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.bars import BarRequest
-from shared.errors import BridgeError, ErrorCode
-from worker.contract_resolver import ContractResolver, ResolvedContract, contract_key
-from worker.timers import Timer, Timers
-from worker.tws_errors import NO_DATA_MARKER, classify_request_error
-from worker.tws_time import bar_time, format_local, parse_tws_time, period_end
+from shared.errors import BridgeError
+from worker.bar_cache import BarCache
+from worker.contract_resolver import ResolvedContract
+from worker.tws_time import parse_tws_time, period_end
+from worker.upstream import Upstream, UpstreamRequests
 
 log = logging.getLogger("tws.bar_fetcher")
 
 Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
-FORMAT_EPOCH = 2  # formatDate=2: intraday bar dates as epoch seconds, no time-zone strings to interpret
+RequestKey = tuple[Any, ...]
+
+
+def request_key(request: BarRequest, contract: ResolvedContract) -> RequestKey:
+    """Identical requests (from any HTTP worker) share this key: they share one upstream request and its answer."""
+    r = request
+    return (contract.con_id, r.exchange, r.bar_size, r.duration, r.what_to_show, r.use_rth, r.end_datetime,
+            r.include_forming)
 
 
 @dataclass
-class InFlight:
-    req_id: int
-    request: BarRequest
-    contract: ResolvedContract
+class _Waiter:
     reply: Reply
     started: float
-    timer: Timer
-    bars: list[tuple[str, float, float, float, float, int, float, int]] = field(default_factory=list)
-    notice: dict[str, Any] | None = None
+
+
+@dataclass(eq=False)
+class _Shared:
+    key: RequestKey
+    request: BarRequest
+    waiters: list[_Waiter] = field(default_factory=list)
+    upstream: Upstream | None = None
 
 
 class BarFetcher:
-    def __init__(self, client: Callable[[], Any], resolver: ContractResolver, timers: Timers,
-                 next_id: Callable[[], int], unavailable: Callable[[], BridgeError]) -> None:
-        self._client = client  # the connected TwsClient, or None
-        self._resolver = resolver
-        self._timers = timers
-        self._next_id = next_id
-        self._unavailable = unavailable
-        self._in_flight: dict[int, InFlight] = {}
+    def __init__(self, upstream: UpstreamRequests, cache: BarCache, tws_now: Callable[[], float | None],
+                 now_ttl: float) -> None:
+        self._upstream = upstream
+        self._cache = cache
+        self._tws_now = tws_now  # the latest TWS time seen (epoch), or None
+        self._now_ttl = now_ttl
+        self._shared: dict[RequestKey, _Shared] = {}
+        self.coalesced = 0
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return len(self._shared)
 
-    def owns(self, req_id: int) -> bool:
-        return req_id in self._in_flight
-
-    def fetch(self, request: BarRequest, timeout: float, reply: Reply) -> None:
+    def fetch(self, request: BarRequest, contract: ResolvedContract, deadline: float, reply: Reply) -> None:
+        key = request_key(request, contract)
         started = time.monotonic()
-        if self._client() is None:
-            reply(None, self._unavailable())
+        cached = self._cache.get(key)
+        if cached is not None:
+            _log(request, "cache", len(cached["bars"]), started)
+            reply(cached, None)
             return
-
-        def resolved(contract: ResolvedContract | None, error: BridgeError | None) -> None:
-            if error is not None or contract is None:
-                reply(None, error)
-                return
-            left = timeout - (time.monotonic() - started)
-            self._send(request, contract, left, started, reply)
-
-        self._resolver.resolve(contract_key(request), resolved)
-
-    def _send(self, request: BarRequest, contract: ResolvedContract, timeout: float, started: float,
-              reply: Reply) -> None:
-        client = self._client()
-        if client is None:
-            reply(None, self._unavailable())
+        shared = self._shared.get(key)
+        if shared is not None:
+            self.coalesced += 1
+            shared.waiters.append(_Waiter(reply, started))
             return
-        req_id = self._next_id()
-        end = request.end_datetime
-        if end and "-" not in end:  # exchange-local time: name the zone so TWS does not guess (2174)
-            end = f"{end} {contract.time_zone}"
-        timer = self._timers.call_later(timeout, lambda: self._timed_out(req_id))
-        self._in_flight[req_id] = InFlight(req_id, request, contract, reply, started, timer)
-        client.reqHistoricalData(req_id, contract.to_ibapi(request.exchange), end, request.duration,
-                                 request.bar_size, request.what_to_show, int(request.use_rth), FORMAT_EPOCH,
-                                 request.include_forming, [])
+        shared = _Shared(key, request, [_Waiter(reply, started)])
+        self._shared[key] = shared
+        shared.upstream = Upstream(request, contract, False, _Handler(self, shared))
+        self._upstream.start(shared.upstream, deadline)
 
-    # ---- events -----------------------------------------------------------------------------------------------
-
-    def on_bar(self, req_id: int, values: tuple[str, float, float, float, float, int, float, int]) -> None:
-        self._in_flight[req_id].bars.append(values)
-
-    def on_end(self, req_id: int, start: str, end: str) -> None:
-        flight = self._in_flight.pop(req_id)
-        flight.timer.cancel()
-        if flight.request.include_forming:
-            self._cancel_upstream(req_id)  # keepUpToDate: the forming bar is in the answer; stop the updates
-        tz = flight.contract.time_zone
-        tws_now = parse_tws_time(end, tz) if not flight.request.end_datetime else None
-        bars = [self._bar(values, tz) for values in flight.bars]
-        if bars and tws_now is not None and not flight.request.include_forming:
-            last = bars[-1]
-            if period_end(last["time"], flight.request.bar_seconds, tz, last["daily"]) > tws_now:
-                bars.pop()  # TWS includes the current, incomplete bar when the end is now
-        for bar in bars:
-            del bar["daily"]
-        self._answer(flight, {"bars": bars, "notice": flight.notice})
-
-    def on_error(self, req_id: int, code: int, message: str) -> None:
-        outcome = classify_request_error(code, message)
-        if outcome is None:
-            log.info("reqId %d: TWS notice %d: %s", req_id, code, message)
-            return
-        flight = self._in_flight.pop(req_id)
-        flight.timer.cancel()
-        if outcome.no_data:
-            self._answer(flight, {"bars": [], "notice": {"tws_code": code, "message": message}})
-        else:
-            assert outcome.error is not None
-            self._answer(flight, None, outcome.error)
+    def _done(self, shared: _Shared, result: dict[str, Any] | None, error: BridgeError | None,
+              ttl: float | None = 0.0) -> None:
+        if self._shared.get(shared.key) is not shared:
+            return  # already answered (failed by fail_all); a late outcome changes nothing
+        del self._shared[shared.key]
+        if result is not None and (ttl is None or ttl > 0):
+            self._cache.put(shared.key, result, ttl)
+        for waiter in shared.waiters:
+            if error is None:
+                assert result is not None
+                _log(shared.request, "tws", len(result["bars"]), waiter.started)
+            else:
+                log.info("bars %s %s %s: %s (%s) in %.1f ms", shared.request.symbol, shared.request.bar_size,
+                         shared.request.duration, error.code, error.message,
+                         (time.monotonic() - waiter.started) * 1000)
+            waiter.reply(result, error)
 
     def fail_all(self, error: BridgeError) -> None:
-        for req_id in list(self._in_flight):
-            flight = self._in_flight.pop(req_id)
-            flight.timer.cancel()
-            self._answer(flight, None, error)
+        for shared in list(self._shared.values()):
+            if shared.upstream is not None:
+                self._upstream.cancel(shared.upstream)  # never sent later to a new connection
+            self._done(shared, None, error)
 
-    def _timed_out(self, req_id: int) -> None:
-        flight = self._in_flight.pop(req_id, None)
-        if flight is None:
-            return
-        self._cancel_upstream(req_id)
-        seconds = time.monotonic() - flight.started
-        self._answer(flight, None, BridgeError(ErrorCode.TWS_TIMEOUT,
-                                               f"TWS did not answer within {seconds:.0f} s", retry_after=5))
+    def ttl_for(self, request: BarRequest, contract: ResolvedContract, last_bar_time: float | None) -> float | None:
+        """None (keep for good) when the answer can no longer change; else how long it may be reused."""
+        if request.end_datetime:
+            end = parse_tws_time(request.end_datetime, contract.time_zone)
+            tws_now = self._tws_now()
+            if end is not None and tws_now is not None and end + request.bar_seconds <= tws_now:
+                return None
+        return min(self._now_ttl, float(request.bar_seconds))
 
-    def _cancel_upstream(self, req_id: int) -> None:
-        client = self._client()
-        if client is not None:
-            client.cancelHistoricalData(req_id)
 
-    def _answer(self, flight: InFlight, result: dict[str, Any] | None, error: BridgeError | None = None) -> None:
-        r = flight.request
-        ms = (time.monotonic() - flight.started) * 1000
-        if error is None:
-            assert result is not None
-            log.info("bars %s %s %s reqId %d: %d bars in %.1f ms", r.symbol, r.bar_size, r.duration, flight.req_id,
-                     len(result["bars"]), ms)
+class _Handler:
+    """Turns one upstream request's outcome into the shared answer."""
+
+    def __init__(self, fetcher: BarFetcher, shared: _Shared) -> None:
+        self._fetcher = fetcher
+        self._shared = shared
+
+    def history_done(self, upstream: Upstream, bars: list[dict[str, Any]], end: str) -> None:
+        request, tz = upstream.request, upstream.contract.time_zone
+        if bars and not request.end_datetime:
+            tws_now = parse_tws_time(end, tz)
+            last = bars[-1]
+            daily = len(last["date"]) == 8
+            if tws_now is not None and period_end(last["time"], request.bar_seconds, tz, daily) > tws_now:
+                bars.pop()  # TWS includes the current, incomplete bar when the end is now
+        result = {"bars": bars, "notice": None}
+        ttl = self._fetcher.ttl_for(request, upstream.contract, bars[-1]["time"] if bars else None)
+        self._fetcher._done(self._shared, result, None, ttl)
+
+    def history_failed(self, upstream: Upstream, error: BridgeError | None, notice: dict[str, Any] | None) -> None:
+        if error is None:  # no data: an empty answer with TWS's notice
+            result = {"bars": [], "notice": notice}
+            ttl = self._fetcher.ttl_for(upstream.request, upstream.contract, None)
+            self._fetcher._done(self._shared, result, None, ttl)
         else:
-            log.info("bars %s %s %s reqId %d: %s (%s) in %.1f ms", r.symbol, r.bar_size, r.duration, flight.req_id,
-                     error.code, error.message, ms)
-        flight.reply(result, error)
+            self._fetcher._done(self._shared, None, error)
 
-    @staticmethod
-    def _bar(values: tuple[str, float, float, float, float, int, float, int], tz: str) -> dict[str, Any]:
-        date, o, h, low, c, volume, wap, count = values
-        start, daily = bar_time(date, tz)
-        return {"date": format_local(start, tz, daily), "time": int(start), "open": o, "high": h, "low": low,
-                "close": c, "volume": volume, "wap": wap, "count": count, "daily": daily}
+    def updated(self, upstream: Upstream, bar: dict[str, Any]) -> None:  # pragma: no cover - not keepUpToDate
+        return
 
 
-__all__ = ["NO_DATA_MARKER", "BarFetcher"]
+def _log(request: BarRequest, source: str, count: int, started: float) -> None:
+    log.info("bars %s %s %s from %s: %d bars in %.1f ms", request.symbol, request.bar_size, request.duration, source,
+             count, (time.monotonic() - started) * 1000)

@@ -60,6 +60,8 @@ class ConnectionManager:
         self.connected_since: float | None = None
         self._ever_connected = False
         self._delay = config.reconnect_initial_delay
+        self.client_id = config.tws_client_id
+        self.last_heard = 0.0  # time.monotonic() of the last event from the current connection
         self._retry: Timer | None = None
         self._deadline: Timer | None = None
 
@@ -91,9 +93,9 @@ class ConnectionManager:
         client = self._client_factory(self._mailbox, self.generation)
         self.client = client
         c = self._config
-        log.info("connecting to TWS %s:%d as client id %d (attempt %d)", c.tws_host, c.tws_port, c.tws_client_id,
+        log.info("connecting to TWS %s:%d as client id %d (attempt %d)", c.tws_host, c.tws_port, self.client_id,
                  self.reconnect_attempts)
-        threading.Thread(target=client.run_connection, args=(c.tws_host, c.tws_port, c.tws_client_id),
+        threading.Thread(target=client.run_connection, args=(c.tws_host, c.tws_port, self.client_id),
                          name=f"tws-connection-{self.generation}", daemon=True).start()
         generation = self.generation
         self._deadline = self._timers.call_later(c.tws_connect_timeout, lambda: self._connect_timed_out(generation))
@@ -102,7 +104,13 @@ class ConnectionManager:
         if generation == self.generation and self.state is ConnectionState.CONNECTING:
             log.warning("TWS did not complete the handshake within %.1f s", self._config.tws_connect_timeout)
             self._record_error(502, "TWS did not answer the connection handshake in time")
-            self._close_client("handshake timeout")
+            self.drop("handshake timeout")
+
+    def drop(self, reason: str) -> None:
+        """Close the connection and reconnect after the back-off (a silent TWS, lasting 1100)."""
+        if self.state in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
+            log.warning("dropping the TWS connection: %s", reason)
+            self._close_client(reason)
 
     def _close_client(self, reason: str) -> None:
         client = self.client
@@ -118,6 +126,7 @@ class ConnectionManager:
         was_up = self.state in (ConnectionState.CONNECTED, ConnectionState.CONNECTING)
         self.client = None
         self.generation += 1  # whatever the old client still posts is stale now
+        self.last_heard = 0.0
         if self._deadline is not None:
             self._deadline.cancel()
         if self.state is not ConnectionState.STOPPED:
@@ -153,6 +162,7 @@ class ConnectionManager:
         kind, generation = event[0], event[1]
         if generation != self.generation:
             return kind != "error" or event[2] == -1  # stale: swallow everything but request errors
+        self.last_heard = time.monotonic()
         if kind == "handshake":
             self.server_version = int(event[2])
             log.info("handshake done, server version %d", self.server_version)
@@ -187,8 +197,13 @@ class ConnectionManager:
             log.info("farm status %d: %s", code, message)
             return
         if code == CLIENT_ID_IN_USE:
-            message = CLIENT_ID_REMEDY.format(client_id=self._config.tws_client_id)
+            message = CLIENT_ID_REMEDY.format(client_id=self.client_id)
             log.error("TWS error 326: %s", message)
+            fallbacks = self._config.client_id_fallbacks
+            if fallbacks:  # try the next ids in turn, then start over at the configured one
+                base = self._config.tws_client_id
+                self.client_id = base + (self.client_id - base + 1) % (fallbacks + 1)
+                log.info("next attempt uses client id %d", self.client_id)
         else:
             log.warning("TWS error %d: %s", code, message)
         self._record_error(code, message)

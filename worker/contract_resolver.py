@@ -70,10 +70,14 @@ class _Pending:
 
 class ContractResolver:
     def __init__(self, send: Callable[[int, Contract], None], next_id: Callable[[], int],
-                 today: Callable[[], str] = lambda: datetime.now().strftime("%Y%m%d")) -> None:
+                 today: Callable[[], str] = lambda: datetime.now().strftime("%Y%m%d"),
+                 call_later: Callable[[float, Callable[[], None]], object] | None = None,
+                 timeout: float = 30.0) -> None:
         self._send = send  # reqContractDetails(reqId, contract)
         self._next_id = next_id
         self._today = today
+        self._call_later = call_later  # a lookup TWS never answers must not hold later requests for the symbol
+        self._timeout = timeout
         self._cache: dict[ContractKey, ResolvedContract] = {}
         self._pending: dict[int, _Pending] = {}
         self._by_key: dict[ContractKey, int] = {}
@@ -92,6 +96,17 @@ class ContractResolver:
         self._by_key[key] = req_id
         log.debug("reqContractDetails reqId %d for %s", req_id, key)
         self._send(req_id, query_contract(key))
+        if self._call_later is not None:
+            self._call_later(self._timeout, lambda: self._expire(req_id))
+
+    def _expire(self, req_id: int) -> None:
+        if req_id in self._pending:
+            log.warning("reqContractDetails reqId %d not answered in %.0f s; the next request asks again", req_id,
+                        self._timeout)
+            error = BridgeError(ErrorCode.TWS_TIMEOUT, "TWS did not answer the contract lookup in time",
+                                retry_after=5)
+            for done in self._finish(req_id).waiters:
+                done(None, error)
 
     def owns(self, req_id: int) -> bool:
         return req_id in self._pending

@@ -1,7 +1,7 @@
 """The worker's owner thread: a ZeroMQ ROUTER for the HTTP workers, the mailbox for ibapi's threads, and timers.
 
 Everything the worker knows lives here and is touched only by this thread. Requests from any number of HTTP workers
-are in flight at once; each is answered when its own data arrives.
+are in flight at once; each is answered when its own data arrives, from the cache, or from a live subscription.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +20,25 @@ from shared.bars import BarRequest, InvalidBarRequest
 from shared.config import BridgeConfig
 from shared.errors import BridgeError, ErrorCode
 from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_request
+from worker.bar_cache import BarCache
 from worker.bar_fetcher import BarFetcher
 from worker.connection_manager import ConnectionManager
-from worker.contract_resolver import ContractResolver
+from worker.contract_resolver import ContractResolver, ResolvedContract, contract_key
 from worker.health import health_report
 from worker.mailbox import Mailbox
+from worker.pacing import PacingLimits, PacingScheduler
+from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
+from worker.tws_errors import (
+    CONNECTIVITY_LOST,
+    CONNECTIVITY_RESTORED_DATA_KEPT,
+    CONNECTIVITY_RESTORED_DATA_LOST,
+)
+from worker.upstream import UpstreamRequests
 
 log = logging.getLogger("tws.worker")
 
-VERSION = "0.1.0"
+Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
 
 
 def bind_router(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
@@ -52,18 +62,33 @@ class WorkerService:
         self.timers = Timers()
         self._ids = itertools.count(1)
         self.connection = ConnectionManager(config, self.mailbox, self.timers, self._on_ready, self._on_lost)
-        self.resolver = ContractResolver(self._send_contract_details, self._next_id)
-        self.bars = BarFetcher(lambda: self.connection.client if self.connection.connected else None,
-                               self.resolver, self.timers, self._next_id, self._unavailable)
+        self.resolver = ContractResolver(self._send_contract_details, self._next_id,
+                                         call_later=self.timers.call_later, timeout=config.bar_timeout)
+        self.pacing = PacingScheduler(
+            PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
+                         max_open=config.pacing_max_open),
+            self.timers, lambda: self.upstream.open_count)
+        self.upstream = UpstreamRequests(self._client, self.timers, self.pacing, self._next_id, config.bar_timeout)
+        self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
+        self.bars = BarFetcher(self.upstream, self.cache, lambda: self.tws_time, config.cache_now_ttl)
+        self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
+                                              config.max_subscriptions)
+        self.tws_time: float | None = None  # the latest TWS clock reading (epoch seconds)
+        self._grace = None
+        self._probe_sent = 0.0
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
         self._running = False
+        self.requests = 0
 
     def _next_id(self) -> int:
         return next(self._ids)
 
+    def _client(self) -> Any:
+        return self.connection.client if self.connection.connected else None
+
     def _send_contract_details(self, req_id: int, contract: Any) -> None:
-        client = self.connection.client
+        client = self._client()
         if client is not None:
             client.reqContractDetails(req_id, contract)
 
@@ -72,16 +97,62 @@ class WorkerService:
         return BridgeError(ErrorCode.TWS_UNAVAILABLE, f"TWS is not connected ({state})",
                            retry_after=round(self.connection.retry_in(), 1))
 
+    # ---- connection -------------------------------------------------------------------------------------------
+
     def _on_ready(self) -> None:
-        client = self.connection.client
+        client = self._client()
         if client is not None:
             client.reqMarketDataType(self.config.tws_market_data_type)
+            client.reqCurrentTime()
+        self.subscriptions.resubscribe_all("reconnect")
 
     def _on_lost(self, reason: str) -> None:
         error = BridgeError(ErrorCode.TWS_UNAVAILABLE, f"TWS connection lost: {reason}",
                             retry_after=round(self.connection.retry_in(), 1))
+        self.upstream.forget_all()
         self.bars.fail_all(error)
+        self.subscriptions.connection_lost(error)
         self.resolver.fail_all(error)
+        self.pacing.pump()
+
+    def _on_connectivity(self, code: int) -> None:
+        """1100/2110: IB <-> TWS broken; 1101: restored, TWS lost our requests; 1102: restored, all kept."""
+        if code in CONNECTIVITY_LOST:
+            if self._grace is None:
+                log.warning("TWS reports connectivity lost (%d); reconnecting in %.0f s unless restored", code,
+                            self.config.connectivity_grace)
+                self._grace = self.timers.call_later(self.config.connectivity_grace, self._connectivity_gone)
+            return
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if code == CONNECTIVITY_RESTORED_DATA_LOST:
+            self.subscriptions.resubscribe_all("1101 (data lost)")
+        elif code == CONNECTIVITY_RESTORED_DATA_KEPT:
+            log.info("connectivity restored, data kept (1102): nothing to request again")
+
+    def _connectivity_gone(self) -> None:
+        self._grace = None
+        self.connection.drop("connectivity not restored after 1100/2110")
+
+    def _watchdog(self) -> None:
+        """A connection that looks alive but says nothing is probed with reqCurrentTime, and dropped if silent."""
+        interval = self.config.watchdog_interval
+        conn = self.connection
+        client = self._client()
+        now = time.monotonic()
+        if client is not None:
+            if self._probe_sent and conn.last_heard < self._probe_sent and now - self._probe_sent >= interval:
+                self._probe_sent = 0.0
+                conn.drop(f"TWS did not answer a reqCurrentTime probe within {interval:.0f} s")
+            elif now - conn.last_heard >= interval and not self._probe_sent:
+                self._probe_sent = now
+                client.reqCurrentTime()
+            elif conn.last_heard >= self._probe_sent:
+                self._probe_sent = 0.0
+        else:
+            self._probe_sent = 0.0
+        self.timers.call_later(max(0.1, interval / 4), self._watchdog)
 
     # ---- loop -------------------------------------------------------------------------------------------------
 
@@ -89,6 +160,7 @@ class WorkerService:
         self._router = bind_router(self._ctx, self.config.endpoint)
         log.info("worker listening on %s (pid %d)", self.config.endpoint, os.getpid())
         self.connection.start()
+        self._watchdog()
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(self.mailbox.fileno(), zmq.POLLIN)
@@ -99,7 +171,7 @@ class WorkerService:
                 self._read_requests()
             if self.mailbox.fileno() in ready:
                 for event in self.mailbox.drain():
-                    self._on_event(event)
+                    self._guarded(self._on_event, event)
             self.timers.run_due()
         self._shutdown()
 
@@ -112,6 +184,13 @@ class WorkerService:
         if self._router is not None:
             self._router.close(0)
         self._ctx.term()
+
+    @staticmethod
+    def _guarded(func: Callable[..., None], *args: Any) -> None:
+        try:
+            func(*args)
+        except Exception:  # one bad message or event must never end the loop that serves everyone
+            log.exception("failed to handle %s", args[0] if args else "")
 
     def _read_requests(self) -> None:
         assert self._router is not None
@@ -130,7 +209,7 @@ class WorkerService:
                 log.warning("dropped a bad envelope: %s", exc)
                 self._send(identity, WorkerReply("invalid", error=BridgeError(ErrorCode.INVALID_REQUEST, str(exc))))
                 continue
-            self._handle(identity, request)
+            self._guarded(self._handle, identity, request)
 
     def _send(self, identity: bytes, reply: WorkerReply) -> None:
         assert self._router is not None
@@ -140,47 +219,90 @@ class WorkerService:
             log.warning("could not answer %s: %s", reply.id, exc)
 
     def _handle(self, identity: bytes, request: WorkerRequest) -> None:
+        answered = False
+
         def reply(result: dict[str, Any] | None, error: BridgeError | None = None) -> None:
+            nonlocal answered
+            if answered:  # a deadline and a late answer may both try: the first one wins
+                return
+            answered = True
             self._send(identity, WorkerReply(request.id, result=result if error is None else None, error=error))
 
+        try:
+            self._dispatch(request, reply)
+        except Exception:
+            log.exception("request %s failed", request.op)
+            reply(None, BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker failed to handle the request"))
+
+    def _dispatch(self, request: WorkerRequest, reply: Reply) -> None:
         if request.op == "health":
-            reply(health_report(self))
+            reply(health_report(self), None)
         elif request.op == "connect":
             self.connection.start()
-            reply({"connected": self.connection.connected, "state": self.connection.state.value})
+            reply({"connected": self.connection.connected, "state": self.connection.state.value}, None)
         elif request.op == "disconnect":
             self.connection.stop()
-            reply({"connected": False, "state": self.connection.state.value})
+            reply({"connected": False, "state": self.connection.state.value}, None)
         elif request.op == "bars":
             try:
                 bar_request = BarRequest.from_wire(request.body)
             except InvalidBarRequest as exc:
                 reply(None, BridgeError(ErrorCode.INVALID_REQUEST, str(exc), fields=exc.fields))
                 return
+            self.requests += 1
             timeout = min(self.config.bar_timeout, request.deadline - time.time())
-            self.bars.fetch(bar_request, timeout, reply)
+            self._bars(bar_request, time.monotonic() + timeout, reply)
+
+    def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
+        if self._client() is None:
+            reply(None, self._unavailable())
+            return
+        timer = self.timers.call_later(deadline - time.monotonic(), lambda: reply(None, BridgeError(
+            ErrorCode.TWS_TIMEOUT, "TWS did not answer the contract lookup in time", retry_after=5)))
+
+        def resolved(contract: ResolvedContract | None, error: BridgeError | None) -> None:
+            timer.cancel()
+            if error is not None or contract is None:
+                reply(None, error)
+            elif request.include_forming:
+                self.subscriptions.fetch(request, contract, deadline, reply)
+            else:
+                self.bars.fetch(request, contract, deadline, reply)
+
+        self.resolver.resolve(contract_key(request), resolved)
 
     # ---- events from ibapi's threads --------------------------------------------------------------------------
 
     def _on_event(self, event: tuple[Any, ...]) -> None:
         if self.connection.on_event(event):
+            if event[0] == "error" and event[2] == -1 and event[1] == self.connection.generation:
+                code = int(event[3])
+                if code in CONNECTIVITY_LOST or code in (CONNECTIVITY_RESTORED_DATA_LOST,
+                                                        CONNECTIVITY_RESTORED_DATA_KEPT):
+                    self._on_connectivity(code)
             return
         kind, generation = event[0], event[1]
         if generation != self.connection.generation:
             return
+        if kind == "current_time":
+            self.tws_time = float(event[2])
+            return
         req_id = event[2]
-        if kind == "bar" and self.bars.owns(req_id):
-            self.bars.on_bar(req_id, event[3])
-        elif kind == "bars_end" and self.bars.owns(req_id):
-            self.bars.on_end(req_id, event[3], event[4])
+        up = self.upstream
+        if kind == "bar" and up.owns(req_id):
+            up.on_bar(req_id, event[3])
+        elif kind == "bars_end" and up.owns(req_id):
+            up.on_end(req_id, event[4])
+        elif kind == "bar_update" and up.owns(req_id):
+            up.on_update(req_id, event[3])
         elif kind == "contract_details" and self.resolver.owns(req_id):
             self.resolver.on_details(req_id, event[3])
         elif kind == "contract_details_end" and self.resolver.owns(req_id):
             self.resolver.on_end(req_id)
         elif kind == "error":
             code, message = event[3], event[4]
-            if self.bars.owns(req_id):
-                self.bars.on_error(req_id, code, message)
+            if up.owns(req_id):
+                up.on_error(req_id, code, message)
             elif self.resolver.owns(req_id):
                 self.resolver.on_error(req_id, code, message)
             else:

@@ -1,0 +1,163 @@
+"""Settings: the seed's defaults, one validated value per setting, `.env` under the environment, and a round trip."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from shared.config import SETTINGS, BridgeConfig, ConfigError, as_environment, default_worker_endpoint, load_config
+
+
+@pytest.fixture
+def no_env_file(tmp_path: Path) -> Path:
+    return tmp_path / "absent.env"
+
+
+def test_seed_defaults(no_env_file: Path) -> None:
+    config = load_config({}, env_file=no_env_file)
+    assert (config.port, config.host) == (3003, "0.0.0.0")
+    assert (config.tws_host, config.tws_port, config.tws_client_id) == ("127.0.0.1", 7497, 100)
+    assert config.tws_market_data_type == 2
+    assert config.log_level == "INFO"
+    assert config.gunicorn_workers == 4
+    assert config.bar_timeout == 30.0
+
+
+def test_every_setting_is_read_from_the_environment(no_env_file: Path) -> None:
+    config = load_config({"PORT": "8080", "HOST": "127.0.0.1", "TWS_HOST": "tws.local", "TWS_PORT": "4002",
+                          "TWS_CLIENT_ID": "7", "TWS_MARKET_DATA_TYPE": "3", "LOG_LEVEL": "debug",
+                          "GUNICORN_WORKERS": "2", "BAR_TIMEOUT": "12.5", "BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:5555",
+                          "BRIDGE_API_TOKEN": "0123456789abcdef", "BRIDGE_CORS_ORIGINS": "https://a.example, https://b.example",
+                          "BRIDGE_START_WORKER": "no"}, env_file=no_env_file)
+    assert (config.port, config.host, config.tws_host, config.tws_port) == (8080, "127.0.0.1", "tws.local", 4002)
+    assert (config.tws_client_id, config.tws_market_data_type, config.log_level) == (7, 3, "DEBUG")
+    assert (config.gunicorn_workers, config.bar_timeout) == (2, 12.5)
+    assert config.endpoint == "tcp://127.0.0.1:5555"
+    assert config.api_token == "0123456789abcdef"
+    assert config.cors_origins == ("https://a.example", "https://b.example")
+    assert config.start_worker is False
+
+
+def test_unrelated_environment_variables_are_ignored(no_env_file: Path) -> None:
+    assert load_config({"PATH": "/bin", "port": "1"}, env_file=no_env_file) == load_config({}, env_file=no_env_file)
+
+
+@pytest.mark.parametrize("level", ["WARN", "warn", "WARNING"])
+def test_log_level_warn_is_accepted_as_warning(level: str, no_env_file: Path) -> None:
+    assert load_config({"LOG_LEVEL": level}, env_file=no_env_file).log_level == "WARNING"
+
+
+# one bad value per setting: adding a setting without a row here fails test_every_setting_has_a_bad_value
+BAD_VALUES: dict[str, list[str]] = {
+    "HOST": ["", "bad host", "a;b"],
+    "PORT": ["0", "65536", "http", "3003.5", ""],
+    "TWS_HOST": ["", "tws host", "x" * 254],
+    "TWS_PORT": ["0", "99999", "seven"],
+    "TWS_CLIENT_ID": ["-1", "2147483648", "one"],
+    "TWS_MARKET_DATA_TYPE": ["0", "5", "live"],
+    "LOG_LEVEL": ["TRACE", "", "verbose"],
+    "GUNICORN_WORKERS": ["0", "65", "many"],
+    "GUNICORN_THREADS": ["0", "257"],
+    "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon"],
+    "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
+    "BRIDGE_WORKER_TIMEOUT": ["0", "61", "x"],
+    "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07"],
+    "BRIDGE_CORS_ORIGINS": ["", " , ,"],
+    "BRIDGE_MAX_BODY_BYTES": ["255", "1048577", "big"],
+    "BRIDGE_START_WORKER": ["maybe", "2", ""],
+    "TWS_CONNECT_TIMEOUT": ["0.1", "121", "x"],
+    "TWS_RECONNECT_INITIAL_DELAY": ["0", "61", "x"],
+    "TWS_RECONNECT_MAX_DELAY": ["0", "3601", "x"],
+    "TWS_CLIENT_ID_FALLBACKS": ["-1", "101", "x"],
+    "TWS_WATCHDOG_INTERVAL": ["0", "x"],
+    "TWS_CONNECTIVITY_GRACE": ["-1", "x"],
+    "BRIDGE_CACHE_MAX_MB": ["-1", "x"],
+    "BRIDGE_CACHE_NOW_TTL": ["-1", "x"],
+    "BRIDGE_SUBSCRIPTION_IDLE_TTL": ["0", "x"],
+    "BRIDGE_MAX_SUBSCRIPTIONS": ["0", "51", "x"],
+    "PACING_MAX_OPEN": ["0", "51", "x"],
+    "PACING_SMALL_BAR_MAX": ["0", "61", "x"],
+    "PACING_IDENTICAL_WINDOW": ["-1", "x"],
+}
+
+
+def test_every_setting_has_a_bad_value() -> None:
+    assert set(BAD_VALUES) == set(SETTINGS)
+
+
+@pytest.mark.parametrize(("name", "value"), [(n, v) for n, values in BAD_VALUES.items() for v in values])
+def test_a_bad_value_raises_config_error_naming_the_setting(name: str, value: str, no_env_file: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({name: value}, env_file=no_env_file)
+    assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_initial_reconnect_delay_may_not_exceed_the_maximum(no_env_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^TWS_RECONNECT_INITIAL_DELAY: "):
+        load_config({"TWS_RECONNECT_INITIAL_DELAY": "10", "TWS_RECONNECT_MAX_DELAY": "5"}, env_file=no_env_file)
+
+
+def test_values_are_read_from_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("# settings\nPORT=4000\nexport TWS_PORT=4001\nTWS_HOST='10.0.0.5'\nUNRELATED=x\n")
+    config = load_config({}, env_file=env_file)
+    assert (config.port, config.tws_port, config.tws_host) == (4000, 4001, "10.0.0.5")
+    assert config.env_file == str(env_file)
+
+
+def test_the_environment_overrides_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=4000\nTWS_PORT=4001\n")
+    config = load_config({"PORT": "5000"}, env_file=env_file)
+    assert (config.port, config.tws_port) == (5000, 4001)
+
+
+def test_bridge_env_file_names_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / "bridge.env"
+    env_file.write_text("TWS_CLIENT_ID=42\n")
+    assert load_config({"BRIDGE_ENV_FILE": str(env_file)}).tws_client_id == 42
+
+
+def test_a_bad_value_in_the_env_file_names_the_setting(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("TWS_PORT=abc\n")
+    with pytest.raises(ConfigError, match=r"^TWS_PORT: "):
+        load_config({}, env_file=env_file)
+
+
+def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
+    assert load_config({}, env_file=tmp_path / "nope" / ".env") == replace(BridgeConfig(),
+                                                                          env_file=str(tmp_path / "nope" / ".env"))
+
+
+@pytest.mark.parametrize("config", [
+    BridgeConfig(),
+    BridgeConfig(host="127.0.0.1", port=8080, tws_host="::1", tws_port=4002, tws_client_id=0, tws_market_data_type=4,
+                 log_level="WARNING", gunicorn_workers=1, gunicorn_threads=2, bar_timeout=2.5,
+                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, api_token="s3cret-token-0123456789",
+                 cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
+                 tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1),
+])
+def test_as_environment_round_trips_through_load_config(config: BridgeConfig, tmp_path: Path) -> None:
+    env = as_environment(config)
+    assert set(env) == set(SETTINGS)
+    assert all(isinstance(v, str) for v in env.values())
+    env_file = tmp_path / "absent.env"
+    assert load_config(env, env_file=env_file) == replace(config, env_file=str(env_file))
+
+
+def test_default_endpoint_is_an_ipc_socket_in_a_per_user_directory(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path, no_env_file: Path) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    expected = f"ipc://{tmp_path}/tws-bridge-{os.getuid()}/worker.sock"
+    assert default_worker_endpoint() == expected
+    assert load_config({}, env_file=no_env_file).endpoint == expected
+
+
+def test_default_endpoint_falls_back_to_the_temporary_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    assert default_worker_endpoint() == f"ipc://{tempfile.gettempdir()}/tws-bridge-{os.getuid()}/worker.sock"

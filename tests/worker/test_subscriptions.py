@@ -1,0 +1,441 @@
+"""SubscriptionBook: include_forming=true is answered by a keepUpToDate subscription held in memory, kept while used,
+expired when idle, evicted least recently used, and requested again in full after a reconnect or 1101. A fake ibapi
+client records reqHistoricalData/cancelHistoricalData; TWS's events go through UpstreamRequests as the service feeds
+them; Timers and the modules' time.monotonic run on one injected clock."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import worker.subscriptions
+import worker.upstream
+from shared.bars import BarRequest
+from shared.errors import BridgeError, ErrorCode
+from worker.contract_resolver import ResolvedContract
+from worker.pacing import PacingLimits, PacingScheduler
+from worker.subscriptions import SubscriptionBook
+from worker.timers import Timers
+from worker.upstream import Upstream, UpstreamRequests
+
+NY = ZoneInfo("America/New_York")
+T0 = 5000.0
+IDLE_TTL = 300.0
+MAX_SUBSCRIPTIONS = 3
+AAPL = ResolvedContract(265598, "AAPL", "STK", "SMART", "NASDAQ", "USD", "AAPL", "", "America/New_York")
+FORMING = BarRequest(symbol="AAPL", bar_size="1 min", duration="1800 S", include_forming=True)
+TWS_END = "20250127 11:02:30 America/New_York"
+NO_DATA = "Historical Market Data Service error message:HMDS query returned no data: AAPL@SMART Trades"
+LOST = BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS connection lost: connection to TWS lost", retry_after=1.0)
+BarValues = tuple[str, float, float, float, float, int, float, int]
+
+
+def ny(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=NY).timestamp())
+
+
+def bar(hhmm: str, close: float = 100.0, day: str = "2025-01-27") -> BarValues:
+    """A formatDate=2 intraday bar as TwsClient posts it: (epoch date, o, h, l, c, volume, wap, count)."""
+    return (str(ny(f"{day} {hhmm}")), close - 1, close + 1, close - 2, close, 1000, close - 0.5, 10)
+
+
+def half_hour(last: str = "11:02", close: float = 100.0) -> list[BarValues]:
+    """The 30 one-minute bars of "1800 S" ending with the forming bar `last`."""
+    end = ny(f"2025-01-27 {last}")
+    return [(str(end - 60 * n), close - 1, close + 1, close - 2, close, 1000, close - 0.5, 10)
+            for n in range(29, -1, -1)]
+
+
+def dates(answer: dict[str, Any]) -> list[str]:
+    return [b["date"][9:14] for b in answer["bars"]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeTime:
+    """Stands in for the `time` module inside the modules under test: monotonic() is the test's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.monotonic = clock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.historical: list[tuple[Any, ...]] = []
+        self.cancelled: list[int] = []
+
+    def reqHistoricalData(self, *args: Any) -> None:  # noqa: N802 - ibapi's name
+        self.historical.append(args)
+
+    def cancelHistoricalData(self, req_id: int) -> None:  # noqa: N802
+        self.cancelled.append(req_id)
+
+
+class RecordingUpstreams(UpstreamRequests):
+    """UpstreamRequests that also remembers every Upstream started, so a test can replay a superseded one's events."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.started: list[Upstream] = []
+
+    def start(self, upstream: Upstream, deadline: float) -> None:
+        self.started.append(upstream)
+        super().start(upstream, deadline)
+
+
+class Replies:
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Any] | None, BridgeError | None]] = []
+
+    def __call__(self, result: dict[str, Any] | None, error: BridgeError | None) -> None:
+        self.calls.append((result, error))
+
+    @property
+    def result(self) -> dict[str, Any]:
+        assert len(self.calls) == 1, self.calls
+        result, error = self.calls[0]
+        assert error is None and result is not None
+        return result
+
+    @property
+    def error(self) -> BridgeError:
+        assert len(self.calls) == 1, self.calls
+        result, error = self.calls[0]
+        assert result is None and error is not None
+        return error
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.tws = FakeClient()
+        self.client: FakeClient | None = self.tws
+        self.clock = Clock()
+        self.timers = Timers(self.clock)
+        ids = itertools.count(1)
+        self.pacing = PacingScheduler(PacingLimits(), self.timers, lambda: self.up.open_count, self.clock)
+        self.up = RecordingUpstreams(lambda: self.client, self.timers, self.pacing, lambda: next(ids), 30.0)
+        self.book = SubscriptionBook(self.up, self.timers, IDLE_TTL, MAX_SUBSCRIPTIONS)
+
+    def fetch(self, request: BarRequest = FORMING, timeout: float = 30.0) -> Replies:
+        replies = Replies()
+        self.book.fetch(request, AAPL, self.clock.now + timeout, replies)
+        return replies
+
+    def ask(self, request: BarRequest = FORMING) -> dict[str, Any]:
+        """A call answered at once, from memory."""
+        replies = self.fetch(request)
+        return replies.result
+
+    @property
+    def last_id(self) -> int:
+        return int(self.tws.historical[-1][0])
+
+    def history(self, bars: list[BarValues], req_id: int | None = None) -> None:
+        req_id = self.last_id if req_id is None else req_id
+        for values in bars:
+            self.up.on_bar(req_id, values)
+        self.up.on_end(req_id, TWS_END)
+
+    def update(self, values: BarValues, req_id: int | None = None) -> None:
+        self.up.on_update(self.last_id if req_id is None else req_id, values)
+
+    def live(self, request: BarRequest = FORMING, bars: list[BarValues] | None = None) -> int:
+        """Open a subscription and give it its history; its reqId."""
+        self.fetch(request)
+        req_id = self.last_id
+        self.history(half_hour() if bars is None else bars, req_id)
+        return req_id
+
+    def advance(self, seconds: float) -> None:
+        self.clock.now += seconds
+        self.timers.run_due()
+
+
+@pytest.fixture
+def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    harness = Harness()
+    fake = FakeTime(harness.clock)
+    monkeypatch.setattr(worker.upstream, "time", fake)
+    monkeypatch.setattr(worker.subscriptions, "time", fake)
+    return harness
+
+
+# ---- the first call, later calls ---------------------------------------------------------------------------------
+
+def test_the_first_call_opens_one_keep_up_to_date_request_and_answers_with_its_history(h: Harness) -> None:
+    replies = h.fetch()
+    assert len(h.tws.historical) == 1
+    _, _, end, duration, bar_size, what, use_rth, format_date, keep_up, _ = h.tws.historical[0]
+    assert (end, duration, bar_size, what, use_rth, format_date, keep_up) == ("", "1800 S", "1 min", "TRADES", 1, 2,
+                                                                              True)
+    assert replies.calls == []
+    h.history(half_hour())
+    answer = replies.result
+    assert len(answer["bars"]) == 30 and answer["notice"] is None
+    assert dates(answer)[-1] == "11:02"  # the forming bar is part of the answer
+    assert len(h.book) == 1 and h.up.open_count == 1  # the stream stays open
+
+
+def test_callers_waiting_for_the_first_history_share_one_request(h: Harness) -> None:
+    replies = [h.fetch() for _ in range(5)]
+    assert len(h.tws.historical) == 1
+    h.history(half_hour())
+    assert all(r.result == replies[0].result for r in replies)
+
+
+def test_later_calls_are_answered_from_memory_without_a_request(h: Harness) -> None:
+    h.live()
+    answers = [h.ask() for _ in range(10)]
+    assert len(h.tws.historical) == 1 and h.tws.cancelled == []
+    assert all(len(a["bars"]) == 30 for a in answers)
+
+
+# ---- updates -----------------------------------------------------------------------------------------------------
+
+def test_an_update_rewrites_the_forming_bar(h: Harness) -> None:
+    h.live()
+    before = h.ask()
+    h.update(bar("11:02", close=105.0))
+    after = h.ask()
+    assert len(after["bars"]) == 30
+    assert after["bars"][-1]["close"] == 105.0 and after["bars"][-1]["date"] == "20250127 11:02:00"
+    assert after["bars"][:-1] == before["bars"][:-1]
+    assert before["bars"][-1]["close"] == 100.0  # an answer already given does not change
+
+
+def test_an_update_at_a_new_bar_time_closes_the_forming_bar_and_starts_the_next(h: Harness) -> None:
+    h.live()
+    h.update(bar("11:02", close=101.0))
+    h.update(bar("11:03", close=102.0))
+    answer = h.ask()
+    assert dates(answer)[-2:] == ["11:02", "11:03"]
+    assert [b["close"] for b in answer["bars"][-2:]] == [101.0, 102.0]
+    assert len(answer["bars"]) == 30 and dates(answer)[0] == "10:34"  # the window keeps its length
+
+
+def test_an_update_older_than_the_forming_bar_is_ignored(h: Harness) -> None:
+    h.live()
+    h.update(bar("10:50", close=1.0))
+    assert all(b["close"] == 100.0 for b in h.ask()["bars"])
+
+
+# ---- other durations ---------------------------------------------------------------------------------------------
+
+def test_a_shorter_duration_of_the_same_series_is_answered_from_it(h: Harness) -> None:
+    h.live()
+    h.update(bar("11:02", close=103.0))
+    answer = h.ask(replace(FORMING, duration="900 S"))
+    assert dates(answer) == [f"{10 + (48 + n) // 60}:{(48 + n) % 60:02d}" for n in range(15)]
+    assert answer["bars"][-1]["close"] == 103.0
+    assert len(h.tws.historical) == 1 and len(h.book) == 1
+
+
+def test_a_shorter_duration_in_days_keeps_the_last_days(h: Harness) -> None:
+    two_days = replace(FORMING, duration="2 D")
+    bars = [bar("15:58", day="2025-01-24"), bar("15:59", day="2025-01-24"), bar("09:30"), bar("09:31")]
+    h.live(two_days, bars)
+    answer = h.ask(replace(FORMING, duration="1 D"))
+    assert [b["date"] for b in answer["bars"]] == ["20250127 09:30:00", "20250127 09:31:00"]
+    assert len(h.tws.historical) == 1
+
+
+@pytest.mark.parametrize("other", [
+    replace(FORMING, duration="3600 S"),  # longer
+    replace(FORMING, duration="1 D"),  # another unit
+    replace(FORMING, bar_size="5 mins"),
+    replace(FORMING, what_to_show="MIDPOINT"),
+    replace(FORMING, use_rth=False),
+])
+def test_another_series_or_a_longer_duration_needs_its_own_subscription(h: Harness, other: BarRequest) -> None:
+    h.live()
+    h.fetch(other)
+    assert len(h.tws.historical) == 2 and len(h.book) == 2
+
+
+# ---- idle TTL ----------------------------------------------------------------------------------------------------
+
+def test_an_idle_subscription_is_cancelled_upstream(h: Harness) -> None:
+    req_id = h.live()
+    h.advance(IDLE_TTL - 1)
+    assert h.tws.cancelled == [] and len(h.book) == 1
+    h.advance(1)
+    h.advance(5)  # the next sweep
+    assert h.tws.cancelled == [req_id]
+    assert len(h.book) == 0 and h.up.open_count == 0 and h.book.stats()["expired"] == 1
+
+
+def test_use_keeps_a_subscription_open(h: Harness) -> None:
+    req_id = h.live()
+    h.advance(200)
+    h.ask()
+    h.advance(200)
+    assert h.tws.cancelled == []
+    h.advance(IDLE_TTL - 200 + 5)
+    assert h.tws.cancelled == [req_id]
+
+
+def test_a_call_after_expiry_opens_a_new_subscription(h: Harness) -> None:
+    h.live()
+    h.advance(IDLE_TTL + 5)
+    replies = h.fetch()
+    assert len(h.tws.historical) == 2 and replies.calls == []
+    h.history(half_hour("11:07"))
+    assert dates(replies.result)[-1] == "11:07"
+
+
+# ---- LRU eviction ------------------------------------------------------------------------------------------------
+
+def test_beyond_the_maximum_the_least_recently_used_subscription_is_evicted(h: Harness) -> None:
+    one = h.live(replace(FORMING, bar_size="1 min"))
+    two = h.live(replace(FORMING, bar_size="2 mins"))
+    three = h.live(replace(FORMING, bar_size="3 mins"))
+    h.advance(1)
+    h.ask(replace(FORMING, bar_size="1 min"))  # "2 mins" is now the least recently used
+    h.fetch(replace(FORMING, bar_size="5 mins"))
+    assert h.tws.cancelled == [two]
+    assert len(h.book) == MAX_SUBSCRIPTIONS and h.up.open_count == MAX_SUBSCRIPTIONS
+    h.ask(replace(FORMING, bar_size="1 min"))
+    h.ask(replace(FORMING, bar_size="3 mins"))
+    assert len(h.tws.historical) == 4 and {one, three}.isdisjoint(h.tws.cancelled)
+
+
+# ---- errors on the first history ---------------------------------------------------------------------------------
+
+def test_an_error_on_the_first_history_answers_the_callers_and_drops_the_subscription(h: Harness) -> None:
+    replies = [h.fetch() for _ in range(2)]
+    h.up.on_error(h.last_id, 354, "Requested market data is not subscribed")
+    assert all(r.error.code is ErrorCode.NOT_SUBSCRIBED for r in replies)
+    assert len(h.book) == 0 and h.up.open_count == 0
+
+
+def test_no_data_on_the_first_history_is_an_empty_answer_with_the_notice(h: Harness) -> None:
+    replies = h.fetch()
+    h.up.on_error(h.last_id, 162, NO_DATA)
+    assert replies.result == {"bars": [], "notice": {"tws_code": 162, "message": NO_DATA}}
+    assert len(h.book) == 0
+
+
+def test_no_first_history_in_time_is_tws_timeout(h: Harness) -> None:
+    replies = h.fetch(timeout=30)
+    h.advance(30)
+    assert replies.error.code is ErrorCode.TWS_TIMEOUT
+    assert h.tws.cancelled == [1] and len(h.book) == 0
+
+
+# ---- connection lost, reconnect, 1101 ----------------------------------------------------------------------------
+
+def lose_connection(h: Harness) -> None:
+    """What the service does when the socket goes: TWS forgot every request."""
+    h.client = None
+    h.up.forget_all()
+    h.book.connection_lost(LOST)
+    h.client = h.tws  # and the reconnect succeeded
+
+
+def test_connection_lost_fails_callers_still_waiting_for_a_first_history(h: Harness) -> None:
+    h.live()
+    waiting = h.fetch(replace(FORMING, bar_size="5 mins"))
+    lose_connection(h)
+    assert waiting.error is LOST
+    assert len(h.book) == 2  # both are requested again on reconnect
+
+
+def test_after_a_reconnect_every_subscription_is_requested_again_and_its_bars_replaced(h: Harness) -> None:
+    old_id = h.live(bars=half_hour("11:02", close=100.0))
+    h.update(bar("11:03", close=100.0))
+    h.advance(2)
+    lose_connection(h)
+    h.book.resubscribe_all("reconnect")
+    h.advance(13.25)  # IB's 15-second identical rule holds the new request until T0 + 15.25
+    assert len(h.tws.historical) == 2
+    new_id = h.last_id
+    assert new_id != old_id and h.tws.historical[1][8] is True
+    caller = h.fetch()  # while the new history is on its way, a caller waits for it
+    assert caller.calls == []
+    fresh = half_hour("11:07", close=200.0)
+    h.history(fresh, new_id)
+    answer = caller.result
+    assert dates(answer) == [f"{10 + (38 + n) // 60}:{(38 + n) % 60:02d}" for n in range(30)]
+    assert all(b["close"] == 200.0 for b in answer["bars"])  # replaced wholesale: nothing of the old series
+    assert h.ask() == answer
+    assert h.book.stats()["resubscribed"] == 1 and h.tws.cancelled == []
+
+
+def test_1101_requests_again_without_cancelling_what_tws_already_dropped(h: Harness) -> None:
+    old_id = h.live()
+    h.advance(20)
+    h.book.resubscribe_all("1101 (data lost)")
+    assert h.tws.cancelled == [] and not h.up.owns(old_id)
+    assert len(h.tws.historical) == 2 and h.up.owns(h.last_id) and h.up.open_count == 1
+
+
+def test_a_late_event_from_a_superseded_upstream_is_ignored(h: Harness) -> None:
+    h.live(bars=half_hour(close=100.0))
+    old = h.up.started[-1]
+    h.advance(20)
+    h.book.resubscribe_all("1101 (data lost)")
+    h.history(half_hour(close=200.0))
+    before = h.ask()
+    old.handler.updated(old, {**before["bars"][-1], "close": 1.0})
+    old.handler.history_done(old, [], TWS_END)
+    old.handler.history_failed(old, LOST, None)
+    assert h.ask() == before and len(h.book) == 1
+
+
+def test_a_caller_waiting_for_a_restored_subscription_gives_up_at_its_deadline(h: Harness) -> None:
+    h.live()
+    h.advance(2)
+    lose_connection(h)
+    h.book.resubscribe_all("reconnect")  # held by pacing until T0 + 15.25
+    caller = h.fetch(timeout=5)
+    h.advance(5)
+    assert caller.error.code is ErrorCode.TWS_UNAVAILABLE and caller.error.retry_after
+    h.advance(10)
+    h.history(half_hour())
+    assert len(caller.calls) == 1
+
+
+def test_stats_count_live_total_created_expired_and_resubscribed(h: Harness) -> None:
+    h.live()
+    h.fetch(replace(FORMING, bar_size="5 mins"))
+    assert h.book.stats() == {"live": 1, "total": 2, "created": 2, "expired": 0, "resubscribed": 0}
+
+
+# ---- bugs --------------------------------------------------------------------------------------------------------
+
+def test_evicting_a_subscription_still_waiting_for_its_history_answers_its_callers(h: Harness) -> None:
+    first = h.fetch(replace(FORMING, bar_size="1 min"))
+    h.fetch(replace(FORMING, bar_size="2 mins"))
+    h.fetch(replace(FORMING, bar_size="3 mins"))
+    h.fetch(replace(FORMING, bar_size="5 mins"))  # evicts "1 min"
+    h.advance(60)
+    assert len(first.calls) == 1
+
+
+def test_a_subscription_closed_while_its_request_waits_for_pacing_never_opens_upstream(h: Harness) -> None:
+    h.live(replace(FORMING, bar_size="1 min"))
+    h.advance(2)
+    lose_connection(h)
+    h.book.resubscribe_all("reconnect")  # "1 min" waits for the identical rule until T0 + 15.25
+    h.advance(1)
+    for size in ("2 mins", "3 mins", "5 mins"):  # the third evicts "1 min", the least recently used
+        h.live(replace(FORMING, bar_size=size))
+    assert len(h.book) == MAX_SUBSCRIPTIONS
+    h.advance(15)
+    assert [args[4] for args in h.tws.historical] == ["1 min", "2 mins", "3 mins", "5 mins"]
+    assert h.up.open_count == MAX_SUBSCRIPTIONS
