@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean
+.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
@@ -46,6 +46,14 @@ run: $(VENV)/.installed
 # Run the simulated TWS by hand (see README and `python -m sim --help`).
 sim: $(VENV)/.installed
 	$(PY) -m sim --port $(SIM_PORT)
+
+# Benchmarks (issue 5, docs/benchmarks.md): simulator, bridge, direct ibapi and a trivial Flask app, side by side.
+# Installs wrk from Debian's packages if missing; results in bench/results/latest.json.
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+bench-quick: $(VENV)/.installed
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) $(VENV10) .pytest_cache .ruff_cache

@@ -1,0 +1,118 @@
+"""The bench's results as a table for stdout (also pasted into docs/benchmarks.md), and the issue's targets judged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.stats import target
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    miss = r.get("miss_path")
+    if miss:
+        diff = miss["p50"]["diff"]
+        out.append(target("miss p50 within 3 ms of direct", diff <= 3.0, f"+{diff:.2f} ms", "<= +3 ms"))
+    hit = r.get("hit_path")
+    if hit:
+        trivial = _at(hit["trivial"], 64)
+        for name in ("cached", "forming"):
+            row = _at(hit[name], 64)
+            if row and trivial:
+                share = row["rps"] / trivial["rps"] if trivial["rps"] else 0.0
+                label = f"hit ({name}) at 64: >= 50% of trivial req/s"
+                if row.get("upstream_requests"):
+                    label += " [measured on misses]"
+                out.append(target(label, share >= 0.5, f"{share:.0%}", ">= 50%"))
+    for name, large in (r.get("large_answers") or {}).items():
+        out.append(target(f"large {name}: >= 0.7x direct bars/s", large["ratio"] >= 0.7, f"{large['ratio']:.2f}x",
+                          ">= 0.7x"))
+    co = r.get("coalescing")
+    if co:
+        out.append(target(f"{co['concurrent']} identical misses: one upstream request", co["upstream_requests"] == 1,
+                          str(co["upstream_requests"]), "1"))
+    return out
+
+
+def _at(rows: list[dict[str, Any]], concurrency: int) -> dict[str, Any] | None:
+    return next((row for row in rows if row["concurrency"] == concurrency), None)
+
+
+def _mb(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def table(r: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    meta = r["meta"]
+    add(f"tws-bridge bench ({meta['mode']}) — {meta['machine']['cpu']} x{meta['machine']['nproc']}, "
+        f"Python {meta['machine']['python']}, ibapi {meta['ibapi']}, load generator: {meta['load_generator']}")
+    add(f"bridge: {meta['bridge']}; simulator: {meta['simulator']}")
+    add("")
+    miss = r.get("miss_path")
+    if miss:
+        b, d = miss["bridge"], miss["direct"]
+        add(f"1. Miss path: 5m x 1 D ({'/'.join(map(str, miss['bars_per_answer']))} bars), {miss['requests']} "
+            f"distinct keys, one at a time (bridge pacing waits: {miss.get('pacing_waits', '?')})")
+        add("| | p50 ms | p99 ms | mean ms |")
+        add("|---|---:|---:|---:|")
+        add(f"| bridge (HTTP) | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {b['mean_ms']:.2f} |")
+        add(f"| direct ibapi | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {d['mean_ms']:.2f} |")
+        add(f"| bridge - direct | {miss['p50']['diff']:+.2f} | {miss['p99']['diff']:+.2f} | |")
+        add(f"| bridge / direct | {miss['p50']['ratio']:.2f}x | {miss['p99']['ratio']:.2f}x | |")
+        add("")
+    hit = r.get("hit_path")
+    if hit:
+        add(f"2. Hit path: closed loop, {meta['hit_seconds']:g} s per row ({meta['load_generator']})")
+        add("| route | conc. | req/s | p50 ms | p99 ms | errors | upstream reqs | served from |")
+        add("|---|---:|---:|---:|---:|---:|---:|---|")
+        names = {"cached": "bars, end in the past", "forming": "bars, include_forming", "trivial": "trivial Flask"}
+        for name, rows in hit.items():
+            for row in rows:
+                add(f"| {names[name]} | {row['concurrency']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
+                    f"{row['p99_ms']:.2f} | {row['errors']} | {row.get('upstream_requests', '-')} | "
+                    f"{row.get('served_from', '-')} |")
+        add("")
+    large = r.get("large_answers")
+    if large:
+        add("3. Large answers, session=all")
+        add("| request | bars | bridge bars/s | direct bars/s | bridge / direct |")
+        add("|---|---:|---:|---:|---:|")
+        for name, v in large.items():
+            add(f"| {name} | {v['bridge']['bars']} | {v['bridge']['bars_per_s']:.0f} | "
+                f"{v['direct']['bars_per_s']:.0f} | {v['ratio']:.2f}x |")
+        add("")
+    co = r.get("coalescing")
+    if co:
+        add(f"4. Coalescing: {co['concurrent']} concurrent identical misses")
+        add("| | upstream reqs | wall ms | answers 200 | distinct answers |")
+        add("|---|---:|---:|---:|---:|")
+        add(f"| one alone | {co['alone_upstream_requests']} | {co['alone_s'] * 1000:.1f} | 1 | 1 |")
+        add(f"| {co['concurrent']} at once | {co['upstream_requests']} | {co['wall_s'] * 1000:.1f} | "
+            f"{co['ok_answers']} | {co['distinct_answers']} |")
+        add("")
+    mem = r.get("memory")
+    if mem:
+        add("5. Memory (VmRSS, MB)")
+        add("| process | before | after | growth |")
+        add("|---|---:|---:|---:|")
+        before, after = mem["before"], mem["after"]
+        add(f"| TWS worker | {_mb(before['worker_mb'])} | {_mb(after['worker_mb'])} | "
+            f"{_mb(_sub(after['worker_mb'], before['worker_mb']))} |")
+        add(f"| HTTP workers ({len(after['http_workers'])}, total) | {_mb(before['http_workers_total_mb'])} | "
+            f"{_mb(after['http_workers_total_mb'])} | "
+            f"{_mb(_sub(after['http_workers_total_mb'], before['http_workers_total_mb']))} |")
+        add("")
+    add("Targets (issue 5)")
+    add("| target | goal | measured | met |")
+    add("|---|---|---|---|")
+    for t in r.get("targets", []):
+        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "NO")
+        add(f"| {t['target']} | {t['goal']} | {t['measured']} | {met} |")
+    add(f"\ntotal bench time {r['meta']['elapsed_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
