@@ -8,11 +8,12 @@ import time
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
 
 from app.auth import require_token
 from app.errors import error_response
+from app.responses import json_response
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsQuerySchema, field_messages
 from app.state import VERSION, bridge_state
 from app.worker_client import WorkerClient
@@ -43,7 +44,8 @@ def health() -> Response | tuple[Response, int]:
     except BridgeFailure as exc:
         return error_response(exc.error, extra={**shape, "status": "unavailable"})
     connected = result.get("connected") is True
-    return jsonify({**shape, "status": "ok" if connected else "degraded", "connected": connected, "worker": result})
+    return json_response({**shape, "status": "ok" if connected else "degraded", "connected": connected,
+                          "worker": result})
 
 
 @api.post("/bars")
@@ -68,7 +70,7 @@ def bars() -> Response:
         body["notice"] = result["notice"]
     log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
              len(bar_list), time.monotonic() - started)
-    return jsonify(body)
+    return json_response(body)
 
 
 @api.post("/connect")
@@ -85,7 +87,7 @@ def disconnect() -> Response:
 def _control(op: str) -> Response:
     result = _call(op, {}, bridge_state().config.worker_timeout)
     log.info("%s -> %s", op, result.get("state"))
-    return jsonify({"success": True, "connected": result.get("connected") is True, "state": result.get("state")})
+    return json_response({"success": True, "connected": result.get("connected") is True, "state": result.get("state")})
 
 
 def _call(op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:

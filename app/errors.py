@@ -11,9 +11,10 @@ import logging
 import math
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
+from app.responses import json_response
 from shared.errors import HTTP_STATUS, BridgeError, BridgeFailure, ErrorCode
 
 log = logging.getLogger("http.errors")
@@ -52,7 +53,7 @@ def error_body(error: BridgeError) -> dict[str, Any]:
 def error_response(error: BridgeError, status: int | None = None, extra: dict[str, Any] | None = None) -> Response:
     """The JSON answer for `error`; `extra` adds fields (health's shape), never replacing the error's own."""
     body = {**(extra or {}), **error_body(error)}
-    response = jsonify(body)
+    response = json_response(body)
     response.status_code = status or HTTP_STATUS[error.code]
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))

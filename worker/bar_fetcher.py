@@ -101,7 +101,7 @@ class BarFetcher:
                 self._upstream.cancel(shared.upstream)  # never sent later to a new connection
             self._done(shared, None, error)
 
-    def ttl_for(self, request: BarRequest, contract: ResolvedContract, last_bar_time: float | None) -> float | None:
+    def ttl_for(self, request: BarRequest, contract: ResolvedContract) -> float | None:
         """None (keep for good) when the answer can no longer change; else how long it may be reused."""
         if request.end_datetime:
             end = parse_tws_time(request.end_datetime, contract.time_zone)
@@ -127,13 +127,13 @@ class _Handler:
             if tws_now is not None and period_end(last["time"], request.bar_seconds, tz, daily) > tws_now:
                 bars.pop()  # TWS includes the current, incomplete bar when the end is now
         result = {"bars": bars, "notice": None}
-        ttl = self._fetcher.ttl_for(request, upstream.contract, bars[-1]["time"] if bars else None)
+        ttl = self._fetcher.ttl_for(request, upstream.contract)
         self._fetcher._done(self._shared, result, None, ttl)
 
     def history_failed(self, upstream: Upstream, error: BridgeError | None, notice: dict[str, Any] | None) -> None:
         if error is None:  # no data: an empty answer with TWS's notice
             result = {"bars": [], "notice": notice}
-            ttl = self._fetcher.ttl_for(upstream.request, upstream.contract, None)
+            ttl = self._fetcher.ttl_for(upstream.request, upstream.contract)
             self._fetcher._done(self._shared, result, None, ttl)
         else:
             self._fetcher._done(self._shared, None, error)

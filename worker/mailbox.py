@@ -17,6 +17,7 @@ Event = tuple[Any, ...]
 class Mailbox:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._woken = False  # a wake-up byte is in the pipe (or about to be)
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -25,16 +26,21 @@ class Mailbox:
         return self._read_fd
 
     def put(self, event: Event) -> None:
-        """Thread-safe: queue the event and wake the owner."""
+        """Thread-safe: queue the event and wake the owner, unless a wake-up is already on its way."""
         self._queue.put(event)
-        with contextlib.suppress(BlockingIOError):  # pipe full: the owner is awake anyway
-            os.write(self._write_fd, b"\0")
+        if not self._woken:
+            self._woken = True
+            with contextlib.suppress(BlockingIOError):  # pipe full: the owner is awake anyway
+                os.write(self._write_fd, b"\0")
 
     def drain(self) -> list[Event]:
         """Owner thread only: every event queued so far, oldest first."""
+        # Order matters: empty the pipe, then clear the flag, then read the queue. An event put before the flag is
+        # cleared is read below; one put after it writes a new wake-up byte. None is ever left without one.
         with contextlib.suppress(BlockingIOError):
             while os.read(self._read_fd, 4096):
                 pass
+        self._woken = False
         events: list[Event] = []
         while True:
             try:

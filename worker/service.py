@@ -289,10 +289,8 @@ class WorkerService:
             return
         req_id = event[2]
         up = self.upstream
-        if kind == "bar" and up.owns(req_id):
-            up.on_bar(req_id, event[3])
-        elif kind == "bars_end" and up.owns(req_id):
-            up.on_end(req_id, event[4])
+        if kind == "bars_end" and up.owns(req_id):
+            up.on_end(req_id, event[4], event[5])
         elif kind == "bar_update" and up.owns(req_id):
             up.on_update(req_id, event[3])
         elif kind == "contract_details" and self.resolver.owns(req_id):

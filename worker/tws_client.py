@@ -34,6 +34,7 @@ class TwsClient(EWrapper, EClient):
         EClient.__init__(self, wrapper=self)
         self._mailbox = mailbox
         self.generation = generation
+        self._bars: dict[int, list[tuple[str, float, float, float, float, int, float, int]]] = {}
 
     def _post(self, *event: Any) -> None:
         self._mailbox.put((event[0], self.generation, *event[1:]))
@@ -57,6 +58,7 @@ class TwsClient(EWrapper, EClient):
             code, message = args[1], args[2]
         else:  # 9.81: (errorCode, errorString)
             code, message = args[0], args[1]
+        self._bars.pop(int(reqId), None)  # an error ends the request: bars gathered so far are dropped
         self._post("error", int(reqId), int(code), str(message))
 
     def nextValidId(self, orderId: int) -> None:  # noqa: N802, N803
@@ -78,10 +80,11 @@ class TwsClient(EWrapper, EClient):
         self._post("contract_details_end", int(reqId))
 
     def historicalData(self, reqId: int, bar: Any) -> None:  # noqa: N802, N803
-        self._post("bar", int(reqId), bar_values(bar))
+        # gathered here, on the reader's thread, and posted once with the end: one hand-off per answer, not per bar
+        self._bars.setdefault(int(reqId), []).append(bar_values(bar))
 
     def historicalDataEnd(self, reqId: int, start: str, end: str) -> None:  # noqa: N802, N803
-        self._post("bars_end", int(reqId), str(start), str(end))
+        self._post("bars_end", int(reqId), str(start), str(end), self._bars.pop(int(reqId), []))
 
     def historicalDataUpdate(self, reqId: int, bar: Any) -> None:  # noqa: N802, N803
         self._post("bar_update", int(reqId), bar_values(bar))

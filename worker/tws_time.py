@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,8 +45,16 @@ def bar_time(date: str, tz: str) -> tuple[float, bool]:
 
 def format_local(epoch: float, tz: str, daily: bool) -> str:
     """The bar's `date` in the API: "yyyymmdd HH:MM:SS" in the exchange's time zone, or "yyyymmdd" for daily bars."""
-    moment = datetime.fromtimestamp(epoch, zone(tz))
-    return moment.strftime("%Y%m%d") if daily else moment.strftime("%Y%m%d %H:%M:%S")
+    local = time.gmtime(int(epoch) + _utc_offset(tz, int(epoch) // 900))
+    return time.strftime("%Y%m%d" if daily else "%Y%m%d %H:%M:%S", local)
+
+
+@lru_cache(maxsize=4096)
+def _utc_offset(tz: str, quarter_hour: int) -> int:
+    """The zone's UTC offset in seconds during a quarter of an hour (zone changes happen on quarter hours): a
+    large answer has thousands of bars but only a few distinct offsets, so they are looked up once."""
+    offset = datetime.fromtimestamp(quarter_hour * 900, zone(tz)).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 def period_end(start: float, bar_seconds: int, tz: str, daily: bool) -> float:

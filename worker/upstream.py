@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.bars import BarRequest
@@ -39,7 +39,6 @@ class Upstream:
     keep_up_to_date: bool
     handler: UpstreamHandler
     req_id: int | None = None  # set when sent
-    bars: list[BarValues] = field(default_factory=list)
     timer: Timer | None = None
     sent_at: float | None = None
     streaming: bool = False  # history done, updates flowing (keepUpToDate)
@@ -162,16 +161,12 @@ class UpstreamRequests:
 
     # ---- events -----------------------------------------------------------------------------------------------
 
-    def on_bar(self, req_id: int, values: BarValues) -> None:
-        self._by_id[req_id].bars.append(values)
-
-    def on_end(self, req_id: int, end: str) -> None:
+    def on_end(self, req_id: int, end: str, values: list[BarValues]) -> None:
         upstream = self._by_id[req_id]
         if upstream.timer is not None:
             upstream.timer.cancel()
         tz = upstream.contract.time_zone
-        bars = [to_bar(v, tz) for v in upstream.bars]
-        upstream.bars = []
+        bars = [to_bar(v, tz) for v in values]
         if upstream.keep_up_to_date:
             upstream.streaming = True
         else:

@@ -5,108 +5,36 @@ injected clock."""
 
 from __future__ import annotations
 
-import itertools
-import time
 from dataclasses import replace
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 import worker.bar_fetcher
 import worker.upstream
 from shared.bars import BarRequest
-from shared.errors import BridgeError, ErrorCode
+from shared.errors import ErrorCode
+from tests.worker.fakes import (
+    AAPL,
+    LOST,
+    MINUTE,
+    NO_DATA,
+    Replies,
+    UpstreamHarness,
+    minute_bar,
+    ny,
+    use_clock,
+)
 from worker.bar_cache import BarCache
 from worker.bar_fetcher import BarFetcher, request_key
-from worker.contract_resolver import ResolvedContract
-from worker.pacing import PacingLimits, PacingScheduler
-from worker.timers import Timers
-from worker.upstream import UpstreamRequests
 
-NY = ZoneInfo("America/New_York")
-T0 = 5000.0
 NOW_TTL = 10.0
-AAPL = ResolvedContract(265598, "AAPL", "STK", "SMART", "NASDAQ", "USD", "AAPL", "", "America/New_York")
-MINUTE = BarRequest(symbol="AAPL", bar_size="1 min", duration="1800 S")
 PAST = replace(MINUTE, end_datetime="20250127 10:00:00")
 DAILY = BarRequest(symbol="AAPL", bar_size="1 day", duration="1 W")
-TWS_END = "20250127 11:02:30 America/New_York"  # historicalDataEnd's end: TWS's "now"
-NO_DATA = "Historical Market Data Service error message:HMDS query returned no data: AAPL@SMART Trades"
-LOST = BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS connection lost: connection to TWS lost", retry_after=1.0)
 
 
-def ny(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=NY).timestamp())
-
-
-def minute_bar(hhmm: str, close: float = 100.0) -> tuple[str, float, float, float, float, int, float, int]:
-    """A formatDate=2 intraday bar as TwsClient posts it: (epoch date, o, h, l, c, volume, wap, count)."""
-    return (str(ny(f"2025-01-27 {hhmm}")), close - 1, close + 1, close - 2, close, 1000, close - 0.5, 10)
-
-
-class Clock:
+class Harness(UpstreamHarness):
     def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeTime:
-    """Stands in for the `time` module inside the modules under test: monotonic() is the test's clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.monotonic = clock
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.historical: list[tuple[Any, ...]] = []
-        self.cancelled: list[int] = []
-
-    def reqHistoricalData(self, *args: Any) -> None:  # noqa: N802 - ibapi's name
-        self.historical.append(args)
-
-    def cancelHistoricalData(self, req_id: int) -> None:  # noqa: N802
-        self.cancelled.append(req_id)
-
-
-class Replies:
-    def __init__(self) -> None:
-        self.calls: list[tuple[dict[str, Any] | None, BridgeError | None]] = []
-
-    def __call__(self, result: dict[str, Any] | None, error: BridgeError | None) -> None:
-        self.calls.append((result, error))
-
-    @property
-    def result(self) -> dict[str, Any]:
-        assert len(self.calls) == 1, self.calls
-        result, error = self.calls[0]
-        assert error is None and result is not None
-        return result
-
-    @property
-    def error(self) -> BridgeError:
-        assert len(self.calls) == 1, self.calls
-        result, error = self.calls[0]
-        assert result is None and error is not None
-        return error
-
-
-class Harness:
-    def __init__(self) -> None:
-        self.tws = FakeClient()
-        self.client: FakeClient | None = self.tws
-        self.clock = Clock()
-        self.timers = Timers(self.clock)
-        ids = itertools.count(1)
-        self.pacing = PacingScheduler(PacingLimits(), self.timers, lambda: self.up.open_count, self.clock)
-        self.up = UpstreamRequests(lambda: self.client, self.timers, self.pacing, lambda: next(ids), 30.0)
+        super().__init__()
         self.cache = BarCache(1024 * 1024, self.clock)
         self.tws_now: float | None = None  # the latest TWS clock reading (reqCurrentTime)
         self.fetcher = BarFetcher(self.up, self.cache, lambda: self.tws_now, NOW_TTL)
@@ -116,28 +44,11 @@ class Harness:
         self.fetcher.fetch(request, AAPL, self.clock.now + timeout, replies)
         return replies
 
-    @property
-    def last_id(self) -> int:
-        return int(self.tws.historical[-1][0])
-
-    def answer(self, bars: list[tuple[Any, ...]], end: str = TWS_END, req_id: int | None = None) -> None:
-        """TWS answers the last request sent (or `req_id`) with these bars."""
-        req_id = self.last_id if req_id is None else req_id
-        for values in bars:
-            self.up.on_bar(req_id, values)  # type: ignore[arg-type]
-        self.up.on_end(req_id, end)
-
-    def advance(self, seconds: float) -> None:
-        self.clock.now += seconds
-        self.timers.run_due()
-
 
 @pytest.fixture
 def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
     harness = Harness()
-    fake = FakeTime(harness.clock)
-    monkeypatch.setattr(worker.upstream, "time", fake)
-    monkeypatch.setattr(worker.bar_fetcher, "time", fake)
+    use_clock(monkeypatch, harness.clock, worker.upstream, worker.bar_fetcher)
     return harness
 
 
@@ -225,12 +136,12 @@ def test_an_answer_ending_now_is_reused_for_the_now_ttl_then_asked_again(h: Harn
 
 @pytest.mark.parametrize(("bar_size", "ttl"), [("1 min", NOW_TTL), ("5 secs", 5.0), ("1 secs", 1.0)])
 def test_an_answer_ending_now_is_never_reused_longer_than_one_bar(h: Harness, bar_size: str, ttl: float) -> None:
-    assert h.fetcher.ttl_for(replace(MINUTE, bar_size=bar_size), AAPL, None) == ttl
+    assert h.fetcher.ttl_for(replace(MINUTE, bar_size=bar_size), AAPL) == ttl
 
 
 def test_an_answer_that_ended_in_the_past_is_cached_for_good_when_the_tws_time_is_known(h: Harness) -> None:
     h.tws_now = ny("2025-01-27 11:00")
-    assert h.fetcher.ttl_for(PAST, AAPL, None) is None
+    assert h.fetcher.ttl_for(PAST, AAPL) is None
     first = h.fetch(PAST)
     h.answer([minute_bar("09:58"), minute_bar("09:59")])
     h.advance(7 * 86400)
@@ -241,12 +152,12 @@ def test_an_answer_that_ended_in_the_past_is_cached_for_good_when_the_tws_time_i
 
 def test_a_utc_end_in_the_past_is_cached_for_good_too(h: Harness) -> None:
     h.tws_now = ny("2025-01-27 11:00")
-    assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127-15:00:00"), AAPL, None) is None
+    assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127-15:00:00"), AAPL) is None
 
 
 def test_a_past_end_is_not_final_while_the_tws_time_is_unknown(h: Harness) -> None:
     assert h.tws_now is None
-    assert h.fetcher.ttl_for(PAST, AAPL, None) == NOW_TTL
+    assert h.fetcher.ttl_for(PAST, AAPL) == NOW_TTL
     h.fetch(PAST)
     h.answer([minute_bar("09:59")])
     h.advance(NOW_TTL)
@@ -258,8 +169,8 @@ def test_a_past_end_is_not_final_while_the_tws_time_is_unknown(h: Harness) -> No
 def test_an_end_within_the_last_bar_of_now_is_not_final(h: Harness) -> None:
     h.tws_now = ny("2025-01-27 11:00")
     recent = replace(MINUTE, end_datetime="20250127 10:59:30")  # its last bar completes at 11:00:30
-    assert h.fetcher.ttl_for(recent, AAPL, None) == NOW_TTL
-    assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127 10:59:00"), AAPL, None) is None
+    assert h.fetcher.ttl_for(recent, AAPL) == NOW_TTL
+    assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127 10:59:00"), AAPL) is None
 
 
 def test_no_data_is_an_empty_answer_with_the_notice_for_every_waiter(h: Harness) -> None:

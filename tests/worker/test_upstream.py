@@ -4,71 +4,29 @@ is told. Pacing and deadlines run on Timers with an injected clock (the module's
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 import worker.upstream
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
-from worker.contract_resolver import ResolvedContract
-from worker.pacing import PacingLimits, PacingScheduler
-from worker.timers import Timers
-from worker.upstream import FORMAT_EPOCH, Upstream, UpstreamRequests, pacing_key, to_bar
-
-NY = ZoneInfo("America/New_York")
-T0 = 5000.0
-LIMITS = PacingLimits()
-ANSWER_TIMEOUT = 30.0  # once sent, TWS has at most this long (BAR_TIMEOUT)
-AAPL = ResolvedContract(265598, "AAPL", "STK", "SMART", "NASDAQ", "USD", "AAPL", "", "America/New_York")
-MINUTE = BarRequest(symbol="AAPL", bar_size="1 min", duration="1800 S")
-TWS_END = "20250127 11:02:30 America/New_York"
-NO_DATA = "Historical Market Data Service error message:HMDS query returned no data: AAPL@SMART Trades"
-
-
-def ny(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=NY).timestamp())
-
-
-def minute_bar(hhmm: str, close: float = 100.0) -> tuple[str, float, float, float, float, int, float, int]:
-    """A formatDate=2 intraday bar as TwsClient posts it: (epoch date, o, h, l, c, volume, wap, count)."""
-    return (str(ny(f"2025-01-27 {hhmm}")), close - 1, close + 1, close - 2, close, 1000, close - 0.5, 10)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeTime:
-    """Stands in for the `time` module inside the module under test: monotonic() is the test's clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.monotonic = clock
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.historical: list[tuple[Any, ...]] = []
-        self.cancelled: list[int] = []
-
-    def reqHistoricalData(self, *args: Any) -> None:  # noqa: N802 - ibapi's name
-        self.historical.append(args)
-
-    def cancelHistoricalData(self, req_id: int) -> None:  # noqa: N802
-        self.cancelled.append(req_id)
+from tests.worker.fakes import (
+    AAPL,
+    ANSWER_TIMEOUT,
+    LIMITS,
+    MINUTE,
+    NO_DATA,
+    TWS_END,
+    UpstreamHarness,
+    minute_bar,
+    ny,
+    use_clock,
+)
+from worker.pacing import PacingLimits
+from worker.upstream import FORMAT_EPOCH, Upstream, pacing_key, to_bar
 
 
 class Handler:
@@ -92,17 +50,7 @@ class Handler:
         return self.events[0]
 
 
-class Harness:
-    def __init__(self, limits: PacingLimits = LIMITS) -> None:
-        self.tws = FakeClient()
-        self.client: FakeClient | None = self.tws
-        self.clock = Clock()
-        self.timers = Timers(self.clock)
-        ids = itertools.count(1)
-        self.pacing = PacingScheduler(limits, self.timers, lambda: self.up.open_count, self.clock)
-        self.up = UpstreamRequests(lambda: self.client, self.timers, self.pacing, lambda: next(ids),
-                                   ANSWER_TIMEOUT)
-
+class Harness(UpstreamHarness):
     def start(self, request: BarRequest = MINUTE, keep_up_to_date: bool = False,
               timeout: float = 30.0) -> tuple[Upstream, Handler]:
         handler = Handler()
@@ -110,17 +58,13 @@ class Harness:
         self.up.start(upstream, self.clock.now + timeout)
         return upstream, handler
 
-    def advance(self, seconds: float) -> None:
-        self.clock.now += seconds
-        self.timers.run_due()
-
 
 @pytest.fixture
 def make(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Harness]:
     """A harness whose module-level time.monotonic is its own clock."""
     def build(limits: PacingLimits = LIMITS) -> Harness:
         harness = Harness(limits)
-        monkeypatch.setattr(worker.upstream, "time", FakeTime(harness.clock))
+        use_clock(monkeypatch, harness.clock, worker.upstream)
         return harness
     return build
 
@@ -211,10 +155,8 @@ def test_the_pacing_key_names_what_ibs_rules_look_at() -> None:
 
 def test_bars_and_end_answer_the_handler_and_close_the_request(h: Harness) -> None:
     upstream, handler = h.start()
-    h.up.on_bar(upstream.req_id, minute_bar("10:58", 101.0))
-    h.up.on_bar(upstream.req_id, minute_bar("10:59", 102.0))
     assert handler.events == []
-    h.up.on_end(upstream.req_id, TWS_END)
+    h.up.on_end(upstream.req_id, TWS_END, [minute_bar("10:58", 101.0), minute_bar("10:59", 102.0)])
     kind, who, bars, end = handler.only
     assert (kind, who, end) == ("done", upstream, TWS_END)
     assert bars == [
@@ -229,7 +171,7 @@ def test_bars_and_end_answer_the_handler_and_close_the_request(h: Harness) -> No
 
 def test_an_answer_cancels_the_deadline(h: Harness) -> None:
     upstream, handler = h.start(timeout=30)
-    h.up.on_end(upstream.req_id, TWS_END)
+    h.up.on_end(upstream.req_id, TWS_END, [])
     h.advance(60)
     assert len(handler.events) == 1 and h.tws.cancelled == []
 
@@ -239,7 +181,7 @@ def test_a_closed_request_frees_its_open_slot_for_a_waiting_one(make: Callable[.
     first, _ = h.start()
     second, _ = h.start(replace(MINUTE, bar_size="5 mins"))
     assert len(h.tws.historical) == 1 and second.req_id is None
-    h.up.on_end(first.req_id, TWS_END)
+    h.up.on_end(first.req_id, TWS_END, [])
     assert len(h.tws.historical) == 2 and second.req_id == h.tws.historical[1][0]
 
 
@@ -323,9 +265,7 @@ def test_once_sent_tws_has_at_most_the_answer_timeout_whatever_the_deadline(h: H
 
 def test_keep_up_to_date_stays_open_after_its_history_and_forwards_updates(h: Harness) -> None:
     upstream, handler = h.start(replace(MINUTE, include_forming=True), keep_up_to_date=True, timeout=30)
-    h.up.on_bar(upstream.req_id, minute_bar("11:01"))
-    h.up.on_bar(upstream.req_id, minute_bar("11:02"))
-    h.up.on_end(upstream.req_id, TWS_END)
+    h.up.on_end(upstream.req_id, TWS_END, [minute_bar("11:01"), minute_bar("11:02")])
     assert handler.events[0][0] == "done" and len(handler.events[0][2]) == 2
     assert upstream.streaming and h.up.owns(upstream.req_id) and h.up.open_count == 1
     h.up.on_update(upstream.req_id, minute_bar("11:02", 105.0))
@@ -345,7 +285,7 @@ def test_an_update_before_the_history_ended_is_not_forwarded(h: Harness) -> None
 def test_a_keep_up_to_date_request_counts_against_the_open_limit(make: Callable[..., Harness]) -> None:
     h = make(PacingLimits(max_open=1))
     stream, _ = h.start(replace(MINUTE, include_forming=True), keep_up_to_date=True)
-    h.up.on_end(stream.req_id, TWS_END)
+    h.up.on_end(stream.req_id, TWS_END, [])
     waiting, _ = h.start(replace(MINUTE, bar_size="5 mins"), timeout=60)
     assert waiting.req_id is None and len(h.tws.historical) == 1
     h.up.cancel(stream)
@@ -356,7 +296,7 @@ def test_a_keep_up_to_date_request_counts_against_the_open_limit(make: Callable[
 
 def test_cancel_sends_cancel_historical_data_once_and_stops_the_deadline(h: Harness) -> None:
     upstream, handler = h.start(replace(MINUTE, include_forming=True), keep_up_to_date=True)
-    h.up.on_end(upstream.req_id, TWS_END)
+    h.up.on_end(upstream.req_id, TWS_END, [])
     h.up.cancel(upstream)
     h.up.cancel(upstream)
     assert h.tws.cancelled == [upstream.req_id]
@@ -399,7 +339,7 @@ def test_discard_frees_the_open_slot(make: Callable[..., Harness]) -> None:
 def test_forget_all_drops_every_request_without_cancels_or_deadlines(h: Harness) -> None:
     plain, plain_handler = h.start(timeout=30)
     stream, stream_handler = h.start(replace(MINUTE, include_forming=True), keep_up_to_date=True, timeout=30)
-    h.up.on_end(stream.req_id, TWS_END)
+    h.up.on_end(stream.req_id, TWS_END, [])
     gone = h.up.forget_all()
     assert set(gone) == {plain, stream}
     assert h.up.open_count == 0 and not h.up.owns(plain.req_id) and not h.up.owns(stream.req_id)
