@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sim import codec
 from sim.history import build_history, forming_bar, head_timestamp
+from sim.instruments import Instrument
 from sim.messages import (
     CancelHeadTimestamp,
     CancelHistoricalData,
@@ -304,7 +305,7 @@ class ClientConnection:
             self.streams[req_id] = asyncio.create_task(self._stream(request, instrument))
         self.server.after_history_sent()
 
-    async def _stream(self, request: RequestHistoricalData, instrument: object) -> None:
+    async def _stream(self, request: RequestHistoricalData, instrument: Instrument) -> None:
         """keepUpToDate: the forming bar every `update_interval` seconds until cancelled (paused while 1100 lasts)."""
         assert self.encoder is not None
         interval = self.server.options.update_interval
@@ -313,7 +314,7 @@ class ClientConnection:
             await asyncio.sleep(interval)
             if self.server.connectivity_lost:
                 continue
-            bar = forming_bar(instrument, request.query, self.server.clock.now(), legacy)  # type: ignore[arg-type]
+            bar = forming_bar(instrument, request.query, self.server.clock.now(), legacy)
             self.send(self.encoder.historical_data_update(request.req_id, bar))
             self.server.after_stream_update()
 

@@ -120,7 +120,8 @@ def test_1101_requests_subscriptions_again_and_1102_does_not(make_tws, make_brid
 
 def test_the_worker_killed_during_50_requests_answers_all_within_2_s(make_tws, make_bridge):
     tws = make_tws(extra=("--reply-delay", "5")).start()
-    bridge = make_bridge(tws.port, GUNICORN_THREADS="32", BAR_TIMEOUT="20")  # 64 threads: all 50 in flight at once
+    # 64 threads per HTTP worker: all 50 in flight at once even if one HTTP worker accepts every connection
+    bridge = make_bridge(tws.port, GUNICORN_THREADS="64", BAR_TIMEOUT="20")
     pid = bridge.get("/health").body["worker"]["worker_pid"]
     keys = [(s, w) for w in ("TRADES", "MIDPOINT", "BID") for s in STOCKS][:50]
     done: list[float] = []

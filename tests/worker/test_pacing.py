@@ -8,20 +8,11 @@ import itertools
 
 import pytest
 
+from tests.worker.fakes import LIMITS, T0, Clock
 from worker.pacing import PacingKey, PacingLimits, PacingScheduler
 from worker.timers import Timers
 
-T0 = 5000.0
-LIMITS = PacingLimits()
 MARGIN = LIMITS.margin  # 0.25: exact in binary, so the edges below compare exactly
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Item:

@@ -5,44 +5,23 @@ them; Timers and the modules' time.monotonic run on one injected clock."""
 
 from __future__ import annotations
 
-import itertools
-import time
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 import worker.subscriptions
 import worker.upstream
 from shared.bars import BarRequest
-from shared.errors import BridgeError, ErrorCode
-from worker.contract_resolver import ResolvedContract
-from worker.pacing import PacingLimits, PacingScheduler
+from shared.errors import ErrorCode
+from tests.worker.fakes import AAPL, LOST, NO_DATA, TWS_END, BarValues, Replies, UpstreamHarness, ny, use_clock
+from tests.worker.fakes import minute_bar as bar
 from worker.subscriptions import SubscriptionBook
-from worker.timers import Timers
 from worker.upstream import Upstream, UpstreamRequests
 
-NY = ZoneInfo("America/New_York")
-T0 = 5000.0
 IDLE_TTL = 300.0
 MAX_SUBSCRIPTIONS = 3
-AAPL = ResolvedContract(265598, "AAPL", "STK", "SMART", "NASDAQ", "USD", "AAPL", "", "America/New_York")
 FORMING = BarRequest(symbol="AAPL", bar_size="1 min", duration="1800 S", include_forming=True)
-TWS_END = "20250127 11:02:30 America/New_York"
-NO_DATA = "Historical Market Data Service error message:HMDS query returned no data: AAPL@SMART Trades"
-LOST = BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS connection lost: connection to TWS lost", retry_after=1.0)
-BarValues = tuple[str, float, float, float, float, int, float, int]
-
-
-def ny(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=NY).timestamp())
-
-
-def bar(hhmm: str, close: float = 100.0, day: str = "2025-01-27") -> BarValues:
-    """A formatDate=2 intraday bar as TwsClient posts it: (epoch date, o, h, l, c, volume, wap, count)."""
-    return (str(ny(f"{day} {hhmm}")), close - 1, close + 1, close - 2, close, 1000, close - 0.5, 10)
 
 
 def half_hour(last: str = "11:02", close: float = 100.0) -> list[BarValues]:
@@ -54,36 +33,6 @@ def half_hour(last: str = "11:02", close: float = 100.0) -> list[BarValues]:
 
 def dates(answer: dict[str, Any]) -> list[str]:
     return [b["date"][9:14] for b in answer["bars"]]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeTime:
-    """Stands in for the `time` module inside the modules under test: monotonic() is the test's clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.monotonic = clock
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.historical: list[tuple[Any, ...]] = []
-        self.cancelled: list[int] = []
-
-    def reqHistoricalData(self, *args: Any) -> None:  # noqa: N802 - ibapi's name
-        self.historical.append(args)
-
-    def cancelHistoricalData(self, req_id: int) -> None:  # noqa: N802
-        self.cancelled.append(req_id)
 
 
 class RecordingUpstreams(UpstreamRequests):
@@ -98,37 +47,9 @@ class RecordingUpstreams(UpstreamRequests):
         super().start(upstream, deadline)
 
 
-class Replies:
+class Harness(UpstreamHarness):
     def __init__(self) -> None:
-        self.calls: list[tuple[dict[str, Any] | None, BridgeError | None]] = []
-
-    def __call__(self, result: dict[str, Any] | None, error: BridgeError | None) -> None:
-        self.calls.append((result, error))
-
-    @property
-    def result(self) -> dict[str, Any]:
-        assert len(self.calls) == 1, self.calls
-        result, error = self.calls[0]
-        assert error is None and result is not None
-        return result
-
-    @property
-    def error(self) -> BridgeError:
-        assert len(self.calls) == 1, self.calls
-        result, error = self.calls[0]
-        assert result is None and error is not None
-        return error
-
-
-class Harness:
-    def __init__(self) -> None:
-        self.tws = FakeClient()
-        self.client: FakeClient | None = self.tws
-        self.clock = Clock()
-        self.timers = Timers(self.clock)
-        ids = itertools.count(1)
-        self.pacing = PacingScheduler(PacingLimits(), self.timers, lambda: self.up.open_count, self.clock)
-        self.up = RecordingUpstreams(lambda: self.client, self.timers, self.pacing, lambda: next(ids), 30.0)
+        super().__init__(upstreams=RecordingUpstreams)
         self.book = SubscriptionBook(self.up, self.timers, IDLE_TTL, MAX_SUBSCRIPTIONS)
 
     def fetch(self, request: BarRequest = FORMING, timeout: float = 30.0) -> Replies:
@@ -141,15 +62,8 @@ class Harness:
         replies = self.fetch(request)
         return replies.result
 
-    @property
-    def last_id(self) -> int:
-        return int(self.tws.historical[-1][0])
-
     def history(self, bars: list[BarValues], req_id: int | None = None) -> None:
-        req_id = self.last_id if req_id is None else req_id
-        for values in bars:
-            self.up.on_bar(req_id, values)
-        self.up.on_end(req_id, TWS_END)
+        self.answer(bars, TWS_END, req_id)
 
     def update(self, values: BarValues, req_id: int | None = None) -> None:
         self.up.on_update(self.last_id if req_id is None else req_id, values)
@@ -161,17 +75,11 @@ class Harness:
         self.history(half_hour() if bars is None else bars, req_id)
         return req_id
 
-    def advance(self, seconds: float) -> None:
-        self.clock.now += seconds
-        self.timers.run_due()
-
 
 @pytest.fixture
 def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
     harness = Harness()
-    fake = FakeTime(harness.clock)
-    monkeypatch.setattr(worker.upstream, "time", fake)
-    monkeypatch.setattr(worker.subscriptions, "time", fake)
+    use_clock(monkeypatch, harness.clock, worker.upstream, worker.subscriptions)
     return harness
 
 
