@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick
+.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
@@ -57,3 +57,7 @@ bench-quick: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(VENV10) .pytest_cache .ruff_cache
+
+# The TWS worker's memory over 10,000 requests and 500 live-subscription cycles (issue 4); about 2 minutes.
+bench-soak: $(VENV)/.installed
+	$(PY) -m bench.soak
