@@ -117,7 +117,7 @@ class ConnectionManager:
         if client is not None:
             # closing the socket ends the client's connect()/run() loop; its thread then posts a (stale) "closed"
             try:
-                client.disconnect()
+                client.close_now()
             except Exception as exc:  # ibapi trips over its own half-closed state sometimes
                 log.debug("disconnect: %s", exc)
         self._lost(reason)

@@ -7,7 +7,9 @@ the callbacks that differ (error's arguments, BarData's average/wap, Decimal vol
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from typing import Any
 
 from ibapi.client import EClient
@@ -50,6 +52,19 @@ class TwsClient(EWrapper, EClient):
             log.warning("connection thread ended with %s: %s", type(exc).__name__, exc)
         finally:
             self._post("closed")
+
+    def close_now(self) -> None:
+        """Close the connection so that TWS sees it closed at once.
+
+        ibapi's disconnect() only close()s the socket; while its reader thread sits in recv() (up to its 1 s socket
+        timeout) the kernel keeps the connection open, and a reconnect within that second meets error 326 (client id
+        still in use). shutdown() sends the FIN now and wakes the reader.
+        """
+        sock = getattr(getattr(self, "conn", None), "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.disconnect()
 
     # ---- callbacks --------------------------------------------------------------------------------------------
 
