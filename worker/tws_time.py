@@ -45,8 +45,9 @@ def bar_time(date: str, tz: str) -> tuple[float, bool]:
 
 def format_local(epoch: float, tz: str, daily: bool) -> str:
     """The bar's `date` in the API: "yyyymmdd HH:MM:SS" in the exchange's time zone, or "yyyymmdd" for daily bars."""
-    local = time.gmtime(int(epoch) + _utc_offset(tz, int(epoch) // 900))
-    return time.strftime("%Y%m%d" if daily else "%Y%m%d %H:%M:%S", local)
+    seconds = int(epoch)
+    return time.strftime("%Y%m%d" if daily else "%Y%m%d %H:%M:%S",
+                         time.gmtime(seconds + _utc_offset(tz, seconds // 900)))
 
 
 @lru_cache(maxsize=4096)

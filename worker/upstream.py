@@ -47,9 +47,15 @@ class Upstream:
 
 def to_bar(values: BarValues, tz: str) -> dict[str, Any]:
     date, o, h, low, c, volume, wap, count = values
-    start, daily = bar_time(date, tz)
-    return {"date": format_local(start, tz, daily), "time": int(start), "open": o, "high": h, "low": low,
-            "close": c, "volume": volume, "wap": wap, "count": count}
+    if len(date) > 8 and date.isdigit():  # formatDate=2 intraday: epoch seconds (the hot path: thousands a second)
+        start = int(date)
+        label = format_local(start, tz, False)
+    else:
+        moment, daily = bar_time(date, tz)
+        start = int(moment)
+        label = format_local(moment, tz, daily)
+    return {"date": label, "time": start, "open": o, "high": h, "low": low, "close": c, "volume": volume, "wap": wap,
+            "count": count}
 
 
 def pacing_key(request: BarRequest, contract: ResolvedContract) -> PacingKey:
