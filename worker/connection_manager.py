@@ -20,7 +20,15 @@ from shared.config import BridgeConfig
 from worker.mailbox import Mailbox
 from worker.timers import Timer, Timers
 from worker.tws_client import TwsClient
-from worker.tws_errors import CLIENT_ID_IN_USE, CLIENT_ID_REMEDY, FARM_CODES
+from worker.tws_errors import (
+    CLIENT_ID_IN_USE,
+    CLIENT_ID_REMEDY,
+    CONNECTIVITY_LOST,
+    CONNECTIVITY_RESTORED_DATA_KEPT,
+    CONNECTIVITY_RESTORED_DATA_LOST,
+    FARM_CODES,
+    NOTICES,
+)
 
 log = logging.getLogger("tws.connection_manager")
 
@@ -42,12 +50,16 @@ class LastError:
 class ConnectionManager:
     def __init__(self, config: BridgeConfig, mailbox: Mailbox, timers: Timers,
                  on_ready: Callable[[], None], on_lost: Callable[[str], None],
-                 client_factory: Callable[[Mailbox, int], TwsClient] = TwsClient) -> None:
+                 client_factory: Callable[[Mailbox, int], TwsClient] = TwsClient,
+                 on_outage: Callable[[str], None] = lambda _: None,
+                 on_data_lost: Callable[[], None] = lambda: None) -> None:
         self._config = config
         self._mailbox = mailbox
         self._timers = timers
         self._on_ready = on_ready
         self._on_lost = on_lost
+        self._on_outage = on_outage  # 1100/2110: IB unreachable behind a live socket; requests in flight fail now
+        self._on_data_lost = on_data_lost  # 1101: restored, but TWS forgot every request (subscriptions)
         self._client_factory = client_factory
         self.client: TwsClient | None = None
         self.generation = 0
@@ -64,10 +76,16 @@ class ConnectionManager:
         self.last_heard = 0.0  # time.monotonic() of the last event from the current connection
         self._retry: Timer | None = None
         self._deadline: Timer | None = None
+        self._grace: Timer | None = None  # set while TWS reports IB unreachable (1100/2110)
 
     @property
     def connected(self) -> bool:
         return self.state is ConnectionState.CONNECTED
+
+    @property
+    def usable(self) -> bool:
+        """Connected and IB reachable behind TWS: new requests may go."""
+        return self.connected and self._grace is None
 
     # ---- control ----------------------------------------------------------------------------------------------
 
@@ -123,12 +141,14 @@ class ConnectionManager:
         self._lost(reason)
 
     def _lost(self, reason: str) -> None:
-        was_up = self.state in (ConnectionState.CONNECTED, ConnectionState.CONNECTING)
+        was_up = self.client is not None  # set exactly while connecting or connected (also for stop())
         self.client = None
         self.generation += 1  # whatever the old client still posts is stale now
         self.last_heard = 0.0
-        if self._deadline is not None:
-            self._deadline.cancel()
+        for timer in (self._deadline, self._grace):
+            if timer is not None:
+                timer.cancel()
+        self._grace = None
         if self.state is not ConnectionState.STOPPED:
             self.state = ConnectionState.WAITING
             self._schedule_retry()
@@ -161,7 +181,7 @@ class ConnectionManager:
         """Handle connection-level events; False when the event belongs to a request."""
         kind, generation = event[0], event[1]
         if generation != self.generation:
-            return kind != "error" or event[2] == -1  # stale: swallow everything but request errors
+            return True  # from a connection that is gone: nothing to do with it
         self.last_heard = time.monotonic()
         if kind == "handshake":
             self.server_version = int(event[2])
@@ -196,6 +216,15 @@ class ConnectionManager:
             self.farms[farm] = status
             log.info("farm status %d: %s", code, message)
             return
+        if code in CONNECTIVITY_LOST:
+            self._connectivity_lost(code, message)
+            return
+        if code in (CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED_DATA_KEPT):
+            self._connectivity_restored(code, message)
+            return
+        if code in NOTICES:
+            log.info("TWS notice %d: %s", code, message)
+            return
         if code == CLIENT_ID_IN_USE:
             message = CLIENT_ID_REMEDY.format(client_id=self.client_id)
             log.error("TWS error 326: %s", message)
@@ -207,6 +236,30 @@ class ConnectionManager:
         else:
             log.warning("TWS error %d: %s", code, message)
         self._record_error(code, message)
+
+    def _connectivity_lost(self, code: int, message: str) -> None:
+        """1100/2110: IB is unreachable behind a live socket. Requests fail at once; if TWS does not report 1101/1102
+        within the grace period the connection is replaced (a short IB blip must not drop every subscription)."""
+        self._record_error(code, message)
+        if self._grace is None:
+            log.warning("TWS error %d: %s; reconnecting in %.0f s unless restored", code, message,
+                        self._config.connectivity_grace)
+            self._grace = self._timers.call_later(self._config.connectivity_grace, self._grace_over)
+            self._on_outage(f"TWS reports IB unreachable ({code})")
+
+    def _grace_over(self) -> None:
+        self._grace = None
+        self.drop("connectivity not restored after 1100/2110")
+
+    def _connectivity_restored(self, code: int, message: str) -> None:
+        log.warning("TWS %d: %s", code, message)
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if code == CONNECTIVITY_RESTORED_DATA_LOST:
+            self._on_data_lost()
+        else:
+            log.info("connectivity restored, data kept (1102): nothing to request again")
 
     def _record_error(self, code: int, message: str) -> None:
         self.last_error = LastError(code, message, time.time())

@@ -108,6 +108,9 @@ class ContractResolver:
             for done in self._finish(req_id).waiters:
                 done(None, error)
 
+    def cached(self, key: ContractKey) -> bool:
+        return key in self._cache
+
     def owns(self, req_id: int) -> bool:
         return req_id in self._pending
 

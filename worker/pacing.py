@@ -105,6 +105,8 @@ class PacingScheduler:
             if self.open_requests() >= self.limits.max_open:
                 break  # nothing may go until a request closes; pump() runs again then
             when = self._earliest(item.key, now)
+            if now >= item.deadline:  # nobody waits for it any more: never send it
+                when = max(when, now + 1.0)
             if when <= now:
                 self._queue.remove(item)
                 if item.timer is not None:
@@ -164,8 +166,10 @@ class PacingScheduler:
     def budget(self) -> dict[str, int]:
         """What is left now, for /health."""
         now = self.clock()
-        _expire_before(self._small, now - self.limits.small_bar_window)
-        return {"small_bar_requests_left": max(0, self.limits.small_bar_max - len(self._small)),
+        # counted, not expired: budget() must not move the window edges _earliest keeps its margin from
+        horizon = now - self.limits.small_bar_window - self.limits.margin
+        used = sum(1 for t in self._small if t > horizon)
+        return {"small_bar_requests_left": max(0, self.limits.small_bar_max - used),
                 "open_requests_left": max(0, self.limits.max_open - self.open_requests()),
                 "queued": len(self._queue)}
 

@@ -29,11 +29,6 @@ from worker.mailbox import Mailbox
 from worker.pacing import PacingLimits, PacingScheduler
 from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
-from worker.tws_errors import (
-    CONNECTIVITY_LOST,
-    CONNECTIVITY_RESTORED_DATA_KEPT,
-    CONNECTIVITY_RESTORED_DATA_LOST,
-)
 from worker.upstream import UpstreamRequests
 
 log = logging.getLogger("tws.worker")
@@ -61,20 +56,21 @@ class WorkerService:
         self.mailbox = Mailbox()
         self.timers = Timers()
         self._ids = itertools.count(1)
-        self.connection = ConnectionManager(config, self.mailbox, self.timers, self._on_ready, self._on_lost)
+        self.connection = ConnectionManager(config, self.mailbox, self.timers, self._on_ready, self._on_lost,
+                                            on_outage=self._on_outage, on_data_lost=self._on_data_lost)
         self.resolver = ContractResolver(self._send_contract_details, self._next_id,
                                          call_later=self.timers.call_later, timeout=config.bar_timeout)
         self.pacing = PacingScheduler(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
                          max_open=config.pacing_max_open),
             self.timers, lambda: self.upstream.open_count)
-        self.upstream = UpstreamRequests(self._client, self.timers, self.pacing, self._next_id, config.bar_timeout)
+        self.upstream = UpstreamRequests(self._client, self.timers, self.pacing, self._next_id, config.bar_timeout,
+                                         cancel_client=self._connected_client)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
         self.bars = BarFetcher(self.upstream, self.cache, lambda: self.tws_time, config.cache_now_ttl)
         self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
                                               config.max_subscriptions)
         self.tws_time: float | None = None  # the latest TWS clock reading (epoch seconds)
-        self._grace = None
         self._probe_sent = 0.0
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
@@ -85,6 +81,11 @@ class WorkerService:
         return next(self._ids)
 
     def _client(self) -> Any:
+        """The client new requests may go to: connected, and IB reachable behind TWS."""
+        return self.connection.client if self.connection.usable else None
+
+    def _connected_client(self) -> Any:
+        """The client cancels go to, even while IB is unreachable behind TWS (the request stays open at TWS)."""
         return self.connection.client if self.connection.connected else None
 
     def _send_contract_details(self, req_id: int, contract: Any) -> None:
@@ -92,10 +93,10 @@ class WorkerService:
         if client is not None:
             client.reqContractDetails(req_id, contract)
 
-    def _unavailable(self) -> BridgeError:
-        state = self.connection.state.value
-        return BridgeError(ErrorCode.TWS_UNAVAILABLE, f"TWS is not connected ({state})",
-                           retry_after=round(self.connection.retry_in(), 1))
+    def _unavailable(self, message: str | None = None) -> BridgeError:
+        text = message or ("IB is unreachable behind TWS (1100)" if self.connection.connected
+                           else f"TWS is not connected ({self.connection.state.value})")
+        return BridgeError(ErrorCode.TWS_UNAVAILABLE, text, retry_after=round(self.connection.retry_in(), 1))
 
     # ---- connection -------------------------------------------------------------------------------------------
 
@@ -107,33 +108,23 @@ class WorkerService:
         self.subscriptions.resubscribe_all("reconnect")
 
     def _on_lost(self, reason: str) -> None:
-        error = BridgeError(ErrorCode.TWS_UNAVAILABLE, f"TWS connection lost: {reason}",
-                            retry_after=round(self.connection.retry_in(), 1))
+        error = self._unavailable(f"TWS connection lost: {reason}")
         self.upstream.forget_all()
         self.bars.fail_all(error)
         self.subscriptions.connection_lost(error)
         self.resolver.fail_all(error)
         self.pacing.pump()
 
-    def _on_connectivity(self, code: int) -> None:
-        """1100/2110: IB <-> TWS broken; 1101: restored, TWS lost our requests; 1102: restored, all kept."""
-        if code in CONNECTIVITY_LOST:
-            if self._grace is None:
-                log.warning("TWS reports connectivity lost (%d); reconnecting in %.0f s unless restored", code,
-                            self.config.connectivity_grace)
-                self._grace = self.timers.call_later(self.config.connectivity_grace, self._connectivity_gone)
-            return
-        if self._grace is not None:
-            self._grace.cancel()
-            self._grace = None
-        if code == CONNECTIVITY_RESTORED_DATA_LOST:
-            self.subscriptions.resubscribe_all("1101 (data lost)")
-        elif code == CONNECTIVITY_RESTORED_DATA_KEPT:
-            log.info("connectivity restored, data kept (1102): nothing to request again")
+    def _on_outage(self, reason: str) -> None:
+        """1100/2110: plain requests in flight fail at once; live subscriptions wait for 1101/1102 or a reconnect."""
+        error = self._unavailable(reason)
+        self.bars.fail_all(error)
+        self.resolver.fail_all(error)
 
-    def _connectivity_gone(self) -> None:
-        self._grace = None
-        self.connection.drop("connectivity not restored after 1100/2110")
+    def _on_data_lost(self) -> None:
+        """1101: TWS dropped every request: plain ones in flight fail, subscriptions are requested again."""
+        self.bars.fail_all(self._unavailable("TWS lost the request (1101)"))
+        self.subscriptions.resubscribe_all("1101 (data lost)")
 
     def _watchdog(self) -> None:
         """A connection that looks alive but says nothing is probed with reqCurrentTime, and dropped if silent."""
@@ -251,17 +242,22 @@ class WorkerService:
                 return
             self.requests += 1
             timeout = min(self.config.bar_timeout, request.deadline - time.time())
+            if timeout <= 0:
+                reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
+                return
             self._bars(bar_request, time.monotonic() + timeout, reply)
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
         if self._client() is None:
             reply(None, self._unavailable())
             return
-        timer = self.timers.call_later(deadline - time.monotonic(), lambda: reply(None, BridgeError(
-            ErrorCode.TWS_TIMEOUT, "TWS did not answer the contract lookup in time", retry_after=5)))
+        timer: Any = None
 
         def resolved(contract: ResolvedContract | None, error: BridgeError | None) -> None:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
+            if time.monotonic() >= deadline:
+                return  # the caller already has its 504; nothing may be sent for it now
             if error is not None or contract is None:
                 reply(None, error)
             elif request.include_forming:
@@ -270,20 +266,16 @@ class WorkerService:
                 self.bars.fetch(request, contract, deadline, reply)
 
         self.resolver.resolve(contract_key(request), resolved)
+        if not self.resolver.cached(contract_key(request)):  # the usual case answers at once and needs no timer
+            timer = self.timers.call_later(deadline - time.monotonic(), lambda: reply(None, BridgeError(
+                ErrorCode.TWS_TIMEOUT, "TWS did not answer the contract lookup in time", retry_after=5)))
 
     # ---- events from ibapi's threads --------------------------------------------------------------------------
 
     def _on_event(self, event: tuple[Any, ...]) -> None:
         if self.connection.on_event(event):
-            if event[0] == "error" and event[2] == -1 and event[1] == self.connection.generation:
-                code = int(event[3])
-                if code in CONNECTIVITY_LOST or code in (CONNECTIVITY_RESTORED_DATA_LOST,
-                                                        CONNECTIVITY_RESTORED_DATA_KEPT):
-                    self._on_connectivity(code)
             return
-        kind, generation = event[0], event[1]
-        if generation != self.connection.generation:
-            return
+        kind = event[0]
         if kind == "current_time":
             self.tws_time = float(event[2])
             return

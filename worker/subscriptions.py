@@ -45,7 +45,6 @@ class Subscription:
     waiters: list[tuple[BarRequest, Reply]] = field(default_factory=list)
     last_used: float = field(default_factory=time.monotonic)
     max_bars: int = 0
-    updates: int = 0
     requests: int = 0  # upstream requests made for it (1 + resubscriptions)
 
 
@@ -144,7 +143,6 @@ class SubscriptionBook:
                 reply(None, error)
 
     def _update(self, sub: Subscription, bar: dict[str, Any]) -> None:
-        sub.updates += 1
         bars = sub.bars
         if bars and bars[-1]["time"] == bar["time"]:
             bars[-1] = bar  # the forming bar, rewritten until it completes

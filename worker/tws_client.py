@@ -69,9 +69,9 @@ class TwsClient(EWrapper, EClient):
     # ---- callbacks --------------------------------------------------------------------------------------------
 
     def error(self, reqId: int, *args: Any) -> None:  # noqa: N803 - ibapi's names
-        if len(args) >= 3:  # 10.x: (errorTime, errorCode, errorString, advancedOrderRejectJson="")
+        if len(args) >= 3 and not isinstance(args[1], str):  # 10.3x+: (errorTime, code, string, json="")
             code, message = args[1], args[2]
-        else:  # 9.81: (errorCode, errorString)
+        else:  # 9.81: (code, string); 10.1x-10.2x: (code, string, advancedOrderRejectJson)
             code, message = args[0], args[1]
         self._bars.pop(int(reqId), None)  # an error ends the request: bars gathered so far are dropped
         self._post("error", int(reqId), int(code), str(message))

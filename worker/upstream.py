@@ -67,8 +67,10 @@ def pacing_key(request: BarRequest, contract: ResolvedContract) -> PacingKey:
 
 class UpstreamRequests:
     def __init__(self, client: Callable[[], Any], timers: Timers, pacing: PacingScheduler,
-                 next_id: Callable[[], int], answer_timeout: float) -> None:
-        self._client = client  # the connected TwsClient, or None
+                 next_id: Callable[[], int], answer_timeout: float,
+                 cancel_client: Callable[[], Any] | None = None) -> None:
+        self._client = client  # the TwsClient new requests may go to, or None
+        self._cancel_client = cancel_client or client  # the one cancels go to (also during a 1100 outage)
         self._answer_timeout = answer_timeout  # once sent, TWS has at most this long (BAR_TIMEOUT)
         self._timers = timers
         self._pacing = pacing
@@ -140,7 +142,7 @@ class UpstreamRequests:
             return
         if upstream.timer is not None:
             upstream.timer.cancel()
-        client = self._client()
+        client = self._cancel_client()
         if client is not None:
             client.cancelHistoricalData(upstream.req_id)
         self._pacing.pump()

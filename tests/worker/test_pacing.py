@@ -299,6 +299,8 @@ def test_budget_reports_what_is_left(p: Pacer) -> None:
     p.at(599)
     assert p.scheduler.budget()["small_bar_requests_left"] == 55
     p.at(600)
+    assert p.scheduler.budget()["small_bar_requests_left"] == 55, "the safety margin counts in the budget too"
+    p.at(600.25)
     assert p.scheduler.budget() == {"small_bar_requests_left": 60, "open_requests_left": 44, "queued": 0}
 
 
@@ -328,3 +330,19 @@ def test_the_margin_holds_even_after_many_distinct_requests(p: Pacer) -> None:
         assert p.submit(p.key(group=n)).went_at is not None
     again = p.submit(p.key(identity="same", group="same"))
     assert again.waiting
+
+
+def test_a_request_past_its_deadline_is_refused_never_sent(p: Pacer) -> None:
+    late = p.submit(p.key(), within=-1.0)
+    assert late.went_at is None and late.refused
+
+
+def test_budget_does_not_wear_away_the_margin(p: Pacer) -> None:
+    first = p.submit(p.key(group="g0", bar_seconds=5, identity="a"))
+    assert first.went_at == T0
+    for n in range(1, 60):
+        p.submit(p.key(group=f"g{n}", bar_seconds=5, identity=n))
+    p.at(600.1)
+    p.scheduler.budget()  # a /health call in between
+    extra = p.submit(p.key(group="late", bar_seconds=5, identity="late"))
+    assert extra.went_at is None, "the 61st must still wait for the margin past the 10-minute edge"
