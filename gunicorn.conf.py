@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from shared.config import load_config_or_exit
+from shared.logging_setup import LOG_FORMAT
 
 _config = load_config_or_exit("tws-bridge")  # a bad setting stops start-up with a message naming it
 
@@ -21,7 +22,7 @@ loglevel = _config.log_level.lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"bridge": {"format": "%(asctime)s - %(name)s - %(levelname)s - %(message)s"}},
+    "formatters": {"bridge": {"format": LOG_FORMAT}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "bridge", "stream": "ext://sys.stderr"}},
     "root": {"level": _config.log_level, "handlers": ["console"]},
     "loggers": {
@@ -33,8 +34,11 @@ logconfig_dict = {
 _supervisor: subprocess.Popen[bytes] | None = None
 
 
-def on_starting(server: Any) -> None:
-    """Start exactly one TWS worker (through its supervisor), from the master, unless it runs as its own service."""
+def when_ready(server: Any) -> None:
+    """Start exactly one TWS worker (through its supervisor), from the master, unless it runs as its own service.
+
+    When ready, not on starting: the HTTP port is bound by then, so a second instance started by mistake exits on
+    the busy port before it can start a worker that would take over the first one's endpoint."""
     global _supervisor
     if _config.start_worker:
         _supervisor = subprocess.Popen([sys.executable, "-m", "worker.supervisor"])

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.auth import require_token
 from app.errors import error_response
@@ -28,7 +29,10 @@ _bars_schema = BarsQuerySchema()
 
 @api.before_request
 def authenticate() -> None:
-    require_token(bridge_state().config.api_token)
+    config = bridge_state().config
+    if (request.content_length or 0) > config.max_body_bytes:  # also for bodies no view reads (/connect)
+        raise RequestEntityTooLarge()
+    require_token(config.api_token)
 
 
 @api.get("/health")
@@ -41,8 +45,8 @@ def health() -> Response | tuple[Response, int]:
                              "version": VERSION, "http_worker_pid": os.getpid(), "worker": None}
     try:
         result = _call("health", {}, config.worker_timeout)
-    except BridgeFailure as exc:
-        return error_response(exc.error, extra={**shape, "status": "unavailable"})
+    except BridgeFailure as exc:  # whatever failed, the worker did not answer usefully: 503, never 500
+        return error_response(exc.error, status=503, extra={**shape, "status": "unavailable"})
     connected = result.get("connected") is True
     return json_response({**shape, "status": "ok" if connected else "degraded", "connected": connected,
                           "worker": result})

@@ -15,7 +15,7 @@ from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
 from app.responses import json_response
-from shared.errors import HTTP_STATUS, BridgeError, BridgeFailure, ErrorCode
+from shared.errors import BridgeError, BridgeFailure, ErrorCode
 
 log = logging.getLogger("http.errors")
 
@@ -53,8 +53,7 @@ def error_body(error: BridgeError) -> dict[str, Any]:
 def error_response(error: BridgeError, status: int | None = None, extra: dict[str, Any] | None = None) -> Response:
     """The JSON answer for `error`; `extra` adds fields (health's shape), never replacing the error's own."""
     body = {**(extra or {}), **error_body(error)}
-    response = json_response(body)
-    response.status_code = status or HTTP_STATUS[error.code]
+    response = json_response(body, status or error.http_status)
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     if error.code is ErrorCode.UNAUTHORIZED:

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-SIM_PORT=${SIM_PORT:-7497}
+SIM_PORT=${SIM_PORT:-7597}  # not a port TWS or IB Gateway use: the demo must never meet a real TWS
 PORT=${PORT:-3003}
 LOGS=$(mktemp -d /tmp/tws-bridge-demo.XXXXXX)
 
@@ -17,6 +17,26 @@ trap cleanup EXIT INT TERM
 
 "$PY" -m sim --host 127.0.0.1 --port "$SIM_PORT" --update-interval 1 >"$LOGS/sim.log" 2>&1 &
 pids+=($!)
+if ! "$PY" - "$SIM_PORT" "${pids[0]}" <<'PYEOF'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)  # the simulator exited (port taken?)
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PYEOF
+then
+  echo "the simulator did not start on 127.0.0.1:$SIM_PORT; see $LOGS/sim.log (SIM_PORT=... to choose another)" >&2
+  exit 1
+fi
 
 # The environment overrides any .env: the demo always talks to the simulator, on loopback.
 HOST=127.0.0.1 PORT=$PORT TWS_HOST=127.0.0.1 TWS_PORT=$SIM_PORT GUNICORN_WORKERS=2 \

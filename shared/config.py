@@ -24,10 +24,11 @@ class ConfigError(ValueError):
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR")
 
 
-def default_worker_endpoint() -> str:
-    """An ipc:// socket in a private directory (mode 0700), per user."""
+def default_worker_endpoint(port: int = 3003) -> str:
+    """An ipc:// socket in a private directory (mode 0700), per user and per HTTP port, so that two bridges on one
+    host (paper and live, say) never answer each other's requests."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return f"ipc://{base}/tws-bridge-{os.getuid()}/worker.sock"
+    return f"ipc://{base}/tws-bridge-{os.getuid()}/worker-{port}.sock"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class BridgeConfig:
 
     @property
     def endpoint(self) -> str:
-        return self.worker_endpoint or default_worker_endpoint()
+        return self.worker_endpoint or default_worker_endpoint(self.port)
 
 
 def _int(lo: int, hi: int) -> Callable[[str], int]:

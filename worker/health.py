@@ -18,6 +18,7 @@ def health_report(service: WorkerService) -> dict[str, Any]:
     return {
         "connected": conn.connected,
         "state": conn.state.value,
+        "ib_reachable": conn.usable,  # false between 1100/2110 and 1101/1102
         "tws_host": config.tws_host,
         "tws_port": config.tws_port,
         "client_id": conn.client_id,

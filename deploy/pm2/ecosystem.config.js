@@ -10,6 +10,7 @@ module.exports = {
       args: "-c gunicorn.conf.py wsgi:app",
       interpreter: "none",
       kill_timeout: 30000,
+      kill_signal: "SIGTERM", // gunicorn's graceful stop; PM2's default SIGINT drops requests in flight
       autorestart: true,
       env: {
         // settings come from .env in the repository; anything here overrides it

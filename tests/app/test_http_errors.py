@@ -115,3 +115,8 @@ class TestJsonForEveryFailure:
         monkeypatch.setattr(bridge_state(app).worker, "request", explode)
         body = assert_json_error(app.test_client().post("/api/v1/bars", json=VALID), 500, "internal_error")
         assert "secret internals" not in body["error"]
+
+
+def test_the_body_cap_holds_for_endpoints_that_read_no_body(client) -> None:
+    response = client.post("/api/v1/connect", data=b"x" * 100_000, content_type="application/json")
+    assert response.status_code == 413 and response.get_json()["code"] == "payload_too_large"

@@ -153,11 +153,17 @@ def test_as_environment_round_trips_through_load_config(config: BridgeConfig, tm
 def test_default_endpoint_is_an_ipc_socket_in_a_per_user_directory(monkeypatch: pytest.MonkeyPatch,
                                                                    tmp_path: Path, no_env_file: Path) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    expected = f"ipc://{tmp_path}/tws-bridge-{os.getuid()}/worker.sock"
+    expected = f"ipc://{tmp_path}/tws-bridge-{os.getuid()}/worker-3003.sock"
     assert default_worker_endpoint() == expected
     assert load_config({}, env_file=no_env_file).endpoint == expected
 
 
+def test_two_bridges_on_one_host_get_different_default_endpoints(no_env_file: Path) -> None:
+    paper = load_config({"PORT": "3003"}, env_file=no_env_file).endpoint
+    live = load_config({"PORT": "3004"}, env_file=no_env_file).endpoint
+    assert paper != live
+
+
 def test_default_endpoint_falls_back_to_the_temporary_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    assert default_worker_endpoint() == f"ipc://{tempfile.gettempdir()}/tws-bridge-{os.getuid()}/worker.sock"
+    assert default_worker_endpoint() == f"ipc://{tempfile.gettempdir()}/tws-bridge-{os.getuid()}/worker-3003.sock"
