@@ -20,7 +20,7 @@ LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
 
 def _instant(text: str) -> float:
-    """ISO 8601 with an offset, e.g. 2025-01-27T10:00:00-05:00 (a naive time is read as UTC)."""
+    """ISO 8601 with an offset, e.g. 2025-01-27T10:00:00-05:00 (a time without one is refused)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--clock-speed", type=float, default=1.0,
                    help="simulated seconds per real second from --clock-start (0 = frozen)")
     g = p.add_argument_group("faults")
-    g.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS", help="wait before every reply")
+    g.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="wait before answering every request")
     g.add_argument("--never-answer", type=_never_answer, action="append", default=[], metavar="NAME[:COUNT]",
                    help=f"swallow requests (COUNT of them, default all): NAME one of {', '.join(ANSWERABLE)}")
     g.add_argument("--split-frames", action="store_true", help="split every frame after the handshake across TCP "

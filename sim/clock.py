@@ -49,9 +49,3 @@ class SimClock:
             raise ValueError("clock speed must be >= 0")
         with self._lock:
             self._anchor = _Anchor(at, time.monotonic(), speed)
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward by `seconds`, keeping its mode and speed."""
-        with self._lock:
-            a = self._anchor
-            self._anchor = _Anchor(self.now() + seconds, time.monotonic(), a.speed)

@@ -63,6 +63,7 @@ class ClientConnection:
         self._writer_task: asyncio.Task[None] | None = None
         self._next_order_id = server.options.first_order_id
         self.closed = asyncio.Event()
+        self._delayed: set[asyncio.TimerHandle] = set()  # replies held back by the reply-delay fault
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
@@ -116,6 +117,8 @@ class ClientConnection:
         return True
 
     async def _close(self) -> None:
+        for handle in self._delayed:
+            handle.cancel()
         for task in [*self.streams.values(), *self.pending.values()]:
             task.cancel()
         tasks = [*self.streams.values(), *self.pending.values()]
@@ -216,7 +219,12 @@ class ClientConnection:
             return
         delay = self.server.faults.reply_delay
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay, self._serve_simple, request)
+            def serve() -> None:
+                self._delayed.discard(handle)
+                self._serve_simple(request)
+
+            handle = asyncio.get_running_loop().call_later(delay, serve)
+            self._delayed.add(handle)
         else:
             self._serve_simple(request)
 
@@ -267,7 +275,16 @@ class ClientConnection:
 
     # ---- historical data --------------------------------------------------------------------------------------
 
+    def _forget_req_id(self, req_id: int) -> None:
+        """A client reusing the id of a request still open: TWS would mix them up; the old one is dropped."""
+        for tasks in (self.streams, self.pending):
+            old = tasks.pop(req_id, None)
+            if old is not None:
+                log.warning("conn %d: reqId %d reused while open; the earlier request is dropped", self.number, req_id)
+                old.cancel()
+
     def _request_history(self, request: RequestHistoricalData) -> None:
+        self._forget_req_id(request.req_id)
         verdict = self.server.pacing_check(request)
         if verdict.error is not None:
             log.info("conn %d: reqId %d refused by pacing rule %s", self.number, request.req_id, verdict.rule)
@@ -314,7 +331,11 @@ class ClientConnection:
             await asyncio.sleep(interval)
             if self.server.connectivity_lost:
                 continue
-            bar = forming_bar(instrument, request.query, self.server.clock.now(), legacy)
+            try:
+                bar = forming_bar(instrument, request.query, self.server.clock.now(), legacy)
+            except Exception:  # a bug here must show, not end the stream silently
+                log.exception("conn %d: keepUpToDate reqId %d failed", self.number, request.req_id)
+                return
             self.send(self.encoder.historical_data_update(request.req_id, bar))
             self.server.after_stream_update()
 

@@ -15,7 +15,7 @@ ANSWERABLE = ("RequestHistoricalData", "RequestContractDetails", "RequestCurrent
 
 @dataclass
 class FaultPlan:
-    reply_delay: float = 0.0  # seconds before any reply to a request
+    reply_delay: float = 0.0  # seconds before answering a request (not before errors such as pacing refusals)
     split_frames: bool = False  # write every frame after the handshake in several small TCP writes
     silent_handshake: bool = False  # read the handshake, never answer it
     drop_after_next_history: bool = False  # drop every connection once the next history's bars are sent
@@ -26,6 +26,8 @@ class FaultPlan:
         """Swallow the next `count` requests called `name` (-1 = every one until cleared)."""
         if name not in ANSWERABLE:
             raise ValueError(f"never_answer: unknown request {name!r}; one of {', '.join(ANSWERABLE)}")
+        if count != -1 and count < 1:
+            raise ValueError(f"never_answer: count must be -1 (all) or at least 1, got {count}")
         self.unanswered[name] = count
 
     def swallow(self, name: str) -> bool:

@@ -55,14 +55,12 @@ class PacingRules:
         self._identical: dict[tuple, float] = {}
         self._by_contract: dict[tuple, deque[float]] = {}
         self._small_bars: deque[float] = deque()
-        self.violations = 0
 
     def check(self, request: RequestHistoricalData, open_requests: int, now: float) -> PacingVerdict:
         """Decide whether `request`, arriving at `now` (real monotonic seconds), may be served; record it if so."""
         if not self.enabled:
             return PacingVerdict(None)
         if open_requests >= MAX_OPEN_REQUESTS:
-            self.violations += 1
             return PacingVerdict(TOO_MANY_OPEN, "open_requests")
         c, q = request.contract, request.query
         contract_key = (c.con_id, c.symbol.upper(), c.sec_type, c.last_trade_date, c.local_symbol, c.currency)
@@ -75,18 +73,15 @@ class PacingRules:
 
         last = self._identical.get(identical_key)
         if last is not None and now - last < IDENTICAL_WINDOW_S:
-            self.violations += 1
             return PacingVerdict(PACING_VIOLATION, "identical")
         group = self._by_contract.setdefault(group_key, deque())
         _expire(group, now - SAME_CONTRACT_WINDOW_S)
         if len(group) + weight >= SAME_CONTRACT_LIMIT:
-            self.violations += 1
             return PacingVerdict(PACING_VIOLATION, "same_contract")
         if small:
             _expire(self._small_bars, now - SMALL_BAR_WINDOW_S)
             if len(self._small_bars) + weight > SMALL_BAR_LIMIT:
-                self.violations += 1
-                return PacingVerdict(PACING_VIOLATION, "small_bars")
+                    return PacingVerdict(PACING_VIOLATION, "small_bars")
 
         self._identical[identical_key] = now
         group.extend([now] * weight)

@@ -53,7 +53,7 @@ class SimServer:
         self._listener: asyncio.Server | None = None
         self._count = 0
         self._refusing_until = 0.0
-        self._reopen: asyncio.TimerHandle | None = None
+        self._reopen: asyncio.Task[None] | None = None
         self.port = options.port
 
     # ---- listening --------------------------------------------------------------------------------------------
@@ -71,13 +71,13 @@ class SimServer:
     async def stop(self) -> None:
         if self._reopen is not None:
             self._reopen.cancel()
+        conns = list(self.connections.values())
+        for conn in conns:  # first: from Python 3.12.1 wait_closed() waits for every open connection
+            conn.abort()
         if self._listener is not None:
             self._listener.close()
             await self._listener.wait_closed()
             self._listener = None
-        conns = list(self.connections.values())
-        for conn in conns:
-            conn.abort()
         if conns:
             await asyncio.wait([asyncio.create_task(c.closed.wait()) for c in conns], timeout=2.0)
         self.request_log.close()
@@ -139,22 +139,24 @@ class SimServer:
             self.faults.drop_after_updates = left - 1
 
     async def refuse_connections(self, seconds: float) -> None:
-        """Stop listening for `seconds` (connects are refused, as during TWS's nightly restart), then listen again."""
+        """Stop listening for `seconds` (connects are refused, as during TWS's nightly restart), then listen again.
+        Open connections are left alone (drop_all drops them)."""
         if self._listener is not None:
-            self._listener.close()
-            await self._listener.wait_closed()
+            self._listener.close()  # not wait_closed(): from Python 3.12.1 it waits for the open connections too
             self._listener = None
         log.info("fault: refusing connections for %.1f s", seconds)
-        loop = asyncio.get_running_loop()
         if self._reopen is not None:
             self._reopen.cancel()
-        self._reopen = loop.call_later(seconds, lambda: asyncio.ensure_future(self._listen_again()))
+        self._reopen = asyncio.create_task(self._listen_after(seconds))
 
-    async def _listen_again(self) -> None:
-        self._reopen = None
-        if self._listener is None:
+    async def _listen_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        try:
             await self._listen()
-            log.info("fault over: accepting connections again on port %d", self.port)
+        except OSError:
+            log.exception("could not listen again on port %d", self.port)
+            return
+        log.info("fault over: accepting connections again on port %d", self.port)
 
     def lose_connectivity(self) -> None:
         """1100: IB's servers are unreachable; keepUpToDate updates stop."""

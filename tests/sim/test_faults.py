@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import struct
 import time
 
 import pytest
 
+from sim.connection import ClientConnection
 from sim.options import SimOptions
 from tests.conftest import ny
-from tests.sim.ib_client import RecordingClient
+from tests.sim.ib_client import RecordingClient, stock
 from tests.sim.test_historical_data import ZONE, request
 from tests.waiting import wait_until
 
 
-def test_a_reply_delay_holds_back_every_reply(sim, ib):
+@pytest.mark.parametrize("ask, answer", [
+    (lambda ib: ib.reqCurrentTime(), lambda ib: ib.wait_event("currentTime")),
+    (lambda ib: request(ib, 1), lambda ib: ib.history(1)),
+    (lambda ib: ib.reqContractDetails(2, stock("MSFT")), lambda ib: ib.wait_event("contractDetailsEnd", 2)),
+])
+def test_a_reply_delay_holds_back_every_answer(sim, ib, ask, answer):
     sim.control("reply_delay", seconds=0.4)
     started = time.monotonic()
-    ib.reqCurrentTime()
-    request(ib, 1)
-    ib.wait_event("currentTime")
-    ib.history(1)
+    ask(ib)
+    answer(ib)
     assert time.monotonic() - started >= 0.4
+
+
+def test_never_answer_takes_a_count_of_all_or_at_least_one(sim):
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="count"):
+            sim.control("never_answer", name="RequestIds", count=bad)
 
 
 def test_a_request_that_is_never_answered_stays_open_until_cancelled(sim, ib):
@@ -44,10 +57,43 @@ def test_frames_split_across_tcp_writes_are_reassembled_by_the_client(sim, ib):
     assert len(bars) == 78
 
 
+def test_a_split_frame_goes_out_in_several_writes_cut_inside_the_length_prefix():
+    class Writer:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        async def drain(self) -> None:
+            return None
+
+    conn = ClientConnection.__new__(ClientConnection)  # only the writer is needed to split
+    conn.writer = Writer()  # type: ignore[assignment]
+    frame = b"\x00\x00\x00\x10" + b"0123456789abcdef"
+    asyncio.run(conn._write_split(frame))
+    writes = conn.writer.writes  # type: ignore[attr-defined]
+    assert b"".join(writes) == frame and len(writes) >= 3 and len(writes[0]) < 4
+
+
 def test_a_handshake_that_never_answers_leaves_the_client_waiting(sim):
     sim.control("silent_handshake", value=True)
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=0.5) as raw:
+        raw.sendall(b"API\0" + struct.pack("!I", 9) + b"v100..157")
+        with pytest.raises(TimeoutError):
+            raw.recv(100)  # silence, not a close (which would return b"")
+        assert sim.connection_count() == 1
     with pytest.raises(ConnectionError):
         RecordingClient().start(sim.port, 3, timeout=1.0)
+
+
+def test_a_reused_request_id_replaces_the_open_request(sim_factory, connect):
+    sim = sim_factory(clock_at=ny("2025-01-27 11:02:00"), speed=5.0)
+    ib = connect(sim)
+    request(ib, 1, end="", keep=True)
+    ib.wait_event("historicalDataUpdate", 1)
+    request(ib, 1, duration="2 D")  # same id, plain history: the stream is dropped
+    wait_until(lambda: sim.open_requests() == 0, what="the earlier stream dropped")
 
 
 def test_drop_every_connection_now(sim, connect):

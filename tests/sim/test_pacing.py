@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.sim.ib_client import stock
 from tests.sim.test_historical_data import request
 
@@ -73,9 +71,8 @@ def test_more_than_50_open_requests_get_322(sim, ib):
     assert sim.open_requests() == 50
 
 
-@pytest.mark.parametrize("pacing", [False])
-def test_pacing_can_be_switched_off(sim_factory, connect, pacing):
-    ib = connect(sim_factory(pacing=pacing))
+def test_pacing_can_be_switched_off(sim_factory, connect):
+    ib = connect(sim_factory(pacing=False))
     request(ib, 1)
     request(ib, 2)
     ib.history(1)
