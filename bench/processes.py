@@ -7,44 +7,17 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from tests.ports import accepting, free_port  # one copy of the loopback helpers, shared with the tests
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-T = TypeVar("T")
 
 SIM_CLOCK_START = "2025-01-28T11:00:00-05:00"  # a Tuesday, 11:00 New York: the market is open
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def wait_until(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll `condition` until it is truthy and return it; RuntimeError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise RuntimeError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
 
 
 def http_json(port: int, method: str, path: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
@@ -104,7 +77,8 @@ class Simulator(Managed):
 
     def start(self) -> Simulator:
         self.spawn()
-        wait_until(lambda: accepting(self.port) and accepting(self.control_port), 20, "simulator listening")
+        wait_until(lambda: accepting(self.port) and accepting(self.control_port), timeout=20,
+                   what="simulator listening")
         return self
 
     def control(self, op: str, **args: Any) -> Any:
@@ -132,11 +106,12 @@ class Gunicorn(Managed):
 
     def start(self, path: str = "/api/v1/health", connected: bool = True) -> Gunicorn:
         self.spawn()
-        wait_until(lambda: self._answering(path), 30, f"{self.name} answering HTTP")
+        wait_until(lambda: self._answering(path), timeout=30, what=f"{self.name} answering HTTP")
         if connected:
-            wait_until(lambda: (h := self.health()) is not None and h.get("connected"), 30, f"{self.name} connected")
-        wait_until(lambda: len(self.http_worker_pids()) >= int(self.env["GUNICORN_WORKERS"]), 30,
-                   f"{self.name} HTTP workers up")
+            wait_until(lambda: (h := self.health()) is not None and h.get("connected"), timeout=30,
+                       what=f"{self.name} connected")
+        wait_until(lambda: len(self.http_worker_pids()) >= int(self.env["GUNICORN_WORKERS"]), timeout=30,
+                   what=f"{self.name} HTTP workers up")
         return self
 
     def _answering(self, path: str) -> bool:

@@ -12,7 +12,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     miss = r.get("miss_path")
     if miss:
         diff = miss["p50"]["diff"]
-        out.append(target("miss p50 within 3 ms of direct", diff <= 3.0, f"+{diff:.2f} ms", "<= +3 ms"))
+        out.append(target("miss p50 within 3 ms of direct", diff <= 3.0, f"{diff:+.2f} ms", "<= +3 ms"))
     hit = r.get("hit_path")
     if hit:
         trivial = _at(hit["trivial"], 64)

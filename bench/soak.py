@@ -16,12 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.processes import Gunicorn, Simulator, rss_mb, wait_until
-from bench.scenarios import BridgeClient
+from bench.processes import Gunicorn, Simulator, rss_mb
+from bench.scenarios import SYMBOLS, WHATS, BridgeClient
+from tests.waiting import wait_until
 
-SYMBOLS = ["AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "AMD", "INTC", "QQQ", "JPM", "XOM", "KO", "IBM",
-           "BAC", "WMT", "SPY", "DIA", "IWM", "GLD"]
-WHATS = ["TRADES", "MIDPOINT", "BID", "ASK"]
 PERIODS = ["1m", "2m", "3m", "5m", "10m", "15m", "20m", "30m", "1h"]
 ENDS = [f"202501{d:02d} 16:00:00" for d in (6, 7, 8, 10, 13, 14, 15, 16, 17, 21, 22, 23, 24, 27)]
 CACHE_MB = 8
@@ -68,13 +66,15 @@ def main(argv: list[str] | None = None) -> int:
 
             run([plain_request(i) for i in range(2000)])  # warm-up: caches fill to their budget
             run([subscription_request(10_000 + i) for i in range(40)])
-            wait_until(lambda: (bridge.health() or {})["worker"]["subscriptions"]["total"] == 0, 30, "idle expiry")
+            wait_until(lambda: (bridge.health() or {})["worker"]["subscriptions"]["total"] == 0, timeout=30,
+                       what="idle expiry")
             before = rss_mb(pid)
             started = time.monotonic()
             for chunk in range(10):
                 run([plain_request(2000 + chunk * requests // 10 + i) for i in range(requests // 10)])
                 run([subscription_request(chunk * cycles // 10 + i) for i in range(cycles // 10)])
-            wait_until(lambda: (bridge.health() or {})["worker"]["subscriptions"]["total"] == 0, 30, "idle expiry")
+            wait_until(lambda: (bridge.health() or {})["worker"]["subscriptions"]["total"] == 0, timeout=30,
+                       what="idle expiry")
             after = rss_mb(pid)
             worker = (bridge.health() or {})["worker"]
         finally:
