@@ -17,6 +17,7 @@ from ibapi.contract import Contract
 
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
+from worker.trading_sessions import TradingSessions, parse_hours
 from worker.tws_errors import classify_request_error
 
 log = logging.getLogger("tws.contract_resolver")
@@ -36,6 +37,12 @@ class ResolvedContract:
     local_symbol: str
     last_trade_date: str
     time_zone: str
+    trading_hours: str = ""  # contract details' tradingHours and liquidHours, in time_zone (worker/trading_sessions.py)
+    liquid_hours: str = ""
+
+    def sessions(self, use_rth: bool) -> TradingSessions:
+        """The instrument's sessions for useRTH: liquid hours for regular hours, trading hours for all hours."""
+        return parse_hours(self.liquid_hours if use_rth else self.trading_hours, self.time_zone)
 
     def to_ibapi(self, exchange: str) -> Contract:
         c = Contract()
@@ -160,4 +167,5 @@ class ContractResolver:
         m = matches[0]
         return ResolvedContract(m["con_id"], m["symbol"], m["sec_type"], m["exchange"], m["primary_exchange"],
                                 m["currency"], m["local_symbol"], m["last_trade_date"],
-                                m["time_zone"] or "America/New_York"), None
+                                m["time_zone"] or "America/New_York", m.get("trading_hours", ""),
+                                m.get("liquid_hours", "")), None

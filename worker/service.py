@@ -29,6 +29,7 @@ from worker.mailbox import Mailbox
 from worker.pacing import PacingLimits, PacingScheduler
 from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
+from worker.tws_time import TwsClock
 from worker.upstream import UpstreamRequests
 
 log = logging.getLogger("tws.worker")
@@ -67,10 +68,11 @@ class WorkerService:
         self.upstream = UpstreamRequests(self._client, self.timers, self.pacing, self._next_id, config.bar_timeout,
                                          cancel_client=self._connected_client)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
-        self.bars = BarFetcher(self.upstream, self.cache, lambda: self.tws_time, config.cache_now_ttl)
+        self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
+        self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
         self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
-                                              config.max_subscriptions)
-        self.tws_time: float | None = None  # the latest TWS clock reading (epoch seconds)
+                                              config.max_subscriptions, self.cache, self.bars.ttl_for,
+                                              self.tws_clock)
         self._probe_sent = 0.0
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
@@ -277,7 +279,7 @@ class WorkerService:
             return
         kind = event[0]
         if kind == "current_time":
-            self.tws_time = float(event[2])
+            self.tws_clock.observe(float(event[2]))
             return
         req_id = event[2]
         up = self.upstream

@@ -89,7 +89,8 @@ class TwsClient(EWrapper, EClient):
             "primary_exchange": c.primaryExchange, "currency": c.currency, "local_symbol": c.localSymbol,
             "trading_class": c.tradingClass, "last_trade_date": c.lastTradeDateOrContractMonth,
             "multiplier": c.multiplier, "time_zone": contractDetails.timeZoneId,
-            "long_name": contractDetails.longName})
+            "long_name": contractDetails.longName, "trading_hours": str(contractDetails.tradingHours or ""),
+            "liquid_hours": str(contractDetails.liquidHours or "")})
 
     def contractDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
         self._post("contract_details_end", int(reqId))
