@@ -140,6 +140,11 @@ class ContractResolver:
         for done in self._finish(req_id).waiters:
             done(None, error)
 
+    def fail(self, req_id: int, error: BridgeError) -> None:
+        """The lookup's answer could not be decoded: its callers get `error`; the next request asks again."""
+        for done in self._finish(req_id).waiters:
+            done(None, error)
+
     def fail_all(self, error: BridgeError) -> None:
         for req_id in list(self._pending):
             for done in self._finish(req_id).waiters:

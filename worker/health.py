@@ -38,4 +38,5 @@ def health_report(service: WorkerService) -> dict[str, Any]:
         "pacing": {**service.pacing.budget(), "waited": service.pacing.waited, "refused": service.pacing.refused},
         "subscriptions": service.subscriptions.stats(),
         "cache": service.cache.stats(),
+        "undecodable_messages": service.undecodable.stats(),
     }

@@ -30,6 +30,7 @@ from worker.pacing import PacingLimits, PacingScheduler
 from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
 from worker.tws_time import TwsClock
+from worker.undecodable import UndecodableMessages
 from worker.upstream import UpstreamRequests
 
 log = logging.getLogger("tws.worker")
@@ -68,6 +69,7 @@ class WorkerService:
         self.upstream = UpstreamRequests(self._client, self.timers, self.pacing, self._next_id, config.bar_timeout,
                                          cancel_client=self._connected_client)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
+        self.undecodable = UndecodableMessages(self.upstream, self.resolver)
         self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
         self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
         self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
@@ -280,6 +282,9 @@ class WorkerService:
         kind = event[0]
         if kind == "current_time":
             self.tws_clock.observe(float(event[2]))
+            return
+        if kind == "undecodable":  # a message ibapi could not decode: its request fails, the connection stays
+            self.undecodable.on_report(event[2])
             return
         req_id = event[2]
         up = self.upstream

@@ -82,7 +82,10 @@ class SubscriptionBook:
             if answered is not None:  # TWS had no data for it a moment ago
                 reply(answered, None)
                 return
-            sub = self._create(key, request, contract, deadline)
+            sub = self._create(key, request, contract)
+            sub.waiters.append((request, reply))
+            self._request(sub, deadline)  # may fail at once (pacing, a remembered failure): the waiter is told
+            return
         sub.last_used = time.monotonic()
         self._subs.move_to_end((sub.key, sub.request.duration))
         if sub.live:
@@ -109,7 +112,7 @@ class SubscriptionBook:
                     return sub
         return None
 
-    def _create(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract, deadline: float) -> Subscription:
+    def _create(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract) -> Subscription:
         while len(self._subs) >= self._max:
             _, oldest = self._subs.popitem(last=False)
             log.info("subscription %s %s evicted (least recently used)", oldest.request.symbol,
@@ -121,9 +124,9 @@ class SubscriptionBook:
                                         "was evicted before its history arrived", retry_after=5.0))
         sub = Subscription(key, request, contract,
                            LiveBars(request.duration, contract.sessions(request.use_rth), request.bar_seconds))
+        sub.last_used = time.monotonic()
         self._subs[(key, request.duration)] = sub
         self.created += 1
-        self._request(sub, deadline)
         return sub
 
     def _request(self, sub: Subscription, deadline: float) -> None:

@@ -13,7 +13,7 @@ import pytest
 import worker.subscriptions
 import worker.upstream
 from shared.bars import BarRequest
-from shared.errors import ErrorCode
+from shared.errors import BridgeError, ErrorCode
 from tests.worker.fakes import AAPL, LOST, NO_DATA, TWS_END, BarValues, Replies, UpstreamHarness, ny, use_clock
 from tests.worker.fakes import minute_bar as bar
 from worker.bar_cache import BarCache
@@ -338,6 +338,34 @@ def test_no_data_on_the_first_history_is_an_empty_answer_with_the_notice(h: Harn
     h.up.on_error(h.last_id, 162, NO_DATA)
     assert replies.result == {"bars": [], "notice": {"tws_code": 162, "message": NO_DATA}}
     assert len(h.book) == 0
+
+
+def test_a_new_subscription_pacing_refuses_at_once_is_429_not_a_failure(h: Harness) -> None:
+    h.fetch()
+    h.up.on_error(h.last_id, 321, "Error validating request")  # sent at T0, nothing kept
+    h.advance(1)
+    refused = h.fetch(timeout=5)  # identical: IB's 15-second rule would hold it past its deadline
+    assert refused.error.code is ErrorCode.PACING_LIMITED and refused.error.retry_after
+    assert len(h.book) == 0 and len(h.tws.historical) == 1
+
+
+def test_an_undecodable_history_fails_its_callers_and_the_next_call_without_asking_tws(h: Harness) -> None:
+    replies = [h.fetch() for _ in range(2)]
+    error = BridgeError(ErrorCode.TWS_UNDECODABLE, "TWS sent historical data that ibapi cannot read")
+    h.up.fail(h.last_id, error)
+    assert [r.error for r in replies] == [error, error]
+    assert len(h.book) == 0 and h.tws.cancelled == [1] and h.up.open_count == 0
+    h.advance(20)
+    assert h.fetch().error is error
+    assert len(h.tws.historical) == 1
+
+
+def test_a_live_subscription_whose_update_cannot_be_decoded_is_dropped(h: Harness) -> None:
+    req_id = h.live()
+    error = BridgeError(ErrorCode.TWS_UNDECODABLE, "TWS sent a historical data update that ibapi cannot read")
+    h.up.fail(req_id, error)
+    assert len(h.book) == 0 and h.tws.cancelled == [req_id]
+    assert h.fetch().error is error
 
 
 def test_no_first_history_in_time_is_tws_timeout(h: Harness) -> None:
