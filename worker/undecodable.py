@@ -6,6 +6,7 @@ The connection and every other request go on."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import ibapi
@@ -18,6 +19,7 @@ from worker.upstream import UpstreamRequests
 log = logging.getLogger("tws.undecodable")
 
 IBAPI_VERSION = ibapi.get_version_string()
+FRACTION_IN_INT = re.compile(r"invalid literal for int\(\) with base 10: b?'-?\d+\.\d+'")  # 9.81 and a fraction
 MESSAGE_NAMES = {17: "historical data", 90: "historical data update", 108: "historical data end",
                  10: "contract details", 52: "contract details end", 4: "error", 88: "head timestamp"}
 
@@ -27,9 +29,11 @@ def undecodable_error(report: Undecodable) -> BridgeError:
     if report.ours:
         return BridgeError(ErrorCode.INTERNAL_ERROR, f"the TWS worker failed to handle {what} from TWS "
                                                      f"({report.reason}); see the worker's log")
-    hint = " (fractional sizes need ibapi 10.x)" if IBAPI_VERSION.startswith("9.") else ""
-    return BridgeError(ErrorCode.TWS_UNDECODABLE, f"TWS sent {what} that ibapi {IBAPI_VERSION} cannot read: "
-                                                  f"{report.reason}{hint}")
+    fractional = IBAPI_VERSION.startswith("9.") and FRACTION_IN_INT.search(report.reason)
+    hint = "; fractional sizes need ibapi 10.x" if fractional else ""
+    sent = f"; the message: {report.sent}" if report.sent else ""
+    return BridgeError(ErrorCode.TWS_UNDECODABLE, f"TWS sent {what} that ibapi {IBAPI_VERSION} cannot read "
+                                                  f"({report.reason}){hint}{sent}")
 
 
 class UndecodableMessages:

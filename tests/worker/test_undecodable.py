@@ -15,7 +15,7 @@ from shared.errors import BridgeError, ErrorCode
 from tests.worker.fakes import AAPL, MINUTE, TWS_END, UpstreamHarness, minute_bar, use_clock
 from worker.contract_resolver import ContractResolver
 from worker.tws_decoder import Undecodable
-from worker.undecodable import UndecodableMessages, undecodable_error
+from worker.undecodable import IBAPI_VERSION, UndecodableMessages, undecodable_error
 from worker.upstream import UNDECODABLE_MEMORY_S, Upstream
 
 BAD_VOLUME = Undecodable(17, 1, "ValueError: invalid literal for int() with base 10: '0.5'", "1,...,0.5,...")
@@ -121,3 +121,12 @@ def test_a_message_of_no_request_is_counted_and_logged_once_per_message_id(h: Ha
     assert [r.getMessage().split(" belongs")[0] for r in caplog.records] == [
         "an undecodable message id 49 (reqId None)", "an undecodable message id 17 (reqId 4242)"]
     assert handler.events == [] and h.up.owns(1)
+
+
+def test_the_message_says_what_tws_sent_and_that_fractional_sizes_need_the_10_x_client() -> None:
+    fraction = undecodable_error(Undecodable(17, 1, "ValueError: invalid literal for int() with base 10: b'0.5'",
+                                             "1,20250127,...,0.5,1.6,12"))
+    assert "ibapi " in fraction.message and "the message: 1,20250127,...,0.5,1.6,12" in fraction.message
+    assert ("fractional sizes need ibapi 10.x" in fraction.message) == IBAPI_VERSION.startswith("9.")
+    comma = undecodable_error(Undecodable(17, 1, "ValueError: invalid literal for int() with base 10: b'1,5'"))
+    assert "fractional" not in comma.message
