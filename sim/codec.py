@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sim import proto_codec, text_codec
+from sim import proto_codec, text_codec, text_fields
 from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, Request, UnknownMessage
 
 PROTOBUF_AVAILABLE: bool = proto_codec.AVAILABLE
@@ -75,7 +75,7 @@ def handshake_reply(server_version: int, now: float) -> bytes:
     """
     local = datetime.fromtimestamp(now, _EXCHANGE_ZONE)
     conn_time = f"{local:%Y%m%d %H:%M:%S} {local.tzname()}"
-    return _frame(text_codec.encode_fields([server_version, conn_time]))
+    return _frame(text_fields.encode_fields([server_version, conn_time]))
 
 
 def decode_request(payload: bytes, server_version: int) -> Request:
@@ -87,8 +87,8 @@ def decode_request(payload: bytes, server_version: int) -> Request:
             msg_id = int.from_bytes(payload[:4], "big")
             if msg_id > PROTOBUF_MSG_ID:
                 return proto_codec.decode(msg_id - PROTOBUF_MSG_ID, payload[4:])
-            return text_codec.decode(msg_id, text_codec.split_fields(payload[4:]), server_version)
-        fields = text_codec.split_fields(payload)
+            return text_codec.decode(msg_id, text_fields.split_fields(payload[4:]), server_version)
+        fields = text_fields.split_fields(payload)
         if not fields:
             raise MalformedMessage("empty message")
         try:
@@ -113,14 +113,14 @@ class ReplyEncoder:
     def _proto(self, name: str) -> bool:
         return self.version >= REPLY_PROTOBUF_FROM[name]
 
-    def _text(self, msg_id: int, fields: Sequence[text_codec.Field]) -> bytes:
-        body = text_codec.encode_fields(fields)
+    def _text(self, msg_id: int, fields: Sequence[text_fields.Field]) -> bytes:
+        body = text_fields.encode_fields(fields)
         if self.version >= MIN_SERVER_VER_PROTOBUF:
             return _frame(msg_id.to_bytes(4, "big") + body)
-        return _frame(text_codec.encode_fields([msg_id]) + body)
+        return _frame(text_fields.encode_fields([msg_id]) + body)
 
     def _either(self, name: str, msg_id: int, proto: Callable[[], bytes],
-                text: Callable[[], Sequence[text_codec.Field]]) -> bytes:
+                text: Callable[[], Sequence[text_fields.Field]]) -> bytes:
         if self._proto(name):
             return _frame((msg_id + PROTOBUF_MSG_ID).to_bytes(4, "big") + proto())
         return self._text(msg_id, text())
@@ -169,7 +169,7 @@ class ReplyEncoder:
     def historical_data_update(self, req_id: int, bar: Bar) -> bytes:
         return self._either("historical_data_update", text_codec.IN_HISTORICAL_DATA_UPDATE,
                             lambda: proto_codec.historical_data_update(req_id, bar),
-                            lambda: text_codec.historical_data_update(req_id, bar))
+                            lambda: text_codec.historical_data_update(req_id, bar, self.version))
 
     def head_timestamp(self, req_id: int, timestamp: str) -> bytes:
         return self._either("head_timestamp", text_codec.IN_HEAD_TIMESTAMP,

@@ -36,7 +36,7 @@ KNOWN_WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_L
                       "OPTION_IMPLIED_VOLATILITY", "FEE_RATE", "SCHEDULE", "AGGTRADES")  # fmt: skip
 MAX_INTRADAY_BARS = 50_000  # longer intraday requests get TWS's "Time length exceed max."
 HMDS = "Historical Market Data Service error message:"
-_WHAT_NAMES = {"TRADES": "Trades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask"}
+_WHAT_NAMES = {"TRADES": "Trades", "AGGTRADES": "AggTrades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask"}
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,9 @@ def _sessions(inst: Instrument, rth: bool, start: float, end: float) -> list[cal
 
 
 def _bar_edges(s: cal.Session, seconds: int) -> list[tuple[int, int]]:
-    """Clock-aligned bars of `seconds` inside session `s`, clipped to it. Sessions never span a DST change, so
-    aligning on the session's wall-clock midnight stays aligned for the whole session."""
+    """Clock-aligned bars of `seconds` inside session `s`, clipped to it. Only crypto sessions span a DST change, so
+    aligning on the session's wall-clock midnight stays aligned for the whole session (crypto: see
+    trading_calendar.session_for_day)."""
     local = datetime.fromtimestamp(s.start, cal.NEW_YORK)
     wall = local.hour * 3600 + local.minute * 60 + local.second
     midnight = s.start - wall
@@ -145,8 +146,8 @@ def _to_bar(v: BarValues, date_str: str) -> Bar:
 
 def _aggregate(days: list[tuple[date, BarValues]]) -> BarValues:
     volume = sum(v.volume for _, v in days)
-    if volume > 0:
-        wap = round(sum(v.wap * v.volume for _, v in days) / volume, 8)
+    if volume > 0:  # float(): crypto volumes are Decimals
+        wap = round(sum(v.wap * float(v.volume) for _, v in days) / float(volume), 8)
     elif days[0][1].volume < 0:
         wap = -1.0
     else:
