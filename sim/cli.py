@@ -31,6 +31,13 @@ def _instant(text: str) -> float:
     return moment.timestamp()
 
 
+def _malformed_volume(text: str) -> tuple[str, str]:
+    symbol, sep, volume = text.partition("=")
+    if not sep or not symbol:
+        raise argparse.ArgumentTypeError(f"expected SYMBOL=TEXT, e.g. AAPL=0.5, got {text!r}")
+    return symbol, volume
+
+
 def _count(text: str) -> int:
     """An integer >= 0 (0 = off)."""
     if not text.isdigit():
@@ -108,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop every connection once the bars of the next historical request are sent")
     g.add_argument("--drop-after-updates", type=int, default=None, metavar="N",
                    help="drop every connection after N keepUpToDate updates (a drop mid-stream)")
+    g.add_argument("--malformed-volume", type=_malformed_volume, action="append", default=[], metavar="SYMBOL=TEXT",
+                   help="send TEXT verbatim as the volume of every historical bar and keepUpToDate update of SYMBOL, "
+                        "whatever the client version (AAPL=0.5 kills 9.81's reader, AAPL=1,234 the 10.x client's)")
     g.add_argument("--refuse-for", type=float, default=None, metavar="SECONDS",
                    help="refuse connections for the first SECONDS after start (a nightly restart)")
     return p
@@ -127,6 +137,8 @@ def faults_from(args: argparse.Namespace) -> FaultPlan:
                        drop_after_updates=args.drop_after_updates)
     for name, count in args.never_answer:
         faults.never_answer(name, count)
+    for symbol, text in args.malformed_volume:
+        faults.malformed_volume(symbol, text)
     return faults
 
 

@@ -337,7 +337,8 @@ class ClientConnection:
             return
         for code, text in answer.notices:
             self.send_error(req_id, code, text)
-        self.send(self.encoder.historical_data(req_id, answer.bars, answer.start, answer.end))
+        bars = self.server.faults.volumes_of(instrument.symbol, answer.bars)
+        self.send(self.encoder.historical_data(req_id, bars, answer.start, answer.end))
         self.send(self.encoder.historical_data_end(req_id, answer.start, answer.end))
         if query.keep_up_to_date:
             self.streams[req_id] = asyncio.create_task(self._stream(request, instrument))
@@ -357,6 +358,7 @@ class ClientConnection:
             except Exception:  # a bug here must show, not end the stream silently
                 log.exception("conn %d: keepUpToDate reqId %d failed", self.number, request.req_id)
                 return
+            (bar,) = self.server.faults.volumes_of(instrument.symbol, [bar])
             self.send(self.encoder.historical_data_update(request.req_id, bar))
             self.server.after_stream_update()
 

@@ -39,6 +39,7 @@ OPERATIONS: dict[str, Operation] = {
     "never_answer": lambda s, name="RequestHistoricalData", count=1: s.faults.never_answer(str(name), int(count)),
     "split_frames": _set_fault("split_frames"),
     "silent_handshake": _set_fault("silent_handshake"),
+    "malformed_volume": lambda s, symbol, text: s.faults.malformed_volume(str(symbol), str(text)),
     "clear_faults": lambda s: s.faults.clear(),
     "max_message_rate": lambda s, value=None, drop_after=None: s.set_message_rate(value, drop_after),
     "clock_freeze": lambda s, at=None: s.clock.freeze(None if at is None else float(at)),

@@ -160,7 +160,8 @@ class Bar:
     high: float
     low: float
     close: float
-    volume: int | Decimal  # -1 for MIDPOINT, BID, ASK; a Decimal for fractional sizes (crypto)
+    # -1 for MIDPOINT, BID, ASK; a Decimal for fractional sizes (crypto); a str goes out verbatim (malformed_volume)
+    volume: int | Decimal | str
     wap: float
     count: int
 

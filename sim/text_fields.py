@@ -33,21 +33,25 @@ def fmt_float(value: float) -> str:
     return text
 
 
-def decimal_text(value: int | Decimal) -> str:
-    """A size as Decimal text without exponent or trailing zeros: "1234", "0.00012345", "-1"."""
+def decimal_text(value: int | Decimal | str) -> str:
+    """A size as Decimal text without exponent or trailing zeros: "1234", "0.00012345", "-1"; a str verbatim."""
+    if isinstance(value, str):
+        return value  # the malformed_volume fault: exactly what it asked for
     text = format(Decimal(value), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
 
 
-def fmt_volume(volume: int | Decimal, version: int) -> str:
+def fmt_volume(volume: int | Decimal | str, version: int) -> str:
     """A bar's volume for a client at `version`.
 
     From 163 (MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT) the client decodes sizes as Decimal and gets the exact value
     ("0.5"); an older client reads an integer (9.81: int(), and its reader thread dies on "0.5"), so TWS rounds the
-    size for it, half up.
+    size for it, half up. A str is sent verbatim whatever the version (the malformed_volume fault).
     """
+    if isinstance(volume, str):
+        return volume
     if isinstance(volume, float):
         volume = Decimal(repr(volume))
     if version >= V_FRACTIONAL_SIZE:
