@@ -91,10 +91,9 @@ def decode_request(payload: bytes, server_version: int) -> Request:
         fields = text_fields.split_fields(payload)
         if not fields:
             raise MalformedMessage("empty message")
-        try:
-            msg_id = int(fields[0])
-        except ValueError:
-            raise MalformedMessage(f"message id is not a number: {fields[0]!r}") from None
+        msg_id = text_fields.parse_int(fields[0])  # read like every int field: an empty id is 0, i.e. unknown
+        if msg_id is None:
+            raise MalformedMessage(f"message id is not a number: {fields[0]!r}")
         return text_codec.decode(msg_id, fields[1:], server_version)
     except MalformedMessage:
         raise

@@ -7,6 +7,7 @@ messages carry decimals (volume, WAP, sizes) as text too.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -97,8 +98,40 @@ def split_fields(body: bytes) -> list[str]:
         raise MalformedMessage(f"fields are not UTF-8: {exc}") from None
 
 
+# TWS reads request fields as its Java decoder does: readInt / readDouble / readBoolFromInt return 0 (false) for an
+# empty field, which is how other client libraries send an unset conId, strike or includeExpired; anything else goes
+# through Integer.parseInt (an optional sign and digits, 32-bit) or Double.parseDouble (decimal or exponent form,
+# surrounding blanks allowed). Python's int()/float() are looser ("1_000", " 7", "nan"), so the forms are spelled out.
+_INT32 = re.compile(r"[+-]?[0-9]+")
+_DOUBLE = re.compile(r"[\x01-\x20]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[\x01-\x20]*")  # trim()
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def parse_int(raw: str) -> int | None:
+    """A field as TWS's readInt reads it: "" is 0; None when TWS could not read it either."""
+    if raw == "":
+        return 0
+    if not _INT32.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if INT32_MIN <= value <= INT32_MAX else None
+
+
+def parse_double(raw: str) -> float | None:
+    """A field as TWS's readDouble reads it: "" is 0.0; None when unreadable or not finite (no price is)."""
+    if raw == "":
+        return 0.0
+    if not _DOUBLE.fullmatch(raw):
+        return None
+    value = float(raw)
+    return value if math.isfinite(value) else None
+
+
 class FieldReader:
-    """Reads a request's fields in order; any shortfall, excess or unparsable number is a MalformedMessage."""
+    """Reads a request's fields in order; any shortfall, excess or unparsable number is a MalformedMessage.
+
+    Empty numeric fields read as 0, 0.0 and False, as in TWS (see parse_int / parse_double).
+    """
 
     def __init__(self, msg_id: int, fields: Sequence[str]) -> None:
         self.msg_id = msg_id
@@ -114,25 +147,20 @@ class FieldReader:
 
     def integer(self) -> int:
         raw = self.text()
-        try:
-            return int(raw)
-        except ValueError:
-            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not an integer: {raw!r}") from None
+        value = parse_int(raw)
+        if value is None:
+            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not an integer: {raw!r}")
+        return value
 
     def number(self) -> float:
-        raw = self.text()
-        if raw == "":
-            return 0.0  # the 10.x client sends an unset strike as an empty field (9.81 sends "0.0")
-        try:
-            value = float(raw)
-        except ValueError:
-            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not a number: {raw!r}") from None
-        if not math.isfinite(value):
-            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not finite: {raw!r}")
+        raw = self.text()  # the 10.x client sends an unset strike empty, 9.81 as "0.0"
+        value = parse_double(raw)
+        if value is None:
+            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not a finite number: {raw!r}")
         return value
 
     def flag(self) -> bool:
-        return self.integer() != 0  # the clients send booleans as 0/1
+        return self.integer() != 0  # readBoolFromInt: the clients send booleans as 0/1, "" is false
 
     def finish(self) -> None:
         if self._pos != len(self._fields):
