@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--update-interval", type=float, default=5.0,
                    help="seconds between keepUpToDate updates (TWS sends about every 5 s)")
     g.add_argument("--no-pacing", action="store_true", help="do not enforce IB's historical-data pacing rules")
+    g.add_argument("--lenient-durations", action="store_true",
+                   help="serve durations longer than IB's table guarantees for the bar size (1 secs: 1800 S, 1 min: "
+                        "1 D, 30 mins: 1 M, 1 day: 1 Y ...; real TWS is sometimes this lenient) instead of error 162 "
+                        "\"Time length exceed max.\"")
     g.add_argument("--legacy-dates", action="store_true",
                    help='intraday bar dates as "yyyymmdd  HH:MM:SS" (older TWS) instead of with the time zone')
     g = p.add_argument_group("clock (default: real time)")
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> SimOptions:
     return SimOptions(host=args.host, port=args.port, max_version=args.max_version, account=args.account,
                       update_interval=args.update_interval, pacing=not args.no_pacing,
+                      lenient_durations=args.lenient_durations,
                       legacy_dates=args.legacy_dates, instruments=args.instruments, log_requests=args.log_requests,
                       max_message_rate=args.max_message_rate,
                       drop_after_rate_violations=args.drop_after_rate_violations)

@@ -331,7 +331,8 @@ class ClientConnection:
         req_id, query = request.req_id, request.query
         try:
             instrument = self.server.universe.resolve_one(request.contract)
-            answer = build_history(instrument, query, self.server.clock.now(), self.server.options.legacy_dates)
+            answer = build_history(instrument, query, self.server.clock.now(), self.server.options.legacy_dates,
+                                   self.server.lenient_durations)
         except SimError as err:
             self.send_error(req_id, err.code, err.message)
             return
