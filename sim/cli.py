@@ -68,9 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "versions 100-200; protobuf framing from 201 when the 10.x client's protobuf modules are "
                     "installed). Serves handshake, startApi, reqIds, reqCurrentTime, reqMarketDataType, "
                     "reqContractDetails, reqHistoricalData (keepUpToDate too), cancelHistoricalData, "
-                    "reqHeadTimeStamp with seeded synthetic bars on a real NYSE calendar, and BTC (CRYPTO on PAXOS: "
-                    "24/7, AGGTRADES/MIDPOINT/BID/ASK, fractional volumes as decimals from server version 163, "
-                    "rounded below).",
+                    "reqHeadTimeStamp, the empty answers of an account without positions, orders or executions to "
+                    "the start-up requests of client libraries (reqPositions, reqOpenOrders, reqExecutions, "
+                    "reqAccountUpdates, reqAccountSummary, ...), with seeded synthetic bars on a real NYSE "
+                    "calendar, and BTC (CRYPTO on PAXOS: 24/7, AGGTRADES/MIDPOINT/BID/ASK, fractional volumes as "
+                    "decimals from server version 163, rounded below).",
         formatter_class=_HelpFormatter)
     g = p.add_argument_group("server")
     g.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sim import proto_codec, text_codec, text_fields
+from sim import account_codec, proto_codec, text_codec, text_fields
 from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, Request, UnknownMessage
 
 PROTOBUF_AVAILABLE: bool = proto_codec.AVAILABLE
@@ -40,6 +40,7 @@ REPLY_PROTOBUF_FROM: dict[str, int] = {
     "head_timestamp": 208,
     "next_valid_id": 213,
     "current_time": 213,
+    **account_codec.REPLY_PROTOBUF_FROM,  # executions 201, orders 204, accounts and positions 207
 }
 
 # Requests the 10.x client sends as protobuf from these versions (common.getServerVersionForMessage). The decoder
@@ -54,6 +55,7 @@ REQUEST_PROTOBUF_FROM: dict[str, int] = {
     "startApi": 213,
     "reqIds": 213,
     "reqCurrentTime": 213,
+    **account_codec.REQUEST_PROTOBUF_FROM,
 }
 
 _EXCHANGE_ZONE = ZoneInfo("America/New_York")
@@ -169,6 +171,12 @@ class ReplyEncoder:
         return self._either("historical_data_update", text_codec.IN_HISTORICAL_DATA_UPDATE,
                             lambda: proto_codec.historical_data_update(req_id, bar),
                             lambda: text_codec.historical_data_update(req_id, bar, self.version))
+
+    def end_marker(self, name: str, value: int | str | None = None) -> bytes:
+        """An empty answer's end: `name` one of account_codec.REPLY_IDS (positionEnd, openOrderEnd, execDetailsEnd
+        with its reqId, accountDownloadEnd with its account, ...)."""
+        return self._either(name, account_codec.REPLY_IDS[name], lambda: account_codec.end_marker_proto(name, value),
+                            lambda: account_codec.end_marker_text(name, value))
 
     def head_timestamp(self, req_id: int, timestamp: str) -> bytes:
         return self._either("head_timestamp", text_codec.IN_HEAD_TIMESTAMP,

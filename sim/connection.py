@@ -14,7 +14,8 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
-from sim import codec
+from sim import account_answers, codec
+from sim.account_messages import ACCOUNT_REQUESTS
 from sim.history import head_timestamp
 from sim.history_service import HistoryService
 from sim.message_rate import RATE_EXCEEDED, MessageRate
@@ -282,6 +283,9 @@ class ClientConnection:
                 for instrument in matches:
                     self.send(enc.contract_data(request.req_id, instrument.details(self.server.clock.now())))
                 self.send(enc.contract_data_end(request.req_id))
+            elif isinstance(request, ACCOUNT_REQUESTS):  # start-up requests of client libraries: empty answers
+                for frame in account_answers.answer(request, enc, self.server.options.account):
+                    self.send(frame)
             elif isinstance(request, RequestHeadTimestamp):
                 instrument = self.server.universe.resolve_one(request.contract)
                 stamp = head_timestamp(instrument, request.use_rth, request.what_to_show, request.format_date)

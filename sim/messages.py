@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sim.account_messages import AccountRequest
+
 
 class SimError(Exception):
     """A TWS error reply: `code` and `message` are sent to the client as TWS would send them."""
@@ -144,6 +146,7 @@ Request = (
     | CancelHistoricalData
     | RequestHeadTimestamp
     | CancelHeadTimestamp
+    | AccountRequest
     | UnknownMessage
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from sim import account_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -170,7 +171,10 @@ def decode(msg_id: int, fields: Sequence[str], version: int) -> Request:
     elif msg_id == OUT_CANCEL_HEAD_TIMESTAMP:
         request = CancelHeadTimestamp(req_id=r.integer())
     else:
-        return UnknownMessage(msg_id, tuple(fields))
+        account_request = account_codec.decode_text(msg_id, r, version)  # positions, orders, executions, account
+        if account_request is None:
+            return UnknownMessage(msg_id, tuple(fields))
+        request = account_request
     r.finish()
     return request
 

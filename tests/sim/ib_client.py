@@ -174,3 +174,29 @@ class RecordingClient(EWrapper, EClient):
 
     def connectionClosed(self) -> None:  # noqa: N802
         self._record("connectionClosed", None)
+
+    # the end markers of the start-up requests other client libraries send (an empty account: nothing before them)
+
+    def positionEnd(self) -> None:  # noqa: N802
+        self._record("positionEnd", None)
+
+    def openOrderEnd(self) -> None:  # noqa: N802
+        self._record("openOrderEnd", None)
+
+    def completedOrdersEnd(self) -> None:  # noqa: N802
+        self._record("completedOrdersEnd", None)
+
+    def execDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("execDetailsEnd", reqId)
+
+    def accountDownloadEnd(self, accountName: str) -> None:  # noqa: N802, N803
+        self._record("accountDownloadEnd", None, account=accountName)
+
+    def accountSummaryEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("accountSummaryEnd", reqId)
+
+    def positionMultiEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("positionMultiEnd", reqId)
+
+    def accountUpdateMultiEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("accountUpdateMultiEnd", reqId)

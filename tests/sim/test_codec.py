@@ -436,7 +436,7 @@ def test_versions() -> None:
 
 def test_messages_not_served_are_unknown_not_errors() -> None:
     assert codec.decode_request(b"1\x0011\x001\x00", 157) == UnknownMessage(1, ("11", "1"))
-    assert codec.decode_request(b"62\x00", 157) == UnknownMessage(62, ())
+    assert codec.decode_request(b"24\x00", 157) == UnknownMessage(24, ())  # reqScannerParameters
 
 
 MALFORMED_TEXT = [
