@@ -129,7 +129,7 @@ def _load_bars_request() -> BarRequest:
         messages = field_messages(exc.messages)
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         if "symbol" in valid and "symbol" not in messages:
-            g.bridge_symbol = valid["symbol"]
+            g.bridge_symbol = valid["symbol"].upper()  # validated ASCII: as the request would be sent
         if "period" in valid and "period" not in messages:
             g.bridge_period = valid["period"]
         summary = "; ".join(f"{name}: {text}" for name, text in messages.items())

@@ -52,7 +52,7 @@ class BridgeClient:
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], bytes]:
         data = orjson.dumps(body)
-        for attempt in (0, 1):  # gunicorn closes idle keep-alive connections after 2 s: reconnect once
+        for attempt in (0, 1):  # gunicorn closes a connection idle for GUNICORN_KEEPALIVE (75 s): reconnect once
             try:
                 self.conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
                 resp = self.conn.getresponse()

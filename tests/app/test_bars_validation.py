@@ -145,6 +145,11 @@ class TestTheClientsExactStringIsValidated:
                 sent["use_rth"]) == ("SPY", "MIDPOINT", "STK", "SMART", "USD", True)
 
 
+    def test_a_valid_lower_case_symbol_is_echoed_in_ibs_case(self, client: FlaskClient, stub: WorkerStub) -> None:
+        body = assert_refused(post(client, {**VALID, "symbol": "aapl", "duration": "forever"}), stub, "duration")
+        assert body["symbol"] == "AAPL"
+
+
 class TestIbsDurationLimits:
     @pytest.mark.parametrize(("period", "duration", "longest"), [
         ("1s", "3600 S", "1800 S"), ("5s", "1 D", "3600 S"), ("1m", "1 M", "1 D"), ("1m", "2 D", "1 D"),

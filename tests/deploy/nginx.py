@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from typing import BinaryIO
 
 from tests.e2e.processes import ROOT
 from tests.ports import accepting, free_port
@@ -54,13 +55,15 @@ class NginxProcess:
             f"{render(upstream_port, self.port, read_timeout)}\n}}\n")
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: BinaryIO | None = None
 
     def start(self) -> NginxProcess:
         check = subprocess.run([NGINX, "-t", "-p", str(self.prefix), "-c", str(self.conf)], capture_output=True,
                                text=True, timeout=30)
         assert check.returncode == 0, check.stderr
+        self.stderr = open(self.prefix / "stderr.log", "ab")
         self.proc = subprocess.Popen([NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.prefix / "stderr.log", "ab"))
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr)
         wait_until(lambda: self.proc is not None and (self.proc.poll() is not None or accepting(self.port)),
                    what="nginx listening")
         assert self.proc.poll() is None, (self.prefix / "stderr.log").read_text()
@@ -75,3 +78,6 @@ class NginxProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
