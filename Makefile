@@ -6,8 +6,9 @@ VENV10 := .venv10
 PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
+NGINX := /usr/sbin/nginx
 
-.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
+.PHONY: install nginx test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
@@ -24,13 +25,19 @@ $(VENV10)/.installed: requirements-ibapi10.txt requirements-base.txt requirement
 	$(PY10) -m pip install --quiet -r requirements-ibapi10.txt -r requirements-dev.txt
 	touch $@
 
-test: install lint test-ibapi9 test-ibapi10
+test: install lint nginx test-ibapi9 test-ibapi10
 
-test-ibapi9: $(VENV)/.installed
+test-ibapi9: $(VENV)/.installed nginx
 	$(PY) -m pytest tests -q
 
-test-ibapi10: $(VENV10)/.installed
+test-ibapi10: $(VENV10)/.installed nginx
 	$(PY10) -m pytest tests -q
+
+# Debian's nginx for the deployment tests (tests/deploy run it themselves on a loopback port, never as the service).
+# Installed when missing (CI is a fresh Debian machine, as root); nothing to do, and nothing printed, when present.
+nginx:
+	@test -x $(NGINX) || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq nginx-light >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }; }
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
