@@ -7,9 +7,15 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
+.PHONY: install install-prod test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
 
 install: $(VENV)/.installed $(VENV10)/.installed
+
+# Production (systemd, PM2): only what the bridge needs to run, into .venv; no test tools, no 10.x test client.
+install-prod:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
 
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +41,8 @@ test-ibapi10: $(VENV10)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-# The simulator and the bridge on this machine, and a curl that returns bars (Ctrl-C stops both).
+# The simulator and the bridge on this machine, and curls that work (Ctrl-C stops both). Settings: PORT (3003),
+# SIM_PORT (7597), DEMO_CLOCK (auto | live | an ISO 8601 instant), e.g. `make demo DEMO_CLOCK=live`.
 demo: $(VENV)/.installed
 	./deploy/demo.sh
 
