@@ -35,6 +35,9 @@ PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 HTTP_FIELD = {"bar_size": "period", "what_to_show": "what", "use_rth": "session"}
 OPTIONAL_FIELDS = ("what", "session", "include_forming", "end_datetime", "sec_type", "exchange", "currency")
 UPPER_FIELDS = ("symbol", "what", "sec_type", "exchange", "currency")  # IB's own spelling is upper case
+# IB's local symbol of a currency pair, "EUR.USD": for CASH the same as symbol EUR with currency USD
+CASH_PAIR_RE = re.compile(r"^([A-Z]{3})\.([A-Z]{3})\Z", re.ASCII)
+DEFAULT_CURRENCY = "USD"
 
 
 def _symbol(value: str) -> None:
@@ -95,7 +98,7 @@ class BarsQuerySchema(Schema):
     end_datetime = _string(load_default="", validate=_end_datetime)
     sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper))
     exchange = _string(load_default="SMART", validate=_code)
-    currency = _string(load_default="USD", validate=_code)
+    currency = _string(load_default=None, validate=_code)  # USD, or the quote currency of a CASH pair
 
     @pre_load
     def defaults_for_null(self, data: Any, **_: Any) -> Any:
@@ -113,17 +116,30 @@ class BarsQuerySchema(Schema):
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
         """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as the worker's request."""
-        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS}, "session": data["session"].lower()}
+        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data[name] is not None},
+                "session": data["session"].lower()}
+        symbol, currency = _cash_pair(data["symbol"], data["sec_type"], data["currency"])
         request = BarRequest(
-            symbol=data["symbol"], bar_size=PERIODS[data["period"]], duration=data["duration"],
+            symbol=symbol, bar_size=PERIODS[data["period"]], duration=data["duration"],
             what_to_show=data["what"], use_rth=SESSIONS[data["session"]], include_forming=data["include_forming"],
             end_datetime=parse_end_datetime(data["end_datetime"]), sec_type=data["sec_type"],
-            exchange=data["exchange"], currency=data["currency"])
+            exchange=data["exchange"], currency=currency)
         try:
             request.validate()  # the worker's own check: never send what the worker would refuse
         except InvalidBarRequest as exc:
             raise ValidationError({HTTP_FIELD.get(k, k): [v] for k, v in exc.fields.items()}) from None
         return request
+
+
+def _cash_pair(symbol: str, sec_type: str, currency: str | None) -> tuple[str, str]:
+    """(symbol, currency) for IB: a CASH pair in IB's local-symbol form "EUR.USD" is symbol EUR in currency USD."""
+    pair = CASH_PAIR_RE.match(symbol) if sec_type == "CASH" else None
+    if pair is None:
+        return symbol, currency or DEFAULT_CURRENCY
+    base, quote = pair.groups()
+    if currency is not None and currency != quote:
+        raise ValidationError({"currency": [f"{symbol} is quoted in {quote}; leave currency out or give {quote}"]})
+    return base, quote
 
 
 def field_messages(messages: Any) -> dict[str, str]:

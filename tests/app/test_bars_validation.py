@@ -193,3 +193,21 @@ class TestMalformedBodies:
         response = client.post("/api/v1/bars", data='{"symbol": "AAPL", "period": "5m", "duration": "1 D"}',
                                content_type="application/json; charset=utf-8")
         assert response.status_code == 200
+
+
+class TestCurrencyPairs:
+    def test_ibs_pair_form_names_symbol_and_currency_of_a_cash_pair(self) -> None:
+        loaded = BarsQuerySchema().load({**VALID, "symbol": "eur.usd", "sec_type": "CASH", "exchange": "IDEALPRO"})
+        assert (loaded.symbol, loaded.currency, loaded.sec_type) == ("EUR", "USD", "CASH")
+        loaded = BarsQuerySchema().load({**VALID, "symbol": "EUR.JPY", "sec_type": "CASH", "currency": "jpy"})
+        assert (loaded.symbol, loaded.currency) == ("EUR", "JPY")
+
+    def test_a_pair_with_another_currency_is_refused(self, client: FlaskClient, stub: WorkerStub) -> None:
+        body = assert_refused(post(client, {**VALID, "symbol": "EUR.USD", "sec_type": "CASH", "currency": "GBP"}),
+                              stub, "currency")
+        assert "quoted in USD" in body["fields"]["currency"]
+
+    def test_a_dotted_stock_symbol_stays_what_it_is(self) -> None:
+        loaded = BarsQuerySchema().load({**VALID, "symbol": "BRK.B"})
+        assert (loaded.symbol, loaded.currency) == ("BRK.B", "USD")
+        assert BarsQuerySchema().load({**VALID, "symbol": "ABC.DEF"}).symbol == "ABC.DEF"  # STK: not a pair
