@@ -2,11 +2,15 @@
 
 Every string that may reach TWS is checked here against the same patterns `shared.bars` enforces again on the
 worker side, so a NUL, a comma or a control character is refused with 400 before anything is sent anywhere.
+Each check runs on the client's exact string; only a valid (ASCII) string is then put in IB's case: Unicode case
+mapping turns other letters into ASCII ones (the long s and the dotless i upper-case to S and I: "\\u017fpy" would
+become SPY).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
@@ -31,6 +35,9 @@ PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 HTTP_FIELD = {"bar_size": "period", "what_to_show": "what", "use_rth": "session"}
 OPTIONAL_FIELDS = ("what", "session", "include_forming", "end_datetime", "sec_type", "exchange", "currency")
 UPPER_FIELDS = ("symbol", "what", "sec_type", "exchange", "currency")  # IB's own spelling is upper case
+# IB's local symbol of a currency pair, "EUR.USD": for CASH the same as symbol EUR with currency USD
+CASH_PAIR_RE = re.compile(r"^([A-Z]{3})\.([A-Z]{3})\Z", re.ASCII)
+DEFAULT_CURRENCY = "USD"
 
 
 def _symbol(value: str) -> None:
@@ -50,6 +57,14 @@ def _duration(value: str) -> None:
 def _code(value: str) -> None:
     if not CODE_RE.match(value):
         raise ValidationError("must be 1-16 letters, digits or '.'")
+
+
+def _choice(choices: Collection[str], fold: Callable[[str], str]) -> Callable[[str], None]:
+    """One of `choices` in any ASCII letter case (`fold` puts it in the choices' case)."""
+    def check(value: str) -> None:
+        if not value.isascii() or fold(value) not in choices:
+            raise ValidationError(f"must be one of {', '.join(choices)}")
+    return check
 
 
 def _end_datetime(value: str) -> None:
@@ -76,28 +91,21 @@ class BarsQuerySchema(Schema):
     symbol = _string(required=True, validate=_symbol)
     period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
     duration = _string(required=True, validate=_duration)
-    what = _string(load_default="TRADES",
-                   validate=OneOf(WHAT_TO_SHOW, error=f"must be one of {', '.join(WHAT_TO_SHOW)}"))
-    session = _string(load_default="rth", validate=OneOf(list(SESSIONS), error="must be 'rth' or 'all'"))
+    what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper))
+    session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower))
     include_forming = fields.Boolean(load_default=False, error_messages={
         "invalid": "must be true or false", "null": "must not be null"})
     end_datetime = _string(load_default="", validate=_end_datetime)
-    sec_type = _string(load_default="STK", validate=OneOf(SEC_TYPES, error=f"must be one of {', '.join(SEC_TYPES)}"))
+    sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper))
     exchange = _string(load_default="SMART", validate=_code)
-    currency = _string(load_default="USD", validate=_code)
+    currency = _string(load_default=None, validate=_code)  # USD, or the quote currency of a CASH pair
 
     @pre_load
-    def normalise(self, data: Any, **_: Any) -> Any:
-        """null in an optional field means its default; IB names are case-insensitive for clients."""
+    def defaults_for_null(self, data: Any, **_: Any) -> Any:
+        """null in an optional field means its default."""
         if not isinstance(data, dict):
             return data
-        data = {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
-        for name in UPPER_FIELDS:
-            if isinstance(data.get(name), str):
-                data[name] = data[name].upper()
-        if isinstance(data.get("session"), str):
-            data["session"] = data["session"].lower()
-        return data
+        return {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
     @validates_schema
     def forming_needs_now(self, data: dict[str, Any], **_: Any) -> None:
@@ -107,16 +115,31 @@ class BarsQuerySchema(Schema):
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
+        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as the worker's request."""
+        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data[name] is not None},
+                "session": data["session"].lower()}
+        symbol, currency = _cash_pair(data["symbol"], data["sec_type"], data["currency"])
         request = BarRequest(
-            symbol=data["symbol"], bar_size=PERIODS[data["period"]], duration=data["duration"],
+            symbol=symbol, bar_size=PERIODS[data["period"]], duration=data["duration"],
             what_to_show=data["what"], use_rth=SESSIONS[data["session"]], include_forming=data["include_forming"],
             end_datetime=parse_end_datetime(data["end_datetime"]), sec_type=data["sec_type"],
-            exchange=data["exchange"], currency=data["currency"])
+            exchange=data["exchange"], currency=currency)
         try:
             request.validate()  # the worker's own check: never send what the worker would refuse
         except InvalidBarRequest as exc:
             raise ValidationError({HTTP_FIELD.get(k, k): [v] for k, v in exc.fields.items()}) from None
         return request
+
+
+def _cash_pair(symbol: str, sec_type: str, currency: str | None) -> tuple[str, str]:
+    """(symbol, currency) for IB: a CASH pair in IB's local-symbol form "EUR.USD" is symbol EUR in currency USD."""
+    pair = CASH_PAIR_RE.match(symbol) if sec_type == "CASH" else None
+    if pair is None:
+        return symbol, currency or DEFAULT_CURRENCY
+    base, quote = pair.groups()
+    if currency is not None and currency != quote:
+        raise ValidationError({"currency": [f"{symbol} is quoted in {quote}; leave currency out or give {quote}"]})
+    return base, quote
 
 
 def field_messages(messages: Any) -> dict[str, str]:
