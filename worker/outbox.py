@@ -197,6 +197,7 @@ class Outbox:
             reason = f"sending {message.name} failed: {type(exc).__name__}: {exc}"
             log.warning("%s; the connection is treated as lost", reason)
             self._connection.drop(reason)
+            self._again = True  # the rest of the line fails now as unavailable, not at its deadline
             return False
         self.sent += 1
         return True
