@@ -191,7 +191,7 @@ class Outbox:
         """Send one message (its token is taken). False when the send failed and the connection was dropped."""
         client = self._connection.client
         try:
-            message.send(client)
+            message.send_to(client)
         except Exception as exc:  # any failure to send is a lost connection, never a 500 (issue 8 item 12)
             self.send_failures += 1
             reason = f"sending {message.name} failed: {type(exc).__name__}: {exc}"

@@ -1,7 +1,7 @@
 """What the worker can send TWS, as plain values; the only code in worker/ that calls ibapi's send methods.
 
 Other modules build one of these and hand it to the outbox (worker/outbox.py), which sends it when the message budget
-and IB's pacing rules allow; `send` is called by the outbox alone (tests/worker/test_tws_requests.py proves that no
+and IB's pacing rules allow; `send_to` is called by the outbox alone (tests/worker/test_tws_requests.py proves that no
 other module calls an ibapi method that sends).
 """
 
@@ -16,7 +16,7 @@ from ibapi.contract import Contract
 class TwsRequest(Protocol):
     name: str
 
-    def send(self, client: Any) -> None: ...
+    def send_to(self, client: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class HistoricalDataRequest:
     keep_up_to_date: bool
     name: str = "reqHistoricalData"
 
-    def send(self, client: Any) -> None:
+    def send_to(self, client: Any) -> None:
         client.reqHistoricalData(self.req_id, self.contract, self.end, self.duration, self.bar_size,
                                  self.what_to_show, self.use_rth, self.format_date, self.keep_up_to_date, [])
 
@@ -42,7 +42,7 @@ class CancelHistoricalData:
     req_id: int
     name: str = "cancelHistoricalData"
 
-    def send(self, client: Any) -> None:
+    def send_to(self, client: Any) -> None:
         client.cancelHistoricalData(self.req_id)
 
 
@@ -52,7 +52,7 @@ class ContractDetailsRequest:
     contract: Contract
     name: str = "reqContractDetails"
 
-    def send(self, client: Any) -> None:
+    def send_to(self, client: Any) -> None:
         client.reqContractDetails(self.req_id, self.contract)
 
 
@@ -60,7 +60,7 @@ class ContractDetailsRequest:
 class CurrentTimeRequest:
     name: str = "reqCurrentTime"
 
-    def send(self, client: Any) -> None:
+    def send_to(self, client: Any) -> None:
         client.reqCurrentTime()
 
 
@@ -69,5 +69,5 @@ class MarketDataTypeRequest:
     market_data_type: int
     name: str = "reqMarketDataType"
 
-    def send(self, client: Any) -> None:
+    def send_to(self, client: Any) -> None:
         client.reqMarketDataType(self.market_data_type)

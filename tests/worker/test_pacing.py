@@ -52,7 +52,7 @@ class Sent:
 
     name = "historical"
 
-    def send(self, client: Any) -> None:
+    def send_to(self, client: Any) -> None:
         client.append(self)
 
 
@@ -463,7 +463,7 @@ def test_the_outbox_writes_the_ledger_before_the_message_goes(tmp_path: Path) ->
     class Probe:
         name = "reqHistoricalData"
 
-        def send(self, client: Any) -> None:
+        def send_to(self, client: Any) -> None:
             seen.append(len(FileLedger(path).load()))  # what a kill at this instant would leave behind
 
     outbox = Outbox(roomy_budget(clock), rules, Timers(clock), FakeConnection(object()), clock)
