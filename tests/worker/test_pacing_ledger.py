@@ -144,3 +144,11 @@ def test_an_empty_setting_keeps_pacing_in_memory(tmp_path: Path) -> None:
     ledger.append(SENT)
     assert ledger.load() == []
     assert open_ledger(tmp_path / "p.jsonl").location == str(tmp_path / "p.jsonl")
+
+
+def test_the_ledger_is_never_written_through_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("keep\n")
+    (tmp_path / "pacing.jsonl").symlink_to(target)
+    FileLedger(tmp_path / "pacing.jsonl").append(SENT)
+    assert target.read_text() == "keep\n"
