@@ -7,9 +7,15 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
+.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
 
 install: $(VENV)/.installed $(VENV10)/.installed
+
+# Production (systemd, PM2): only what the bridge needs to run, into .venv; no test tools, no 10.x test client.
+install-prod:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
 
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,18 +30,26 @@ $(VENV10)/.installed: requirements-ibapi10.txt requirements-base.txt requirement
 	$(PY10) -m pip install --quiet -r requirements-ibapi10.txt -r requirements-dev.txt
 	touch $@
 
-test: install lint test-ibapi9 test-ibapi10
+test: install lint system-deps test-ibapi9 test-ibapi10
 
-test-ibapi9: $(VENV)/.installed
+test-ibapi9: $(VENV)/.installed system-deps
 	$(PY) -m pytest tests -q
 
-test-ibapi10: $(VENV10)/.installed
+test-ibapi10: $(VENV10)/.installed system-deps
 	$(PY10) -m pytest tests -q
+
+# Debian packages the tests run for real: nginx (tests/deploy start it themselves on a loopback port, never as the
+# service), curl (README's examples are run as printed) and node (a Node.js client). Installed when missing (CI is
+# a fresh Debian machine, as root), without letting the package scripts start the system nginx on port 80; nothing
+# to do, and nothing printed, when present.
+system-deps:
+	@./tests/install_system_packages.sh /usr/sbin/nginx:nginx-light /usr/bin/curl:curl /usr/bin/node:nodejs
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-# The simulator and the bridge on this machine, and a curl that returns bars (Ctrl-C stops both).
+# The simulator and the bridge on this machine, and curls that work (Ctrl-C stops both). Settings: PORT (3003),
+# SIM_PORT (7597), DEMO_CLOCK (auto | live | an ISO 8601 instant), e.g. `make demo DEMO_CLOCK=live`.
 demo: $(VENV)/.installed
 	./deploy/demo.sh
 

@@ -14,7 +14,12 @@ _config = load_config_or_exit("tws-bridge")  # a bad setting stops start-up with
 bind = f"[{_config.host}]:{_config.port}" if ":" in _config.host else f"{_config.host}:{_config.port}"
 workers = _config.gunicorn_workers
 threads = _config.gunicorn_threads
-worker_class = "gthread"
+worker_class = "app.gunicorn_worker.ThreadWorker"  # gthread, answering what gunicorn cannot parse with JSON
+# Idle keep-alive connections stay open this long (gunicorn's default is 2 s): longer than clients reuse an idle
+# connection (Node's undici 4 s, its http.Agent until the server closes), and longer than nginx's upstream
+# keepalive_timeout (deploy/nginx/tws-bridge.conf, 60 s), so it is always the client that closes an idle connection
+# and never the server just as the client sends on it ("other side closed").
+keepalive = _config.gunicorn_keepalive
 timeout = int(_config.bar_timeout) + 30  # a bar request may wait BAR_TIMEOUT for TWS
 graceful_timeout = 10
 control_socket_disable = True  # gunicorn 27's ~/.gunicorn/gunicorn.ctl would be shared by every instance on the host

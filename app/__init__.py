@@ -10,6 +10,7 @@ from flask_cors import CORS
 
 from app.api import api
 from app.errors import register_error_handlers
+from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig, load_config
@@ -27,10 +28,19 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes  # beyond it: 413 as JSON
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
+    # "//api/v1//bars" is no route (JSON 404), not werkzeug's HTML 308 redirect to the merged path
+    app.url_map.merge_slashes = False
     app.extensions[EXTENSION] = BridgeState(config, worker or WorkerClient.from_config(config))
-    CORS(app, resources={r"/api/*": {"origins": list(config.cors_origins)}},
+    # CORS for everything under /api/ but the control endpoints, which never answer a browser (app/control_access.py)
+    CORS(app, resources={r"^/api/(?!v1/(?:connect|disconnect)\Z)": {"origins": list(config.cors_origins)}},
          send_wildcard="*" in config.cors_origins,  # answer "*" rather than echo each origin back
          expose_headers=["Retry-After"], allow_headers=["Authorization", "Content-Type"], max_age=600)
+
+    @app.before_request
+    def read_request_body() -> None:
+        """Every request's body is read (and capped) before anything answers it, whatever the endpoint."""
+        read_body(config.max_body_bytes)
+
     app.register_blueprint(api)
     register_error_handlers(app)
     return app

@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, g, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.auth import require_token
+from app.control_access import require_control_access
 from app.errors import error_response
+from app.request_body import request_body
 from app.responses import json_response
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsQuerySchema, field_messages
 from app.state import VERSION, bridge_state
@@ -29,10 +30,10 @@ _bars_schema = BarsQuerySchema()
 
 @api.before_request
 def authenticate() -> None:
+    """The body was read and capped already (app-wide, app/request_body.py); then the token, then who may control."""
     config = bridge_state().config
-    if (request.content_length or 0) > config.max_body_bytes:  # also for bodies no view reads (/connect)
-        raise RequestEntityTooLarge()
     require_token(config.api_token)
+    require_control_access(config.api_token)
 
 
 @api.get("/health")
@@ -89,6 +90,7 @@ def disconnect() -> Response:
 
 
 def _control(op: str) -> Response:
+    _load_control_body()
     result = _call(op, {}, bridge_state().config.worker_timeout)
     log.info("%s -> %s", op, result.get("state"))
     return json_response({"success": True, "connected": result.get("connected") is True, "state": result.get("state")})
@@ -102,30 +104,48 @@ def _call(op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     return reply.result or {}
 
 
+def _load_control_body() -> None:
+    """A control request must say `Content-Type: application/json` even without a body (a browser cannot send that
+    cross-origin without a preflight, which the control endpoints never grant); the body is empty or `{}`."""
+    if not request.is_json:
+        raise BridgeFailure(BridgeError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                                        "control requests need 'Content-Type: application/json' (the body may be "
+                                        "empty or {})"))
+    payload = _json_object(request_body())
+    if payload:
+        raise _invalid("control requests take no fields", {str(name): "unknown field" for name in payload})
+
+
 def _load_bars_request() -> BarRequest:
     """The JSON body as a validated `BarRequest`; 415 for a body that is not JSON, 400 for anything invalid."""
-    data = request.get_data(cache=False)  # MAX_CONTENT_LENGTH applies here: 413 beyond it
+    data = request_body()
     if data.strip() and not request.is_json:
         raise BridgeFailure(BridgeError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                                         "send the request body as JSON with 'Content-Type: application/json'"))
-    try:
-        payload = orjson.loads(data) if data.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise _invalid(f"malformed JSON: {exc}", {"body": "malformed JSON"}) from None
-    if not isinstance(payload, dict):
-        raise _invalid("the request body must be a JSON object", {"body": "must be a JSON object"})
+    payload = _json_object(data)
     try:
         bar_request: BarRequest = _bars_schema.load(payload)
     except ValidationError as exc:
         messages = field_messages(exc.messages)
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         if "symbol" in valid and "symbol" not in messages:
-            g.bridge_symbol = valid["symbol"]
+            g.bridge_symbol = valid["symbol"].upper()  # validated ASCII: as the request would be sent
         if "period" in valid and "period" not in messages:
             g.bridge_period = valid["period"]
         summary = "; ".join(f"{name}: {text}" for name, text in messages.items())
         raise _invalid(f"invalid request: {summary}", messages) from None
     return bar_request
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    """The body as a JSON object ({} for an empty body); 400 for malformed JSON or another JSON value."""
+    try:
+        payload = orjson.loads(data) if data.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise _invalid(f"malformed JSON: {exc}", {"body": "malformed JSON"}) from None
+    if not isinstance(payload, dict):
+        raise _invalid("the request body must be a JSON object", {"body": "must be a JSON object"})
+    return payload
 
 
 def _invalid(message: str, fields: dict[str, str]) -> BridgeFailure:

@@ -23,10 +23,15 @@ log = logging.getLogger("http.errors")
 CODE_OF_STATUS: dict[int, ErrorCode] = {
     400: ErrorCode.INVALID_REQUEST,
     401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
+    414: ErrorCode.URI_TOO_LONG,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    417: ErrorCode.EXPECTATION_FAILED,
+    431: ErrorCode.HEADERS_TOO_LARGE,
+    501: ErrorCode.NOT_IMPLEMENTED,
 }
 MESSAGE_OF_STATUS: dict[int, str] = {
     404: "no such endpoint; see /api/v1/health, /api/v1/bars, /api/v1/connect, /api/v1/disconnect",

@@ -2,11 +2,15 @@
 
 Every string that may reach TWS is checked here against the same patterns `shared.bars` enforces again on the
 worker side, so a NUL, a comma or a control character is refused with 400 before anything is sent anywhere.
+Each check runs on the client's exact string; only a valid (ASCII) string is then put in IB's case: Unicode case
+mapping turns other letters into ASCII ones (the long s and the dotless i upper-case to S and I: "\\u017fpy" would
+become SPY).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
@@ -52,6 +56,14 @@ def _code(value: str) -> None:
         raise ValidationError("must be 1-16 letters, digits or '.'")
 
 
+def _choice(choices: Collection[str], fold: Callable[[str], str]) -> Callable[[str], None]:
+    """One of `choices` in any ASCII letter case (`fold` puts it in the choices' case)."""
+    def check(value: str) -> None:
+        if not value.isascii() or fold(value) not in choices:
+            raise ValidationError(f"must be one of {', '.join(choices)}")
+    return check
+
+
 def _end_datetime(value: str) -> None:
     if CONTROL_RE.search(value) or not value.isascii():  # \d and fromisoformat take any Unicode digit
         raise ValidationError("must be ASCII without control characters")
@@ -76,28 +88,21 @@ class BarsQuerySchema(Schema):
     symbol = _string(required=True, validate=_symbol)
     period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
     duration = _string(required=True, validate=_duration)
-    what = _string(load_default="TRADES",
-                   validate=OneOf(WHAT_TO_SHOW, error=f"must be one of {', '.join(WHAT_TO_SHOW)}"))
-    session = _string(load_default="rth", validate=OneOf(list(SESSIONS), error="must be 'rth' or 'all'"))
+    what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper))
+    session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower))
     include_forming = fields.Boolean(load_default=False, error_messages={
         "invalid": "must be true or false", "null": "must not be null"})
     end_datetime = _string(load_default="", validate=_end_datetime)
-    sec_type = _string(load_default="STK", validate=OneOf(SEC_TYPES, error=f"must be one of {', '.join(SEC_TYPES)}"))
+    sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper))
     exchange = _string(load_default="SMART", validate=_code)
     currency = _string(load_default="USD", validate=_code)
 
     @pre_load
-    def normalise(self, data: Any, **_: Any) -> Any:
-        """null in an optional field means its default; IB names are case-insensitive for clients."""
+    def defaults_for_null(self, data: Any, **_: Any) -> Any:
+        """null in an optional field means its default."""
         if not isinstance(data, dict):
             return data
-        data = {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
-        for name in UPPER_FIELDS:
-            if isinstance(data.get(name), str):
-                data[name] = data[name].upper()
-        if isinstance(data.get("session"), str):
-            data["session"] = data["session"].lower()
-        return data
+        return {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
     @validates_schema
     def forming_needs_now(self, data: dict[str, Any], **_: Any) -> None:
@@ -107,6 +112,8 @@ class BarsQuerySchema(Schema):
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
+        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as the worker's request."""
+        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS}, "session": data["session"].lower()}
         request = BarRequest(
             symbol=data["symbol"], bar_size=PERIODS[data["period"]], duration=data["duration"],
             what_to_show=data["what"], use_rth=SESSIONS[data["session"]], include_forming=data["include_forming"],

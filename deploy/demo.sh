@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# `make demo`: the simulated TWS and the bridge on this machine, then a curl that returns bars. Ctrl-C stops both.
+# `make demo`: the simulated TWS and the bridge on this machine, then curls that work. Ctrl-C stops both.
+#
+# Settings (environment, or make variables: `make demo PORT=3010 DEMO_CLOCK=live`):
+#   PORT        the bridge's HTTP port (3003)
+#   SIM_PORT    the simulated TWS's port (7597: not a port TWS or IB Gateway use, so the demo never meets a real TWS)
+#   DEMO_CLOCK  the simulator's clock: `auto` (default) runs in real time while a US regular session is open and
+#               otherwise from 10:00 New York of the last session, at real speed, so the forming bar always moves;
+#               `live` always follows the real clock; or an ISO 8601 instant with an offset to start from,
+#               e.g. 2025-01-28T10:00:00-05:00
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
-SIM_PORT=${SIM_PORT:-7597}  # not a port TWS or IB Gateway use: the demo must never meet a real TWS
+PY=${PY:-.venv/bin/python}
+SIM_PORT=${SIM_PORT:-7597}
 PORT=${PORT:-3003}
+DEMO_CLOCK=${DEMO_CLOCK:-auto}
 LOGS=$(mktemp -d /tmp/tws-bridge-demo.XXXXXX)
 
 pids=()
@@ -13,9 +22,46 @@ cleanup() {
   wait 2>/dev/null || true
   echo "stopped; logs were in $LOGS"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-"$PY" -m sim --host 127.0.0.1 --port "$SIM_PORT" --update-interval 1 >"$LOGS/sim.log" 2>&1 &
+# The instant the simulator's clock starts at ("" = the real clock), from DEMO_CLOCK.
+if ! CLOCK_START=$("$PY" - "$DEMO_CLOCK" <<'PYEOF'
+import sys, time
+from datetime import datetime
+from sim import trading_calendar as cal
+
+choice = sys.argv[1].strip()
+if choice == "live":
+    print("")
+elif choice == "auto":
+    now = time.time()
+    if cal.session_at(cal.CalendarKind.US_EQUITY, True, now) is not None:
+        print("")  # the market is open: real time shows a moving forming bar
+    else:
+        session = cal.last_session_started(cal.CalendarKind.US_EQUITY, True, now)
+        print(datetime.fromtimestamp(session.start + 30 * 60, cal.NEW_YORK).isoformat())  # its 10:00
+else:
+    try:
+        moment = datetime.fromisoformat(choice)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        sys.exit(f"DEMO_CLOCK: must be auto, live or an ISO 8601 instant with an offset, got {choice!r}")
+    print(moment.isoformat())
+PYEOF
+); then
+  exit 2
+fi
+clock_args=()
+if [ -n "$CLOCK_START" ]; then
+  clock_args=(--clock-start "$CLOCK_START" --clock-speed 1)
+  CLOCK_NOTE="simulated clock from $CLOCK_START at real speed (DEMO_CLOCK=live for the real clock)"
+else
+  CLOCK_NOTE="real clock"
+fi
+
+"$PY" -m sim --host 127.0.0.1 --port "$SIM_PORT" --update-interval 1 "${clock_args[@]}" >"$LOGS/sim.log" 2>&1 &
 pids+=($!)
 if ! "$PY" - "$SIM_PORT" "${pids[0]}" <<'PYEOF'
 import os, socket, sys, time
@@ -40,7 +86,7 @@ fi
 
 # The environment overrides any .env: the demo always talks to the simulator, on loopback.
 HOST=127.0.0.1 PORT=$PORT TWS_HOST=127.0.0.1 TWS_PORT=$SIM_PORT GUNICORN_WORKERS=2 \
-  BRIDGE_WORKER_ENDPOINT="ipc://$LOGS/ipc/worker.sock" \
+  BRIDGE_WORKER_ENDPOINT="ipc://$LOGS/ipc/worker.sock" BRIDGE_PACING_LEDGER="$LOGS/pacing.jsonl" \
   "$PY" -m gunicorn -c gunicorn.conf.py wsgi:app >"$LOGS/bridge.log" 2>&1 &
 pids+=($!)
 
@@ -59,30 +105,51 @@ while time.monotonic() < deadline:
 sys.exit(1)
 PYEOF
 then
-  echo "the bridge did not come up; see $LOGS/bridge.log and $LOGS/sim.log" >&2
+  echo "the bridge did not come up on 127.0.0.1:$PORT; see $LOGS/bridge.log and $LOGS/sim.log (PORT=... to choose" \
+       "another)" >&2
   exit 1
 fi
 
-CURL="curl -s -X POST http://127.0.0.1:$PORT/api/v1/bars -H 'Content-Type: application/json' -d '{\"symbol\": \"AAPL\", \"period\": \"5m\", \"duration\": \"1 D\"}'"
+URL="http://127.0.0.1:$PORT/api/v1"
+BARS_BODY='{"symbol": "AAPL", "period": "5m", "duration": "1 D"}'
+FORMING_BODY='{"symbol": "AAPL", "period": "1m", "duration": "1800 S", "include_forming": true}'
 cat <<TXT
 
-tws-bridge is up on http://127.0.0.1:$PORT, talking to the simulated TWS on 127.0.0.1:$SIM_PORT.
+tws-bridge is up on http://127.0.0.1:$PORT, talking to the simulated TWS on 127.0.0.1:$SIM_PORT ($CLOCK_NOTE).
 
 Try:
-  curl -s http://127.0.0.1:$PORT/api/v1/health
-  $CURL
+  curl -s $URL/health
+  curl -s -X POST $URL/bars -H 'Content-Type: application/json' -d '$BARS_BODY'
+  curl -s -X POST $URL/bars -H 'Content-Type: application/json' -d '$FORMING_BODY'
+The last one ends with the forming bar; run it again a few seconds later and watch it change.
 
-A check request (MSFT) went through:
 TXT
-"$PY" - "$PORT" <<'PYEOF'
-import json, sys, urllib.request
-req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/api/v1/bars", method="POST",
-                             data=json.dumps({"symbol": "MSFT", "period": "5m", "duration": "1 D"}).encode(),
-                             headers={"Content-Type": "application/json"})
-body = json.load(urllib.request.urlopen(req, timeout=30))
-print(f"  success={body['success']} count={body['count']}")
-for bar in body["bars"][:3]:
+"$PY" - "$URL" "$BARS_BODY" "$FORMING_BODY" <<'PYEOF'
+import json, sys, time, urllib.request
+
+url, bars_body, forming_body = sys.argv[1:]
+
+
+def post(body: str) -> dict:
+    req = urllib.request.Request(f"{url}/bars", method="POST", data=body.encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+answer = post(bars_body)
+print(f"AAPL 5m x 1 D: success={answer['success']} count={answer['count']}; the first bars:")
+for bar in answer["bars"][:2]:
     print("  ", json.dumps(bar))
+first = post(forming_body)["bars"][-1]
+print("The forming 1-min bar now:    ", json.dumps(first))
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:
+    time.sleep(1)
+    later = post(forming_body)["bars"][-1]
+    if later != first:
+        break
+print("and a few seconds later:      ", json.dumps(later))
 PYEOF
 echo
 echo "Logs: $LOGS. Press Ctrl-C to stop."

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.ib_limits import LONGEST_DURATION, duration_allowed
+
 # HTTP period -> IB barSizeSetting
 PERIODS: dict[str, str] = {
     "1s": "1 secs", "5s": "5 secs", "10s": "10 secs", "15s": "15 secs", "30s": "30 secs",
@@ -53,8 +55,11 @@ def parse_end_datetime(text: str) -> str:
     """"" (now), "yyyymmdd HH:MM:SS" (exchange time), or ISO 8601 with an offset -> the TWS form.
 
     Returns "" for now, "yyyymmdd HH:MM:SS" for exchange-local time (the worker adds the instrument's zone), or
-    "yyyymmdd-HH:MM:SS" in UTC.
+    "yyyymmdd-HH:MM:SS" in UTC. Non-ASCII text is refused before anything else (\\d and fromisoformat read other
+    digits, strip() other spaces); surrounding ASCII spaces are then ignored.
     """
+    if not text.isascii():
+        raise ValueError("must be ASCII")
     text = text.strip()
     if text == "":
         return ""
@@ -110,6 +115,9 @@ class BarRequest:
             problems["bar_size"] = "not an IB bar size"
         if not isinstance(self.duration, str) or not DURATION_RE.match(self.duration):
             problems["duration"] = "must be 'N S|D|W|M|Y'"
+        elif "bar_size" not in problems and not duration_allowed(self.bar_size, self.duration):
+            problems["duration"] = (f"at most {LONGEST_DURATION[self.bar_size]} with {self.bar_size} bars "
+                                    "(IB's longest duration for one request)")
         if not isinstance(self.what_to_show, str) or self.what_to_show not in WHAT_TO_SHOW:
             problems["what_to_show"] = f"one of {', '.join(WHAT_TO_SHOW)}"
         for name in ("use_rth", "include_forming"):

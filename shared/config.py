@@ -55,6 +55,7 @@ class BridgeConfig:
     log_level: str = "INFO"
     gunicorn_workers: int = 4
     gunicorn_threads: int = 8
+    gunicorn_keepalive: int = 75  # seconds an idle HTTP connection stays open: above clients' reuse, nginx's upstream
     bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
     worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
     worker_timeout: float = 2.0  # seconds the HTTP side waits for the worker itself (health, control) before 503
@@ -94,10 +95,19 @@ class BridgeConfig:
         return Path(self.pacing_ledger) if self.pacing_ledger else None
 
 
+def _ascii(text: str) -> str:
+    """The setting's text without surrounding whitespace. Non-ASCII text is refused before any other check, so that
+    no Unicode digit, case mapping or space can turn it into a valid value (int() reads Arabic-Indic digits, and the
+    dotless i upper-cases to I)."""
+    if not text.isascii():
+        raise ValueError(f"must be ASCII, got {text!r}")
+    return text.strip()
+
+
 def _int(lo: int, hi: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
-            value = int(text.strip())
+            value = int(_ascii(text))
         except ValueError:
             raise ValueError(f"must be an integer, got {text!r}") from None
         if not lo <= value <= hi:
@@ -109,7 +119,7 @@ def _int(lo: int, hi: int) -> Callable[[str], int]:
 def _float(lo: float, hi: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
-            value = float(text.strip())
+            value = float(_ascii(text))
         except ValueError:
             raise ValueError(f"must be a number, got {text!r}") from None
         if not lo <= value <= hi:
@@ -119,7 +129,7 @@ def _float(lo: float, hi: float) -> Callable[[str], float]:
 
 
 def _bool(text: str) -> bool:
-    value = text.strip().lower()
+    value = _ascii(text).lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off"):
@@ -128,14 +138,14 @@ def _bool(text: str) -> bool:
 
 
 def _host(text: str) -> str:
-    value = text.strip()
+    value = _ascii(text)
     if not value or len(value) > 253 or not all(c.isalnum() or c in ".-:_" for c in value):
         raise ValueError(f"must be a host name or IP address, got {text!r}")
     return value
 
 
 def _level(text: str) -> str:
-    value = text.strip().upper()
+    value = _ascii(text).upper()
     if value not in LOG_LEVELS:
         raise ValueError(f"must be one of DEBUG, INFO, WARN, ERROR, got {text!r}")
     return "WARNING" if value == "WARN" else value
@@ -149,6 +159,9 @@ def _endpoint(text: str) -> str:
 
 
 def _token(text: str) -> str:
+    # ASCII only: an HTTP header carries bytes, so a token with other characters could never be matched
+    if not text.isascii():
+        raise ValueError("must be ASCII (at least 16 printable characters without spaces), got non-ASCII text")
     value = text.strip()
     if value and (len(value) < 16 or not value.isprintable() or " " in value):
         raise ValueError("must be at least 16 printable characters without spaces")
@@ -163,7 +176,7 @@ def _file_path(text: str) -> str:
 
 
 def _origins(text: str) -> tuple[str, ...]:
-    items = tuple(o.strip() for o in text.split(",") if o.strip())
+    items = tuple(o.strip() for o in _ascii(text).split(",") if o.strip())  # browsers send Origin in ASCII
     if not items:
         raise ValueError("must list at least one origin, or *")
     return items
@@ -180,6 +193,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("log_level", _level),
     "GUNICORN_WORKERS": ("gunicorn_workers", _int(1, 64)),
     "GUNICORN_THREADS": ("gunicorn_threads", _int(1, 256)),
+    "GUNICORN_KEEPALIVE": ("gunicorn_keepalive", _int(0, 3600)),
     "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
     "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
     "BRIDGE_WORKER_TIMEOUT": ("worker_timeout", _float(0.1, 60)),

@@ -13,10 +13,16 @@ from typing import Any
 class ErrorCode(StrEnum):
     INVALID_REQUEST = "invalid_request"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    # requests the HTTP server (gunicorn, nginx) cannot parse, answered before the app runs
+    URI_TOO_LONG = "uri_too_long"
+    EXPECTATION_FAILED = "expectation_failed"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    NOT_IMPLEMENTED = "not_implemented"
     SYMBOL_NOT_FOUND = "symbol_not_found"
     AMBIGUOUS_SYMBOL = "ambiguous_symbol"
     PACING_LIMITED = "pacing_limited"
@@ -32,10 +38,15 @@ class ErrorCode(StrEnum):
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_REQUEST: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.URI_TOO_LONG: 414,
+    ErrorCode.EXPECTATION_FAILED: 417,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
+    ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.SYMBOL_NOT_FOUND: 404,
     ErrorCode.AMBIGUOUS_SYMBOL: 400,
     ErrorCode.PACING_LIMITED: 429,

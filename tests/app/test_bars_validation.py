@@ -119,6 +119,55 @@ class TestSymbolsThatMustNeverReachTws:
         assert stub.requests[0].body["symbol"] == symbol
 
 
+class TestTheClientsExactStringIsValidated:
+    """Unicode case mapping makes ASCII out of other letters: the check must see what the client sent."""
+
+    @pytest.mark.parametrize(("field", "value"), [
+        ("symbol", "\u017fpy"), ("symbol", "\u0131bm"), ("symbol", "\ufb00"),  # long s, dotless i, ff ligature
+        ("what", "trade\u017f"), ("what", "m\u0131dpoint"), ("sec_type", "\u017ftk"), ("exchange", "\u017fmart"),
+        ("currency", "u\u017fd"),
+    ])
+    def test_letters_that_become_ascii_when_upper_cased_are_refused(self, client: FlaskClient, stub: WorkerStub,
+                                                                    field: str, value: str) -> None:
+        assert value.upper().isascii(), "the value would pass a check made after upper-casing"
+        assert_refused(post(client, {**VALID, field: value}), stub, field)
+
+    @pytest.mark.parametrize("value", ["\u0280th", "r\u0442h", "\uff41ll"])
+    def test_a_session_that_is_not_ascii_is_refused(self, client: FlaskClient, stub: WorkerStub, value: str) -> None:
+        assert_refused(post(client, {**VALID, "session": value}), stub, "session")
+
+    def test_ascii_in_any_case_is_put_in_ibs_case(self, client: FlaskClient, stub: WorkerStub) -> None:
+        response = post(client, {**VALID, "symbol": "spy", "what": "Midpoint", "sec_type": "stk",
+                                 "exchange": "smart", "currency": "usd", "session": "RTH"})
+        assert response.status_code == 200
+        sent = stub.requests[0].body
+        assert (sent["symbol"], sent["what_to_show"], sent["sec_type"], sent["exchange"], sent["currency"],
+                sent["use_rth"]) == ("SPY", "MIDPOINT", "STK", "SMART", "USD", True)
+
+
+    def test_a_valid_lower_case_symbol_is_echoed_in_ibs_case(self, client: FlaskClient, stub: WorkerStub) -> None:
+        body = assert_refused(post(client, {**VALID, "symbol": "aapl", "duration": "forever"}), stub, "duration")
+        assert body["symbol"] == "AAPL"
+
+
+class TestIbsDurationLimits:
+    @pytest.mark.parametrize(("period", "duration", "longest"), [
+        ("1s", "3600 S", "1800 S"), ("5s", "1 D", "3600 S"), ("1m", "1 M", "1 D"), ("1m", "2 D", "1 D"),
+        ("5m", "2 W", "1 W"), ("1h", "2 M", "1 M"), ("1d", "2 Y", "1 Y"),
+    ])
+    def test_a_duration_over_the_table_is_400_naming_the_longest(self, client: FlaskClient, stub: WorkerStub,
+                                                                 period: str, duration: str, longest: str) -> None:
+        body = assert_refused(post(client, {**VALID, "period": period, "duration": duration}), stub, "duration")
+        assert body["fields"]["duration"].startswith(f"at most {longest} ")
+        assert set(body["fields"]) == {"duration"}
+
+    @pytest.mark.parametrize(("period", "duration"), [("1s", "1800 S"), ("5s", "3600 S"), ("30s", "28800 S"),
+                                                      ("1m", "1 D"), ("5m", "1 W"), ("1h", "1 M"), ("1d", "1 Y")])
+    def test_the_longest_duration_is_served(self, client: FlaskClient, stub: WorkerStub, period: str,
+                                            duration: str) -> None:
+        assert post(client, {**VALID, "period": period, "duration": duration}).status_code == 200
+
+
 class TestMalformedBodies:
     def test_malformed_json(self, client: FlaskClient, stub: WorkerStub) -> None:
         response = client.post("/api/v1/bars", data='{"symbol": "AAPL",', content_type="application/json")

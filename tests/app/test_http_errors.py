@@ -44,7 +44,7 @@ class TestBearerToken:
 
     def test_accepted_with_the_token(self, client: FlaskClient, stub: WorkerStub) -> None:
         assert client.post("/api/v1/bars", json=VALID, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-        assert client.post("/api/v1/connect", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+        assert client.post("/api/v1/connect", json={}, headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
 
     def test_checked_before_validation(self, client: FlaskClient, stub: WorkerStub) -> None:
         assert client.post("/api/v1/bars", json={"bogus": 1}).status_code == 401

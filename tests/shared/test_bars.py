@@ -88,7 +88,26 @@ def test_a_good_request_validates() -> None:
 def test_every_period_maps_to_a_bar_size_with_seconds() -> None:
     assert set(PERIODS.values()) <= set(BAR_SECONDS)
     for period in PERIODS.values():
-        replace(GOOD, bar_size=period).validate()
+        replace(GOOD, bar_size=period, duration="1800 S").validate()  # 1800 S is allowed for every bar size
+
+
+@pytest.mark.parametrize(("bar_size", "longest", "over"), [
+    ("1 secs", "1800 S", "1801 S"), ("5 secs", "3600 S", "1 D"), ("30 secs", "28800 S", "28801 S"),
+    ("1 min", "1 D", "2 D"), ("2 mins", "2 D", "172801 S"), ("5 mins", "1 W", "8 D"), ("1 hour", "1 M", "31 D"),
+    ("1 day", "1 Y", "2 Y"), ("1 month", "52 W", "13 M"),
+])
+def test_a_duration_over_ibs_table_is_refused_naming_the_longest(bar_size: str, longest: str, over: str) -> None:
+    replace(GOOD, bar_size=bar_size, duration=longest).validate()
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(GOOD, bar_size=bar_size, duration=over).validate()
+    assert set(caught.value.fields) == {"duration"}
+    assert caught.value.fields["duration"].startswith("at most ")
+    assert bar_size in caught.value.fields["duration"]
+
+
+def test_the_worker_rebuilding_a_request_from_the_wire_checks_the_table_too() -> None:
+    with pytest.raises(InvalidBarRequest, match="at most 1 D"):
+        BarRequest.from_wire({**GOOD.to_wire(), "duration": "1 M"})
 
 
 # fields that are sent to TWS as text

@@ -61,22 +61,24 @@ def test_log_level_warn_is_accepted_as_warning(level: str, no_env_file: Path) ->
 
 # one bad value per setting: adding a setting without a row here fails test_every_setting_has_a_bad_value
 BAD_VALUES: dict[str, list[str]] = {
-    "HOST": ["", "bad host", "a;b"],
-    "PORT": ["0", "65536", "http", "3003.5", ""],
-    "TWS_HOST": ["", "tws host", "x" * 254],
-    "TWS_PORT": ["0", "99999", "seven"],
+    "HOST": ["", "bad host", "a;b", "\uff4cocalhost"],  # fullwidth l: isalnum() but no host name
+    "PORT": ["0", "65536", "http", "3003.5", "", "\u0663\u0660\u0660\u0663"],  # Arabic-Indic 3003: int() reads it
+    "TWS_HOST": ["", "tws host", "x" * 254, "t\u0175s.local"],
+    "TWS_PORT": ["0", "99999", "seven", "\uff17\uff14\uff19\uff17"],
     "TWS_CLIENT_ID": ["-1", "2147483648", "one"],
     "TWS_MARKET_DATA_TYPE": ["0", "5", "live"],
-    "LOG_LEVEL": ["TRACE", "", "verbose"],
+    "LOG_LEVEL": ["TRACE", "", "verbose", "\u0131nfo", "debu\u0261"],  # dotless i upper-cases to I
     "GUNICORN_WORKERS": ["0", "65", "many"],
     "GUNICORN_THREADS": ["0", "257"],
-    "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon"],
+    "GUNICORN_KEEPALIVE": ["-1", "3601", "long", "7.5"],
+    "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon", "\u0663\u0660"],
     "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
     "BRIDGE_WORKER_TIMEOUT": ["0", "61", "x"],
-    "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07"],
-    "BRIDGE_CORS_ORIGINS": ["", " , ,"],
+    "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07",
+                         "s\u00e9cret-token-0123456789", "\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6" * 2],
+    "BRIDGE_CORS_ORIGINS": ["", " , ,", "https://b\u00fccher.example"],
     "BRIDGE_MAX_BODY_BYTES": ["255", "1048577", "big"],
-    "BRIDGE_START_WORKER": ["maybe", "2", ""],
+    "BRIDGE_START_WORKER": ["maybe", "2", "", "\u0131"],
     "TWS_CONNECT_TIMEOUT": ["0.1", "121", "x"],
     "TWS_RECONNECT_INITIAL_DELAY": ["0", "61", "x"],
     "TWS_RECONNECT_MAX_DELAY": ["0", "3601", "x"],
@@ -106,6 +108,18 @@ def test_a_bad_value_raises_config_error_naming_the_setting(name: str, value: st
     with pytest.raises(ConfigError) as caught:
         load_config({name: value}, env_file=no_env_file)
     assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_a_non_ascii_token_is_refused_without_echoing_it(no_env_file: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"BRIDGE_API_TOKEN": "s\u00e9cret-token-0123456789"}, env_file=no_env_file)
+    assert str(caught.value).startswith("BRIDGE_API_TOKEN: must be ASCII")
+    assert "cret-token" not in str(caught.value)
+
+
+def test_keep_alive_defaults_to_75_s_and_0_turns_it_off(no_env_file: Path) -> None:
+    assert load_config({}, env_file=no_env_file).gunicorn_keepalive == 75
+    assert load_config({"GUNICORN_KEEPALIVE": "0"}, env_file=no_env_file).gunicorn_keepalive == 0
 
 
 def test_initial_reconnect_delay_may_not_exceed_the_maximum(no_env_file: Path) -> None:
@@ -149,7 +163,7 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config", [
     BridgeConfig(),
     BridgeConfig(host="127.0.0.1", port=8080, tws_host="::1", tws_port=4002, tws_client_id=0, tws_market_data_type=4,
-                 log_level="WARNING", gunicorn_workers=1, gunicorn_threads=2, bar_timeout=2.5,
+                 log_level="WARNING", gunicorn_workers=1, gunicorn_threads=2, gunicorn_keepalive=30, bar_timeout=2.5,
                  worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, api_token="s3cret-token-0123456789",
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
                  tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1,

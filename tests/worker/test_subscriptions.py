@@ -154,11 +154,12 @@ def test_a_shorter_duration_of_the_same_series_is_answered_from_it(h: Harness) -
 
 
 def test_a_shorter_duration_in_days_keeps_the_last_days(h: Harness) -> None:
-    two_days = replace(FORMING, duration="2 D")
-    bars = [bar("15:58", day="2025-01-24"), bar("15:59", day="2025-01-24"), bar("09:30"), bar("09:31")]
+    # 2-minute bars: the smallest bar size IB's duration table allows "2 D" for (1-minute bars: at most "1 D")
+    two_days = replace(FORMING, bar_size="2 mins", duration="2 D")
+    bars = [bar("15:56", day="2025-01-24"), bar("15:58", day="2025-01-24"), bar("09:30"), bar("09:32")]
     h.live(two_days, bars)
-    answer = h.ask(replace(FORMING, duration="1 D"))
-    assert [b["date"] for b in answer["bars"]] == ["20250127 09:30:00", "20250127 09:31:00"]
+    answer = h.ask(replace(two_days, duration="1 D"))
+    assert [b["date"] for b in answer["bars"]] == ["20250127 09:30:00", "20250127 09:32:00"]
     assert len(h.tws.historical) == 1
 
 

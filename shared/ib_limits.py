@@ -1,0 +1,33 @@
+"""IB's documented limits on one historical data request, as data: the longest duration per bar size.
+
+IB's table ("Valid Duration and Bar Size Settings for Historical Data Requests") lists which bar sizes each duration
+allows; read per bar size it gives the longest window TWS guarantees (real TWS is sometimes more lenient; past the
+table it may answer 162 "Historical Market Data Service error message:Time length exceed max."). A duration is allowed
+when its length, counted with the units below, is at most the longest one for its bar size; shorter is always allowed.
+The simulator keeps its own copy of this table (sim/ never imports bridge code); the two must agree.
+"""
+
+from __future__ import annotations
+
+# IB's duration units counted in seconds, as the rule counts them (a month is 30 days, a year 365)
+UNIT_SECONDS: dict[str, int] = {"S": 1, "D": 86_400, "W": 7 * 86_400, "M": 30 * 86_400, "Y": 365 * 86_400}
+
+# IB barSizeSetting -> the longest durationStr IB guarantees for it
+LONGEST_DURATION: dict[str, str] = {
+    "1 secs": "1800 S", "5 secs": "3600 S", "10 secs": "14400 S", "15 secs": "14400 S", "30 secs": "28800 S",
+    "1 min": "1 D", "2 mins": "2 D",
+    "3 mins": "1 W", "5 mins": "1 W", "10 mins": "1 W", "15 mins": "1 W", "20 mins": "1 W",
+    "30 mins": "1 M", "1 hour": "1 M", "2 hours": "1 M", "3 hours": "1 M", "4 hours": "1 M", "8 hours": "1 M",
+    "1 day": "1 Y", "1 week": "1 Y", "1 month": "1 Y",
+}
+
+
+def duration_seconds(duration: str) -> int:
+    """The length of an IB durationStr ("N S|D|W|M|Y", already validated) in the table's seconds."""
+    count, unit = duration.split(" ")
+    return int(count) * UNIT_SECONDS[unit]
+
+
+def duration_allowed(bar_size: str, duration: str) -> bool:
+    """Whether IB's table guarantees `duration` for `bar_size` (both already valid IB strings)."""
+    return duration_seconds(duration) <= duration_seconds(LONGEST_DURATION[bar_size])
