@@ -157,9 +157,10 @@ class Outbox:
                 continue
             if item.pacing is not None and self._pacing.open_full():
                 continue  # waits for a request to close (pump runs again then), or for its deadline
-            when = now if item.pacing is None else self._pacing.earliest(item.pacing, now)
             if now >= item.deadline:  # nobody waits for it any more: never send it
-                when = max(when, now + 1.0)
+                self._expire(item)
+                continue
+            when = now if item.pacing is None else self._pacing.earliest(item.pacing, now)
             if when > item.deadline:
                 self._refuse(item, when - now, "IB's pacing rules allow this request in {:.1f} s", pacing=True)
                 continue
@@ -172,8 +173,8 @@ class Outbox:
                 continue
             if ahead == 0 and self._budget.try_take():
                 self._remove(item)
-                if item.pacing is not None:
-                    self._pacing.record(item.pacing, now)  # the ledger is written before the message goes
+                if item.pacing is not None:  # stamped now, as it leaves; the ledger is written before it goes
+                    self._pacing.record(item.pacing, self._clock())
                 if not self._transmit(item.prepare()):
                     return
                 continue
