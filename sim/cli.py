@@ -13,6 +13,7 @@ from sim import codec
 from sim.clock import SimClock
 from sim.control import serve_control
 from sim.faults import ANSWERABLE, FaultPlan
+from sim.message_rate import DEFAULT_MAX_MESSAGE_RATE
 from sim.options import SimOptions
 from sim.server import SimServer
 
@@ -28,6 +29,13 @@ def _instant(text: str) -> float:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the instant an offset, e.g. {text}-05:00 or {text}+00:00")
     return moment.timestamp()
+
+
+def _count(text: str) -> int:
+    """An integer >= 0 (0 = off)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
 
 
 def _never_answer(text: str) -> tuple[str, int]:
@@ -69,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append every received message and every error sent as JSON lines")
     g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log detail on stderr")
+    g.add_argument("--max-message-rate", type=_count, default=DEFAULT_MAX_MESSAGE_RATE, metavar="N",
+                   help="messages per second a connection may send (every message after the handshake, in a "
+                        "sliding 1-s window); the one over it is not served and gets error 100, as in TWS; 0 = off")
+    g.add_argument("--drop-after-rate-violations", type=_count, default=0, metavar="N",
+                   help="close a connection at its Nth message over --max-message-rate (TWS may drop a client that "
+                        "keeps flooding it); 0 = never")
     g = p.add_argument_group("market data")
     g.add_argument("--update-interval", type=float, default=5.0,
                    help="seconds between keepUpToDate updates (TWS sends about every 5 s)")
@@ -100,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> SimOptions:
     return SimOptions(host=args.host, port=args.port, max_version=args.max_version, account=args.account,
                       update_interval=args.update_interval, pacing=not args.no_pacing,
-                      legacy_dates=args.legacy_dates, instruments=args.instruments, log_requests=args.log_requests)
+                      legacy_dates=args.legacy_dates, instruments=args.instruments, log_requests=args.log_requests,
+                      max_message_rate=args.max_message_rate,
+                      drop_after_rate_violations=args.drop_after_rate_violations)
 
 
 def faults_from(args: argparse.Namespace) -> FaultPlan:

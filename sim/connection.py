@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 from typing import TYPE_CHECKING
 
 from sim import codec
 from sim.history import build_history, forming_bar, head_timestamp
 from sim.instruments import Instrument
+from sim.message_rate import RATE_EXCEEDED, MessageRate
 from sim.messages import (
     CancelHeadTimestamp,
     CancelHistoricalData,
@@ -64,6 +66,7 @@ class ClientConnection:
         self._next_order_id = server.options.first_order_id
         self.closed = asyncio.Event()
         self._delayed: set[asyncio.TimerHandle] = set()  # replies held back by the reply-delay fault
+        self._rate = MessageRate()  # messages received in the last second (TWS's 50/s limit)
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
@@ -184,16 +187,34 @@ class ClientConnection:
     # ---- input ------------------------------------------------------------------------------------------------
 
     def _on_frame(self, payload: bytes) -> None:
+        wall = time.time()
+        over_rate = self._rate.received(time.monotonic(), self.server.max_message_rate)
         try:
             request = codec.decode_request(payload, self.version)
         except MalformedMessage as exc:
             log.warning("conn %d: malformed message ignored: %s", self.number, exc)
+            request = None
+        else:
+            self.server.request_log.record_request(request, self.number, self.client_id, self.server.clock.now(),
+                                                   wall)
+        if over_rate is not None:
+            self._reject_over_rate(over_rate)
             return
-        self.server.request_log.record_request(request, self.number, self.client_id, self.server.clock.now())
+        if request is None:
+            return
         try:
             self._dispatch(request)
         except Exception:  # a bug serving one request must not take the connection or the server down
             log.exception("conn %d: failed to serve %s", self.number, type(request).__name__)
+
+    def _reject_over_rate(self, text: str) -> None:
+        """TWS answers the message over its rate limit with error 100 and does not serve it (sim.message_rate)."""
+        log.info("conn %d: %s", self.number, text)
+        self.send_error(-1, RATE_EXCEEDED, text)
+        drop_after = self.server.drop_after_rate_violations
+        if drop_after and self._rate.violations >= drop_after:
+            log.info("conn %d: %d messages over the rate limit, closing", self.number, self._rate.violations)
+            self.close_after_flush()
 
     def _dispatch(self, request: Request) -> None:
         if isinstance(request, StartApi):

@@ -40,6 +40,7 @@ OPERATIONS: dict[str, Operation] = {
     "split_frames": _set_fault("split_frames"),
     "silent_handshake": _set_fault("silent_handshake"),
     "clear_faults": lambda s: s.faults.clear(),
+    "max_message_rate": lambda s, value=None, drop_after=None: s.set_message_rate(value, drop_after),
     "clock_freeze": lambda s, at=None: s.clock.freeze(None if at is None else float(at)),
     "clock_run_from": lambda s, at, speed=1.0: s.clock.run_from(float(at), float(speed)),
     "clock_real": lambda s: s.clock.set_real(),

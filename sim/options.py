@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.message_rate import DEFAULT_MAX_MESSAGE_RATE, check_limit
+
 
 @dataclass(frozen=True)
 class SimOptions:
@@ -18,11 +20,15 @@ class SimOptions:
     legacy_dates: bool = False  # intraday bar dates as "yyyymmdd  HH:MM:SS" (older TWS) instead of with the zone
     instruments: Path | None = None  # None = the bundled sim/data/instruments.json
     log_requests: Path | None = None  # append every received message and sent error as JSON lines
+    max_message_rate: int = DEFAULT_MAX_MESSAGE_RATE  # messages per second per connection before error 100; 0 = off
+    drop_after_rate_violations: int = 0  # close a connection at its Nth message over the rate; 0 = never
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.update_interval <= 0:
             raise ValueError(f"update interval must be > 0, got {self.update_interval}")
+        check_limit(self.max_message_rate, "max message rate")
+        check_limit(self.drop_after_rate_violations, "drop after rate violations")
         if not self.account or not self.account.isalnum():
             raise ValueError(f"account must be alphanumeric, got {self.account!r}")

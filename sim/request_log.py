@@ -20,10 +20,11 @@ from sim.messages import Request, UnknownMessage
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One message as received: `name` is the request's class name, `fields` its decoded values."""
+    """One message as received: `name` is the request's class name, `fields` its decoded values, `wall` the real
+    epoch time (time.time()) when it arrived, so tests can measure the rate a client sends at."""
 
     seq: int
-    wall_time: float
+    wall: float
     sim_time: float
     connection: int
     client_id: int | None
@@ -37,7 +38,7 @@ class SentError:
     """One error/notice frame sent to a client (pacing violations, 200, 321, farm status ...)."""
 
     seq: int
-    wall_time: float
+    wall: float  # real epoch time when it was sent
     connection: int
     client_id: int | None
     req_id: int
@@ -62,15 +63,16 @@ class RequestLog:
         self._seq = 0
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
 
-    def record_request(self, request: Request, connection: int, client_id: int | None, sim_time: float) -> None:
+    def record_request(self, request: Request, connection: int, client_id: int | None, sim_time: float,
+                       wall: float | None = None) -> None:
         if isinstance(request, UnknownMessage):
             msg_id, fields = request.msg_id, {"fields": list(request.fields)}
         else:
             msg_id, fields = _MSG_IDS.get(type(request).__name__, -1), dataclasses.asdict(request)
         with self._lock:
             self._seq += 1
-            rec = ReceivedMessage(self._seq, time.time(), sim_time, connection, client_id, msg_id,
-                                  type(request).__name__, fields)
+            rec = ReceivedMessage(self._seq, time.time() if wall is None else wall, sim_time, connection, client_id,
+                                  msg_id, type(request).__name__, fields)
             self._received.append(rec)
             self._write({"kind": "request", **dataclasses.asdict(rec)})
 

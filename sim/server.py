@@ -15,6 +15,7 @@ from sim.clock import SimClock
 from sim.connection import ClientConnection
 from sim.faults import FaultPlan
 from sim.instruments import Universe
+from sim.message_rate import check_limit
 from sim.messages import RequestHistoricalData
 from sim.options import SimOptions
 from sim.pacing import PacingRules, PacingVerdict
@@ -48,6 +49,9 @@ class SimServer:
             raise ValueError(f"max version must be {codec.MIN_VERSION}..{supported}, got {options.max_version}")
         self.max_version = options.max_version or supported
         self.connectivity_lost = False
+        # TWS's message rate limit and, optionally, dropping a client that keeps exceeding it (sim.message_rate)
+        self.max_message_rate = options.max_message_rate
+        self.drop_after_rate_violations = options.drop_after_rate_violations
         self.connections: dict[int, ClientConnection] = {}
         self._client_ids: dict[int, ClientConnection] = {}
         self._listener: asyncio.Server | None = None
@@ -110,6 +114,15 @@ class SimServer:
     def pacing_check(self, request: RequestHistoricalData) -> PacingVerdict:
         open_requests = sum(c.open_requests for c in self.connections.values())
         return self.pacing.check(request, open_requests, time.monotonic())
+
+    def set_message_rate(self, value: int | None = None, drop_after: int | None = None) -> dict[str, int]:
+        """Change the message rate limit (0 = off) and the violations before a drop (0 = never); returns both."""
+        if value is not None:
+            self.max_message_rate = check_limit(value, "max_message_rate")
+        if drop_after is not None:
+            self.drop_after_rate_violations = check_limit(drop_after, "drop_after_rate_violations")
+        return {"max_message_rate": self.max_message_rate,
+                "drop_after_rate_violations": self.drop_after_rate_violations}
 
     # ---- faults -----------------------------------------------------------------------------------------------
 

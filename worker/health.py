@@ -35,7 +35,11 @@ def health_report(service: WorkerService) -> dict[str, Any]:
         "coalesced": service.bars.coalesced,
         "open_upstream_requests": service.upstream.open_count,
         "upstream_requests_sent": service.upstream.sent,
-        "pacing": {**service.pacing.budget(), "waited": service.pacing.waited, "refused": service.pacing.refused},
+        "pacing": {**service.pacing.budget(), "queued": service.outbox.pacing_queued,
+                   "waited": service.outbox.pacing_waited, "refused": service.outbox.pacing_refused,
+                   "ledger": service.pacing.ledger.location, "ledger_records_loaded": service.pacing.loaded},
+        "message_budget": service.outbox.stats(),
+        "contracts": service.resolver.stats(),
         "subscriptions": service.subscriptions.stats(),
         "cache": service.cache.stats(),
     }
