@@ -22,13 +22,26 @@ class ConfigError(ValueError):
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR")
+# TWS refuses the 51st message within a second (error 100); the budget's rate + burst may fill at most this many.
+# The burst is at least 2: ibapi sends two messages by itself at connect (the version handshake and startApi).
+MAX_MESSAGE_WINDOW = 49
+
+
+def private_directory() -> Path:
+    """The per-user directory (the worker makes it mode 0700) that holds the default ipc socket and pacing ledger."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"tws-bridge-{os.getuid()}"
 
 
 def default_worker_endpoint(port: int = 3003) -> str:
     """An ipc:// socket in a private directory (mode 0700), per user and per HTTP port, so that two bridges on one
     host (paper and live, say) never answer each other's requests."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return f"ipc://{base}/tws-bridge-{os.getuid()}/worker-{port}.sock"
+    return f"ipc://{private_directory()}/worker-{port}.sock"
+
+
+def default_pacing_ledger(port: int = 3003) -> str:
+    """The pacing ledger next to the default ipc socket, per HTTP port like it."""
+    return str(private_directory() / f"pacing-{port}.jsonl")
 
 
 @dataclass(frozen=True)
@@ -63,11 +76,23 @@ class BridgeConfig:
     pacing_max_open: int = 50
     pacing_small_bar_max: int = 60  # per 10 minutes, bars of 30 s or less
     pacing_identical_window: float = 15.0
+    # TWS allows 50 messages a second from a client (error 100); rate + burst <= 49 keeps every 1-s window below it
+    tws_max_messages_per_second: float = 40.0
+    tws_message_burst: int = 8
+    contract_not_found_ttl: float = 300.0  # seconds "no such contract" is answered without asking TWS again
+    pacing_ledger: str | None = None  # None: default_pacing_ledger(port); "": memory only
     env_file: str = ".env"
 
     @property
     def endpoint(self) -> str:
         return self.worker_endpoint or default_worker_endpoint(self.port)
+
+    @property
+    def pacing_ledger_path(self) -> Path | None:
+        """Where the worker keeps its pacing ledger; None: in memory only."""
+        if self.pacing_ledger is None:
+            return Path(default_pacing_ledger(self.port))
+        return Path(self.pacing_ledger) if self.pacing_ledger else None
 
 
 def _ascii(text: str) -> str:
@@ -143,6 +168,13 @@ def _token(text: str) -> str:
     return value
 
 
+def _file_path(text: str) -> str:
+    value = text.strip()
+    if len(value) > 1024 or not value.isprintable() or value.endswith("/"):
+        raise ValueError(f"must be a file path (printable, at most 1024 characters) or empty, got {text!r}")
+    return value
+
+
 def _origins(text: str) -> tuple[str, ...]:
     items = tuple(o.strip() for o in _ascii(text).split(",") if o.strip())  # browsers send Origin in ASCII
     if not items:
@@ -182,6 +214,10 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PACING_MAX_OPEN": ("pacing_max_open", _int(1, 50)),
     "PACING_SMALL_BAR_MAX": ("pacing_small_bar_max", _int(1, 60)),
     "PACING_IDENTICAL_WINDOW": ("pacing_identical_window", _float(0, 3600)),
+    "TWS_MAX_MESSAGES_PER_SECOND": ("tws_max_messages_per_second", _float(1, MAX_MESSAGE_WINDOW - 2)),
+    "TWS_MESSAGE_BURST": ("tws_message_burst", _int(2, MAX_MESSAGE_WINDOW - 1)),
+    "BRIDGE_CONTRACT_NOT_FOUND_TTL": ("contract_not_found_ttl", _float(0, 86400)),
+    "BRIDGE_PACING_LEDGER": ("pacing_ledger", _file_path),
 }
 
 
@@ -205,6 +241,10 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
         raise ConfigError("TWS_RECONNECT_INITIAL_DELAY: must not exceed TWS_RECONNECT_MAX_DELAY")
     if config.max_subscriptions >= config.pacing_max_open:
         raise ConfigError("BRIDGE_MAX_SUBSCRIPTIONS: must be below PACING_MAX_OPEN, to leave room for plain requests")
+    if config.tws_max_messages_per_second + config.tws_message_burst > MAX_MESSAGE_WINDOW:
+        raise ConfigError(f"TWS_MESSAGE_BURST: TWS_MAX_MESSAGES_PER_SECOND + TWS_MESSAGE_BURST must be at most "
+                          f"{MAX_MESSAGE_WINDOW} (TWS allows 50 messages a second), got "
+                          f"{config.tws_max_messages_per_second:g} + {config.tws_message_burst}")
     return config
 
 
@@ -217,6 +257,8 @@ def as_environment(config: BridgeConfig) -> dict[str, str]:
         if name is None:
             continue
         value = getattr(config, f.name)
+        if value is None:  # the default the child computes itself (the pacing ledger's path)
+            continue
         env[name] = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) \
             else str(value)
     return env

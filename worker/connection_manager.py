@@ -2,7 +2,8 @@
 
 Runs on the worker's owner thread. Each attempt gets a fresh `TwsClient` on its own thread and a generation number;
 events from older generations are ignored. ibapi's connect() waits forever for a silent TWS, so the attempt has a
-deadline after which its socket is closed.
+deadline after which its socket is closed. ibapi sends two messages by itself at connect (the version handshake and
+startApi): an attempt takes their two tokens from the message budget first, and waits for them when they are not there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from shared.config import BridgeConfig
 from worker.mailbox import Mailbox
+from worker.message_budget import MessageBudget
 from worker.timers import Timer, Timers
 from worker.tws_client import TwsClient
 from worker.tws_errors import (
@@ -28,9 +30,12 @@ from worker.tws_errors import (
     CONNECTIVITY_RESTORED_DATA_LOST,
     FARM_CODES,
     NOTICES,
+    SEND_FAILED,
 )
 
 log = logging.getLogger("tws.connection_manager")
+
+CONNECT_MESSAGES = 2  # what EClient.connect() sends by itself: "API\0" with the version range, then startApi
 
 
 class ConnectionState(StrEnum):
@@ -52,8 +57,9 @@ class ConnectionManager:
                  on_ready: Callable[[], None], on_lost: Callable[[str], None],
                  client_factory: Callable[[Mailbox, int], TwsClient] = TwsClient,
                  on_outage: Callable[[str], None] = lambda _: None,
-                 on_data_lost: Callable[[], None] = lambda: None) -> None:
+                 on_data_lost: Callable[[], None] = lambda: None, budget: MessageBudget | None = None) -> None:
         self._config = config
+        self._budget = budget
         self._mailbox = mailbox
         self._timers = timers
         self._on_ready = on_ready
@@ -104,6 +110,10 @@ class ConnectionManager:
         self._close_client("disconnected on request")
 
     def _attempt(self) -> None:
+        if self._budget is not None and not self._budget.try_take(CONNECT_MESSAGES):
+            self.state = ConnectionState.WAITING
+            self._retry = self._timers.call_later(self._budget.wait_for(CONNECT_MESSAGES), self._attempt)
+            return
         self.generation += 1
         self.reconnect_attempts += 1
         self.state = ConnectionState.CONNECTING
@@ -204,6 +214,10 @@ class ConnectionManager:
             if self.state is not ConnectionState.STOPPED:
                 log.warning("TWS connection closed")
             self._lost("connection to TWS lost")
+            return True
+        if kind == "error" and event[3] in SEND_FAILED:  # 10.x: a send raised inside the client
+            self._record_error(int(event[3]), str(event[4]))
+            self.drop(f"sending to TWS failed ({event[3]}): {event[4]}")
             return True
         if kind == "error" and event[2] == -1:
             self._on_connection_error(int(event[3]), str(event[4]))

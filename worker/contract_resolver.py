@@ -3,27 +3,45 @@
 reqContractDetails answers with every match; the resolved contract is cached for the worker's life so a symbol costs
 one round trip. Futures resolve to the nearest unexpired expiry; any other multiple match is ambiguous (error 200 as
 TWS words it for historical requests).
+
+"No such contract" (no match, or TWS's error 200 that is not about ambiguity) is remembered for
+BRIDGE_CONTRACT_NOT_FOUND_TTL seconds and answered at once without a message to TWS: an unknown symbol asked for in a
+loop must not become a lookup each time (TWS allows 50 messages a second). Ambiguity, timeouts and every other failure
+are not remembered. Identical lookups in flight share one request. Lookups go through the outbox (worker/outbox.py):
+one that cannot have its message token before its caller's deadline fails at once with 429.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ibapi.contract import Contract
 
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from worker.trading_sessions import TradingSessions, parse_hours
-from worker.tws_errors import classify_request_error
+from worker.tws_errors import NO_SECURITY_DEFINITION, classify_request_error
+from worker.tws_requests import ContractDetailsRequest, TwsRequest
 
 log = logging.getLogger("tws.contract_resolver")
 
 ContractKey = tuple[str, str, str, str]
 Resolved = Callable[["ResolvedContract | None", "BridgeError | None"], None]
+MAX_NOT_FOUND = 10_000  # remembered unknown keys; the oldest is forgotten first (and costs one lookup again)
+
+
+class LookupSender(Protocol):
+    """What the resolver needs of the outbox."""
+
+    def request(self, prepare: Callable[[], TwsRequest], deadline: float, fail: Callable[[BridgeError], None],
+                pacing: None = None) -> object: ...
+    def withdraw(self, ticket: object) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -73,38 +91,83 @@ class _Pending:
     key: ContractKey
     matches: list[dict[str, Any]]
     waiters: list[Resolved]
+    ticket: object = field(default=None)  # its place in the outbox's line until sent
 
 
 class ContractResolver:
-    def __init__(self, send: Callable[[int, Contract], None], next_id: Callable[[], int],
+    def __init__(self, sender: LookupSender, next_id: Callable[[], int],
                  today: Callable[[], str] = lambda: datetime.now().strftime("%Y%m%d"),
                  call_later: Callable[[float, Callable[[], None]], object] | None = None,
-                 timeout: float = 30.0) -> None:
-        self._send = send  # reqContractDetails(reqId, contract)
+                 timeout: float = 30.0, not_found_ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sender = sender
         self._next_id = next_id
         self._today = today
         self._call_later = call_later  # a lookup TWS never answers must not hold later requests for the symbol
         self._timeout = timeout
+        self._not_found_ttl = not_found_ttl  # 0: never remembered
+        self._clock = clock
         self._cache: dict[ContractKey, ResolvedContract] = {}
+        self._not_found: OrderedDict[ContractKey, tuple[float, BridgeError]] = OrderedDict()  # until, answer
         self._pending: dict[int, _Pending] = {}
         self._by_key: dict[ContractKey, int] = {}
+        self.lookups = 0  # reqContractDetails sent
+        self.coalesced = 0  # resolves that joined a lookup in flight
+        self.not_found_hits = 0  # answered from the "no such contract" memory
 
-    def resolve(self, key: ContractKey, done: Resolved) -> None:
+    def resolve(self, key: ContractKey, done: Resolved, deadline: float = float("inf")) -> None:
+        """Answer `done` from the cache or the not-found memory at once, or after one lookup that every resolve of
+        the key shares; `deadline` (monotonic) bounds the lookup's wait for its turn to be sent."""
         cached = self._cache.get(key)
         if cached is not None:
             done(cached, None)
             return
+        unknown = self._remembered_not_found(key)
+        if unknown is not None:
+            self.not_found_hits += 1
+            done(None, unknown)
+            return
         req_id = self._by_key.get(key)
         if req_id is not None:
+            self.coalesced += 1
             self._pending[req_id].waiters.append(done)
             return
         req_id = self._next_id()
-        self._pending[req_id] = _Pending(key, [], [done])
+        pending = _Pending(key, [], [done])
+        self._pending[req_id] = pending
         self._by_key[key] = req_id
-        log.debug("reqContractDetails reqId %d for %s", req_id, key)
-        self._send(req_id, query_contract(key))
-        if self._call_later is not None:
-            self._call_later(self._timeout, lambda: self._expire(req_id))
+
+        def prepare() -> TwsRequest:
+            pending.ticket = None
+            self.lookups += 1
+            log.debug("reqContractDetails reqId %d for %s", req_id, key)
+            if self._call_later is not None:
+                self._call_later(self._timeout, lambda: self._expire(req_id))
+            return ContractDetailsRequest(req_id, query_contract(key))
+
+        def fail(error: BridgeError) -> None:  # not sent: 429 (no turn before the deadline) or 503
+            if self._pending.get(req_id) is pending:
+                for waiter in self._finish(req_id).waiters:
+                    waiter(None, error)
+
+        pending.ticket = self._sender.request(prepare, deadline, fail)
+
+    def _remembered_not_found(self, key: ContractKey) -> BridgeError | None:
+        entry = self._not_found.get(key)
+        if entry is None:
+            return None
+        if self._clock() >= entry[0]:
+            del self._not_found[key]
+            return None
+        return entry[1]
+
+    def _remember_not_found(self, key: ContractKey, error: BridgeError) -> None:
+        if self._not_found_ttl <= 0:
+            return
+        self._not_found.pop(key, None)
+        self._not_found[key] = (self._clock() + self._not_found_ttl, error)
+        while len(self._not_found) > MAX_NOT_FOUND:
+            self._not_found.popitem(last=False)
 
     def _expire(self, req_id: int) -> None:
         if req_id in self._pending:
@@ -118,6 +181,11 @@ class ContractResolver:
     def cached(self, key: ContractKey) -> bool:
         return key in self._cache
 
+    def stats(self) -> dict[str, int]:
+        return {"cached": len(self._cache), "not_found_remembered": len(self._not_found),
+                "not_found_hits": self.not_found_hits, "lookups_sent": self.lookups, "coalesced": self.coalesced,
+                "in_flight": len(self._pending)}
+
     def owns(self, req_id: int) -> bool:
         return req_id in self._pending
 
@@ -129,6 +197,8 @@ class ContractResolver:
         resolved, error = self._choose(pending)
         if resolved is not None:
             self._cache[pending.key] = resolved
+        elif error is not None and error.code is ErrorCode.SYMBOL_NOT_FOUND:
+            self._remember_not_found(pending.key, error)
         for done in pending.waiters:
             done(resolved, error)
 
@@ -137,7 +207,10 @@ class ContractResolver:
         if outcome is None:
             return
         error = outcome.error or BridgeError(ErrorCode.SYMBOL_NOT_FOUND, message, code)
-        for done in self._finish(req_id).waiters:
+        pending = self._finish(req_id)
+        if error.code is ErrorCode.SYMBOL_NOT_FOUND and code == NO_SECURITY_DEFINITION:
+            self._remember_not_found(pending.key, error)  # 200 "No security definition": not ambiguity, not a fault
+        for done in pending.waiters:
             done(None, error)
 
     def fail(self, req_id: int, error: BridgeError) -> None:
@@ -153,6 +226,9 @@ class ContractResolver:
     def _finish(self, req_id: int) -> _Pending:
         pending = self._pending.pop(req_id)
         self._by_key.pop(pending.key, None)
+        if pending.ticket is not None:  # still waiting for its turn: never sent now
+            self._sender.withdraw(pending.ticket)
+            pending.ticket = None
         return pending
 
     def _choose(self, pending: _Pending) -> tuple[ResolvedContract | None, BridgeError | None]:

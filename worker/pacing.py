@@ -1,10 +1,17 @@
-"""IB's historical-data pacing rules, kept by waiting instead of violating them.
+"""IB's historical-data pacing rules, as data and a history of what was sent, kept in a ledger that outlives the worker.
 
 IB's rules (docs/tws-protocol.md): no identical request within 15 s; fewer than 6 requests for the same contract,
 exchange and whatToShow within 2 s; at most 60 requests in any 10 minutes for bars of 30 s or less (BID_ASK counts
-twice); at most 50 historical requests open at once, keepUpToDate subscriptions included. Every upstream historical
-request passes `PacingScheduler`: it goes at once when it may, waits otherwise, and is refused at once (429 with
-Retry-After) when the wait would pass its deadline. Owned by the worker's thread.
+twice); at most 50 historical requests open at once, keepUpToDate subscriptions included.
+
+`PacingRules` does not queue anything: it is a rule of the one line every message to TWS waits in (worker/outbox.py).
+The outbox asks `earliest` and `open_full` for a historical request, and calls `record` in the same step in which it
+sends it, after it took the request's message token. So the history holds the moment a request really left (a
+request stamped while it still waited for a token could let an identical one go 15 s after the stamp but less than
+15 s after TWS saw the first). `record` writes the ledger (worker/pacing_ledger.py) before the message goes; a new
+worker loads it, mapping each record's wall-clock time onto its own monotonic clock, and so keeps the windows the
+dead worker opened. The ledger is compacted (records no window needs any more dropped) at load and every
+`COMPACT_EVERY` records. Owned by the worker's thread.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.timers import Timer, Timers
+from worker.pacing_ledger import MemoryLedger, PacingLedger, SentRequest
 
 log = logging.getLogger("tws.pacing")
+
+COMPACT_EVERY = 1000  # records appended between compactions: the file stays a few hundred KB at most
 
 
 @dataclass(frozen=True)
@@ -48,92 +57,37 @@ class PacingKey:
         return 2 if self.bid_ask else 1
 
 
-@dataclass(eq=False)
-class _Waiting:
-    key: PacingKey
-    deadline: float
-    go: Callable[[], None]
-    refuse: Callable[[float], None]  # retry_after seconds
-    timer: Timer | None = None
-
-
 @dataclass
-class PacingScheduler:
+class PacingRules:
     limits: PacingLimits
-    timers: Timers
     open_requests: Callable[[], int]  # upstream historical requests open now, subscriptions included
     clock: Callable[[], float] = time.monotonic
+    ledger: PacingLedger = field(default_factory=MemoryLedger)
+    wall: Callable[[], float] = time.time
     _identical: dict[tuple[object, ...], float] = field(default_factory=dict)
     _groups: dict[tuple[object, ...], deque[float]] = field(default_factory=dict)
     _small: deque[float] = field(default_factory=deque)
-    _queue: list[_Waiting] = field(default_factory=list)
-    _wakeup: Timer | None = None
-    waited: int = 0
-    refused: int = 0
+    _recent: deque[tuple[float, SentRequest]] = field(default_factory=deque)  # what the next compaction keeps
+    _appended: int = 0
+    loaded: int = 0  # records taken over from the ledger at start-up
 
-    @property
-    def queue_length(self) -> int:
-        return len(self._queue)
+    def __post_init__(self) -> None:
+        now, wall_now = self.clock(), self.wall()
+        for sent in sorted(self.ledger.load(), key=lambda s: s.wall):
+            at = now - max(0.0, wall_now - sent.wall)  # from the future (the wall clock went back): as if just sent
+            if self._needed(sent, at, now):
+                self._apply(sent, at)
+                self.loaded += 1
+        self._compact(now)
+        if self.loaded:
+            log.info("pacing history: %d request(s) sent by an earlier worker still count (%s)", self.loaded,
+                     self.ledger.location)
 
-    def submit(self, key: PacingKey, deadline: float, go: Callable[[], None],
-               refuse: Callable[[float], None]) -> object:
-        """Send now (`go`), later, or never (`refuse(retry_after)`) when the wait would pass `deadline`.
+    def open_full(self) -> bool:
+        return self.open_requests() >= self.limits.max_open
 
-        Returns a ticket for `withdraw`, for a request nobody wants any more while it waits."""
-        item = _Waiting(key, deadline, go, refuse)
-        self._queue.append(item)
-        self.pump()
-        if item in self._queue:
-            self.waited += 1
-            item.timer = self.timers.call_later(deadline - self.clock(), lambda: self._expire(item))
-        return item
-
-    def withdraw(self, ticket: object) -> bool:
-        """Take a waiting request out of the queue; False when it already went (or was refused)."""
-        if not isinstance(ticket, _Waiting) or ticket not in self._queue:
-            return False
-        self._queue.remove(ticket)
-        if ticket.timer is not None:
-            ticket.timer.cancel()
-        return True
-
-    def pump(self) -> None:
-        """Send whatever may go now; refuse what cannot go before its deadline; wake up when the next may go."""
-        now = self.clock()
-        next_time: float | None = None
-        for item in list(self._queue):
-            if self.open_requests() >= self.limits.max_open:
-                break  # nothing may go until a request closes; pump() runs again then
-            when = self._earliest(item.key, now)
-            if now >= item.deadline:  # nobody waits for it any more: never send it
-                when = max(when, now + 1.0)
-            if when <= now:
-                self._queue.remove(item)
-                if item.timer is not None:
-                    item.timer.cancel()
-                self._record(item.key, now)
-                item.go()
-            elif when > item.deadline:
-                self._queue.remove(item)
-                if item.timer is not None:
-                    item.timer.cancel()
-                self.refused += 1
-                item.refuse(when - now)
-            else:
-                next_time = when if next_time is None else min(next_time, when)
-        if self._wakeup is not None:
-            self._wakeup.cancel()
-            self._wakeup = None
-        if next_time is not None:
-            self._wakeup = self.timers.call_later(next_time - now, self.pump)
-
-    def _expire(self, item: _Waiting) -> None:
-        if item in self._queue:  # still blocked (by the open-request limit) at its deadline
-            self._queue.remove(item)
-            self.refused += 1
-            item.refuse(1.0)
-
-    def _earliest(self, key: PacingKey, now: float) -> float:
+    def earliest(self, key: PacingKey, now: float) -> float:
+        """When `key` may be sent, by the time-window rules (the open-request limit is `open_full`)."""
         lim = self.limits
         when = now
         last = self._identical.get(key.identity)
@@ -151,27 +105,48 @@ class PacingScheduler:
                            + lim.small_bar_window + lim.margin)
         return when
 
-    def _record(self, key: PacingKey, now: float) -> None:
-        self._identical[key.identity] = now
-        self._groups.setdefault(key.group, deque()).extend([now] * key.weight)
-        if key.bar_seconds <= self.limits.small_bar_seconds:
-            self._small.extend([now] * key.weight)
+    def record(self, key: PacingKey, now: float) -> None:
+        """`key` is being sent now: into the ledger first (before the message goes), then into the history."""
+        sent = SentRequest(self.wall(), key.identity, key.group, key.bar_seconds, key.weight)
+        self.ledger.append(sent)
+        self._apply(sent, now)
+        self._appended += 1
+        if self._appended >= COMPACT_EVERY:
+            self._compact(now)
+
+    def _apply(self, sent: SentRequest, at: float) -> None:
+        self._identical[sent.identity] = max(at, self._identical.get(sent.identity, at))
+        self._groups.setdefault(sent.group, deque()).extend([at] * sent.weight)
+        if sent.bar_seconds <= self.limits.small_bar_seconds:
+            self._small.extend([at] * sent.weight)
+        self._recent.append((at, sent))
         if len(self._identical) > 1024:  # bounded memory on long runs
             lim = self.limits
-            horizon = now - lim.identical_window - lim.margin
+            horizon = at - lim.identical_window - lim.margin
             self._identical = {k: t for k, t in self._identical.items() if t > horizon}
             self._groups = {k: g for k, g in self._groups.items()
-                            if g and g[-1] > now - lim.group_window - lim.margin}
+                            if g and g[-1] > at - lim.group_window - lim.margin}
+
+    def _needed(self, sent: SentRequest, at: float, now: float) -> bool:
+        """Whether a window still holds this record at `now`."""
+        lim = self.limits
+        if at > now - max(lim.identical_window, lim.group_window) - lim.margin:
+            return True
+        return sent.bar_seconds <= lim.small_bar_seconds and at > now - lim.small_bar_window - lim.margin
+
+    def _compact(self, now: float) -> None:
+        self._recent = deque((at, sent) for at, sent in self._recent if self._needed(sent, at, now))
+        self.ledger.rewrite(sent for _, sent in self._recent)
+        self._appended = 0
 
     def budget(self) -> dict[str, int]:
         """What is left now, for /health."""
         now = self.clock()
-        # counted, not expired: budget() must not move the window edges _earliest keeps its margin from
+        # counted, not expired: budget() must not move the window edges earliest() keeps its margin from
         horizon = now - self.limits.small_bar_window - self.limits.margin
         used = sum(1 for t in self._small if t > horizon)
         return {"small_bar_requests_left": max(0, self.limits.small_bar_max - used),
-                "open_requests_left": max(0, self.limits.max_open - self.open_requests()),
-                "queued": len(self._queue)}
+                "open_requests_left": max(0, self.limits.max_open - self.open_requests())}
 
 
 def _expire_before(times: deque[float], horizon: float) -> None:

@@ -26,9 +26,14 @@ from worker.connection_manager import ConnectionManager
 from worker.contract_resolver import ContractResolver, ResolvedContract, contract_key
 from worker.health import health_report
 from worker.mailbox import Mailbox
-from worker.pacing import PacingLimits, PacingScheduler
+from worker.message_budget import MessageBudget
+from worker.outbox import Outbox
+from worker.pacing import PacingLimits, PacingRules
+from worker.pacing_ledger import open_ledger
 from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
+from worker.tws_client import TwsClient
+from worker.tws_requests import CurrentTimeRequest, MarketDataTypeRequest
 from worker.tws_time import TwsClock
 from worker.undecodable import UndecodableMessages
 from worker.upstream import UpstreamRequests
@@ -52,22 +57,25 @@ def bind_router(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
 
 
 class WorkerService:
-    def __init__(self, config: BridgeConfig) -> None:
+    def __init__(self, config: BridgeConfig, client_factory: Callable[[Mailbox, int], TwsClient] = TwsClient) -> None:
         self.config = config
         self.started = time.time()
         self.mailbox = Mailbox()
         self.timers = Timers()
         self._ids = itertools.count(1)
+        # the one message budget: the connection manager takes ibapi's connect messages from it, the outbox the rest
+        self.budget = MessageBudget(config.tws_max_messages_per_second, config.tws_message_burst)
         self.connection = ConnectionManager(config, self.mailbox, self.timers, self._on_ready, self._on_lost,
-                                            on_outage=self._on_outage, on_data_lost=self._on_data_lost)
-        self.resolver = ContractResolver(self._send_contract_details, self._next_id,
-                                         call_later=self.timers.call_later, timeout=config.bar_timeout)
-        self.pacing = PacingScheduler(
+                                            client_factory=client_factory, on_outage=self._on_outage,
+                                            on_data_lost=self._on_data_lost, budget=self.budget)
+        self.pacing = PacingRules(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
                          max_open=config.pacing_max_open),
-            self.timers, lambda: self.upstream.open_count)
-        self.upstream = UpstreamRequests(self._client, self.timers, self.pacing, self._next_id, config.bar_timeout,
-                                         cancel_client=self._connected_client)
+            lambda: self.upstream.open_count, ledger=open_ledger(config.pacing_ledger_path))
+        self.outbox = Outbox(self.budget, self.pacing, self.timers, self.connection)
+        self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,
+                                         timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl)
+        self.upstream = UpstreamRequests(self.outbox, self.timers, self._next_id, config.bar_timeout)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
         self.undecodable = UndecodableMessages(self.upstream, self.resolver)
         self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
@@ -84,19 +92,6 @@ class WorkerService:
     def _next_id(self) -> int:
         return next(self._ids)
 
-    def _client(self) -> Any:
-        """The client new requests may go to: connected, and IB reachable behind TWS."""
-        return self.connection.client if self.connection.usable else None
-
-    def _connected_client(self) -> Any:
-        """The client cancels go to, even while IB is unreachable behind TWS (the request stays open at TWS)."""
-        return self.connection.client if self.connection.connected else None
-
-    def _send_contract_details(self, req_id: int, contract: Any) -> None:
-        client = self._client()
-        if client is not None:
-            client.reqContractDetails(req_id, contract)
-
     def _unavailable(self, message: str | None = None) -> BridgeError:
         text = message or ("IB is unreachable behind TWS (1100)" if self.connection.connected
                            else f"TWS is not connected ({self.connection.state.value})")
@@ -105,10 +100,8 @@ class WorkerService:
     # ---- connection -------------------------------------------------------------------------------------------
 
     def _on_ready(self) -> None:
-        client = self._client()
-        if client is not None:
-            client.reqMarketDataType(self.config.tws_market_data_type)
-            client.reqCurrentTime()
+        self.outbox.send(MarketDataTypeRequest(self.config.tws_market_data_type))
+        self.outbox.send(CurrentTimeRequest())
         self.subscriptions.resubscribe_all("reconnect")
 
     def _on_lost(self, reason: str) -> None:
@@ -117,7 +110,8 @@ class WorkerService:
         self.bars.fail_all(error)
         self.subscriptions.connection_lost(error)
         self.resolver.fail_all(error)
-        self.pacing.pump()
+        self.outbox.connection_lost()
+        self.outbox.pump()
 
     def _on_outage(self, reason: str) -> None:
         """1100/2110: plain requests in flight fail at once; live subscriptions wait for 1101/1102 or a reconnect."""
@@ -134,15 +128,14 @@ class WorkerService:
         """A connection that looks alive but says nothing is probed with reqCurrentTime, and dropped if silent."""
         interval = self.config.watchdog_interval
         conn = self.connection
-        client = self._client()
         now = time.monotonic()
-        if client is not None:
+        if conn.usable:
             if self._probe_sent and conn.last_heard < self._probe_sent and now - self._probe_sent >= interval:
                 self._probe_sent = 0.0
                 conn.drop(f"TWS did not answer a reqCurrentTime probe within {interval:.0f} s")
             elif now - conn.last_heard >= interval and not self._probe_sent:
                 self._probe_sent = now
-                client.reqCurrentTime()
+                self.outbox.send(CurrentTimeRequest())
             elif conn.last_heard >= self._probe_sent:
                 self._probe_sent = 0.0
         else:
@@ -176,6 +169,7 @@ class WorkerService:
 
     def _shutdown(self) -> None:
         self.connection.stop()
+        self.pacing.ledger.close()
         if self._router is not None:
             self._router.close(0)
         self._ctx.term()
@@ -252,12 +246,15 @@ class WorkerService:
             self._bars(bar_request, time.monotonic() + timeout, reply)
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
-        if self._client() is None:
+        if not self.connection.usable:
             reply(None, self._unavailable())
             return
         timer: Any = None
+        answered = False
 
         def resolved(contract: ResolvedContract | None, error: BridgeError | None) -> None:
+            nonlocal answered
+            answered = True
             if timer is not None:
                 timer.cancel()
             if time.monotonic() >= deadline:
@@ -269,8 +266,8 @@ class WorkerService:
             else:
                 self.bars.fetch(request, contract, deadline, reply)
 
-        self.resolver.resolve(contract_key(request), resolved)
-        if not self.resolver.cached(contract_key(request)):  # the usual case answers at once and needs no timer
+        self.resolver.resolve(contract_key(request), resolved, deadline)
+        if not answered:  # cached, or remembered as not found: answered at once, no timer needed
             timer = self.timers.call_later(deadline - time.monotonic(), lambda: reply(None, BridgeError(
                 ErrorCode.TWS_TIMEOUT, "TWS did not answer the contract lookup in time", retry_after=5)))
 

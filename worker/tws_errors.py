@@ -21,6 +21,17 @@ CLIENT_ID_IN_USE = 326
 CLIENT_ID_REMEDY = ("client id {client_id} is already in use by another connection to TWS: stop the other program, "
                     "or set TWS_CLIENT_ID to a free id")
 
+NO_SECURITY_DEFINITION = 200  # "No security definition has been found for the request" (or, worded so, ambiguous)
+# The 10.x client catches an exception from a send and reports it through error() with one of its FAIL_SEND_* codes
+# (ibapi/errors.py: 527 reqHistoricalData, 528 its cancel, 518 reqContractDetails, 531 reqCurrentTime, 539
+# reqMarketDataType, ...), mostly with reqId -1; 9.81 lets the exception through. Either way the connection is gone.
+SEND_FAILED = frozenset({
+    510, 511, 512, 513, 514, 515, 516, 518, 519, 521, 522, 523, 524, 525, 526, 527, 528, 529, 530, 531, 534, 535, 536,
+    537, 538, 539, 540, 541, 542, 543, 544, 545, 546, 547, 548, 549, 550, 551, 552, 553, 554, 555, 556, 557, 558, 559,
+    560, 561, 562, 563, 564, 565, 566, 567, 568, 569, 570, 571, 572, 573, 574, 575, 576, 577, 578, 580, 581, 582, 583,
+    584, 587, 589, 590, 591, 592, 593,
+})
+
 NO_DATA_MARKER = "HMDS query returned no data"
 PACING_MARKER = "pacing violation"
 

@@ -1,7 +1,8 @@
 """Upstream historical requests to TWS: paced, given a reqId, answered by TWS's events, failed at their deadline.
 
 One `Upstream` is one reqHistoricalData. The bar fetcher (plain answers) and the subscription book (keepUpToDate) both
-build on it; this module is the only place that sends reqHistoricalData and cancelHistoricalData.
+build on it; this module is the only place that asks for reqHistoricalData and cancelHistoricalData, through the
+outbox (worker/outbox.py), which sends them when the message budget and IB's pacing rules allow.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any, Protocol
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from worker.contract_resolver import ResolvedContract
-from worker.pacing import PacingKey, PacingScheduler
+from worker.outbox import Outbox
+from worker.pacing import PacingKey
 from worker.timers import Timer, Timers
 from worker.tws_errors import RequestOutcome, classify_request_error
+from worker.tws_requests import CancelHistoricalData, HistoricalDataRequest
 from worker.tws_time import bar_time, format_local
 
 log = logging.getLogger("tws.upstream")
@@ -67,14 +70,10 @@ def pacing_key(request: BarRequest, contract: ResolvedContract) -> PacingKey:
 
 
 class UpstreamRequests:
-    def __init__(self, client: Callable[[], Any], timers: Timers, pacing: PacingScheduler,
-                 next_id: Callable[[], int], answer_timeout: float,
-                 cancel_client: Callable[[], Any] | None = None) -> None:
-        self._client = client  # the TwsClient new requests may go to, or None
-        self._cancel_client = cancel_client or client  # the one cancels go to (also during a 1100 outage)
+    def __init__(self, outbox: Outbox, timers: Timers, next_id: Callable[[], int], answer_timeout: float) -> None:
+        self._outbox = outbox  # sends when the message budget and pacing allow; cancels go first
         self._answer_timeout = answer_timeout  # once sent, TWS has at most this long (BAR_TIMEOUT)
         self._timers = timers
-        self._pacing = pacing
         self._next_id = next_id
         self._by_id: dict[int, Upstream] = {}
         self._waiting: set[Upstream] = set()  # queued for pacing, not sent yet
@@ -92,31 +91,24 @@ class UpstreamRequests:
     def start(self, upstream: Upstream, deadline: float) -> None:
         """Pace, then send. `deadline` (monotonic) bounds the wait for pacing and TWS's answer; once sent, TWS has
         at most the answer timeout too (a resubscription may wait long for pacing, not for TWS)."""
-        def go() -> None:
+        def go() -> HistoricalDataRequest:
             self._waiting.discard(upstream)
-            self._send(upstream, deadline)
+            return self._send(upstream, deadline)
 
-        def refuse(retry_after: float) -> None:
+        def refuse(error: BridgeError) -> None:  # 429 (its turn would come too late) or 503 (not connected)
             self._waiting.discard(upstream)
-            upstream.handler.history_failed(upstream, BridgeError(
-                ErrorCode.PACING_LIMITED, f"IB's pacing rules allow this request in {retry_after:.1f} s",
-                retry_after=max(1.0, round(retry_after, 1))), None)
+            upstream.handler.history_failed(upstream, error, None)
 
         doomed = self._doomed.get(pacing_key(upstream.request, upstream.contract).identity)
         if doomed is not None and doomed[0] > time.monotonic():  # TWS would send the same undecodable answer
             upstream.handler.history_failed(upstream, doomed[1], None)
             return
         self._waiting.add(upstream)
-        upstream.ticket = self._pacing.submit(pacing_key(upstream.request, upstream.contract), deadline, go, refuse)
+        upstream.ticket = self._outbox.request(go, deadline, refuse, pacing_key(upstream.request, upstream.contract))
         if upstream.req_id is not None or upstream not in self._waiting:
             upstream.ticket = None  # already sent or refused
 
-    def _send(self, upstream: Upstream, deadline: float) -> None:
-        client = self._client()
-        if client is None:
-            upstream.handler.history_failed(upstream, BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS is not connected",
-                                                                  retry_after=1.0), None)
-            return
+    def _send(self, upstream: Upstream, deadline: float) -> HistoricalDataRequest:
         r = upstream.request
         req_id = self._next_id()
         upstream.req_id = req_id
@@ -128,14 +120,14 @@ class UpstreamRequests:
         timeout = min(deadline - time.monotonic(), self._answer_timeout)
         upstream.timer = self._timers.call_later(timeout, lambda: self._timed_out(upstream))
         self.sent += 1
-        client.reqHistoricalData(req_id, upstream.contract.to_ibapi(r.exchange), end, r.duration, r.bar_size,
-                                 r.what_to_show, int(r.use_rth), FORMAT_EPOCH, upstream.keep_up_to_date, [])
+        return HistoricalDataRequest(req_id, upstream.contract.to_ibapi(r.exchange), end, r.duration, r.bar_size,
+                                     r.what_to_show, int(r.use_rth), FORMAT_EPOCH, upstream.keep_up_to_date)
 
     def _withdraw(self, upstream: Upstream) -> bool:
         """Still waiting for pacing: take it out of the queue, so it is never sent."""
         if upstream in self._waiting:
             self._waiting.discard(upstream)
-            self._pacing.withdraw(upstream.ticket)
+            self._outbox.withdraw(upstream.ticket)
             upstream.ticket = None
             return True
         return False
@@ -148,10 +140,8 @@ class UpstreamRequests:
             return
         if upstream.timer is not None:
             upstream.timer.cancel()
-        client = self._cancel_client()
-        if client is not None:
-            client.cancelHistoricalData(upstream.req_id)
-        self._pacing.pump()
+        self._outbox.send(CancelHistoricalData(upstream.req_id))  # first in line; dropped if the connection is gone
+        self._outbox.pump()
 
     def fail(self, req_id: int, error: BridgeError) -> None:
         """TWS's answer could not be decoded: fail the request, cancel it at TWS when it stays open there
@@ -175,7 +165,7 @@ class UpstreamRequests:
         if upstream.req_id is not None and self._by_id.pop(upstream.req_id, None) is not None:
             if upstream.timer is not None:
                 upstream.timer.cancel()
-            self._pacing.pump()
+            self._outbox.pump()
 
     def forget_all(self) -> list[Upstream]:
         """The connection is gone and TWS forgot every request: drop them all (no cancel to send)."""
@@ -200,7 +190,7 @@ class UpstreamRequests:
             upstream.streaming = True
         else:
             del self._by_id[req_id]
-            self._pacing.pump()
+            self._outbox.pump()
         upstream.handler.history_done(upstream, bars, end)
 
     def on_update(self, req_id: int, values: BarValues) -> None:
@@ -216,7 +206,7 @@ class UpstreamRequests:
         upstream = self._by_id.pop(req_id)
         if upstream.timer is not None:
             upstream.timer.cancel()
-        self._pacing.pump()
+        self._outbox.pump()
         notice = {"tws_code": code, "message": message} if outcome.no_data else None
         upstream.handler.history_failed(upstream, outcome.error, notice)
 

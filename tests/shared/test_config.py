@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import SETTINGS, BridgeConfig, ConfigError, as_environment, default_worker_endpoint, load_config
+from shared.config import (
+    SETTINGS,
+    BridgeConfig,
+    ConfigError,
+    as_environment,
+    default_pacing_ledger,
+    default_worker_endpoint,
+    load_config,
+)
 
 
 @pytest.fixture
@@ -84,6 +92,10 @@ BAD_VALUES: dict[str, list[str]] = {
     "PACING_MAX_OPEN": ["0", "51", "x"],
     "PACING_SMALL_BAR_MAX": ["0", "61", "x"],
     "PACING_IDENTICAL_WINDOW": ["-1", "x"],
+    "TWS_MAX_MESSAGES_PER_SECOND": ["0", "48", "50", "nan", "x"],
+    "TWS_MESSAGE_BURST": ["1", "49", "2.5", "x"],
+    "BRIDGE_CONTRACT_NOT_FOUND_TTL": ["-1", "86401", "x"],
+    "BRIDGE_PACING_LEDGER": ["/run/x\x00y", "/run/tws-bridge/", "/" + "x" * 1024, "/run/a\nb"],
 }
 
 
@@ -154,11 +166,15 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
                  log_level="WARNING", gunicorn_workers=1, gunicorn_threads=2, gunicorn_keepalive=30, bar_timeout=2.5,
                  worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, api_token="s3cret-token-0123456789",
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
-                 tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1),
+                 tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1,
+                 tws_max_messages_per_second=20.5, tws_message_burst=2, contract_not_found_ttl=0,
+                 pacing_ledger="/run/tws-bridge/pacing.jsonl"),
+    BridgeConfig(pacing_ledger=""),
 ])
 def test_as_environment_round_trips_through_load_config(config: BridgeConfig, tmp_path: Path) -> None:
     env = as_environment(config)
-    assert set(env) == set(SETTINGS)
+    defaulted = {"BRIDGE_PACING_LEDGER"} if config.pacing_ledger is None else set()  # the child computes it
+    assert set(env) == set(SETTINGS) - defaulted
     assert all(isinstance(v, str) for v in env.values())
     env_file = tmp_path / "absent.env"
     assert load_config(env, env_file=env_file) == replace(config, env_file=str(env_file))
@@ -181,3 +197,37 @@ def test_two_bridges_on_one_host_get_different_default_endpoints(no_env_file: Pa
 def test_default_endpoint_falls_back_to_the_temporary_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     assert default_worker_endpoint() == f"ipc://{tempfile.gettempdir()}/tws-bridge-{os.getuid()}/worker-3003.sock"
+
+
+def test_the_message_budget_defaults_stay_below_tws_50_messages_a_second(no_env_file: Path) -> None:
+    config = load_config({}, env_file=no_env_file)
+    assert (config.tws_max_messages_per_second, config.tws_message_burst) == (40.0, 8)
+    assert config.tws_max_messages_per_second + config.tws_message_burst <= 49
+    assert config.contract_not_found_ttl == 300.0
+
+
+@pytest.mark.parametrize(("rate", "burst"), [("40", "10"), ("47", "3"), ("30", "20")])
+def test_a_rate_and_burst_that_could_fill_50_messages_a_second_are_refused(rate: str, burst: str,
+                                                                          no_env_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^TWS_MESSAGE_BURST: .*at most 49"):
+        load_config({"TWS_MAX_MESSAGES_PER_SECOND": rate, "TWS_MESSAGE_BURST": burst}, env_file=no_env_file)
+
+
+def test_the_largest_rate_and_burst_allowed_add_up_to_49(no_env_file: Path) -> None:
+    config = load_config({"TWS_MAX_MESSAGES_PER_SECOND": "41", "TWS_MESSAGE_BURST": "8"}, env_file=no_env_file)
+    assert config.tws_max_messages_per_second + config.tws_message_burst == 49
+
+
+def test_the_pacing_ledger_defaults_to_the_private_directory_of_the_ipc_socket(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_env_file: Path) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    config = load_config({"PORT": "3004"}, env_file=no_env_file)
+    private = tmp_path / f"tws-bridge-{os.getuid()}"
+    assert config.pacing_ledger_path == private / "pacing-3004.jsonl" == Path(default_pacing_ledger(3004))
+    assert config.endpoint == f"ipc://{private}/worker-3004.sock"
+
+
+def test_an_empty_pacing_ledger_keeps_pacing_in_memory_only(no_env_file: Path) -> None:
+    assert load_config({"BRIDGE_PACING_LEDGER": ""}, env_file=no_env_file).pacing_ledger_path is None
+    named = load_config({"BRIDGE_PACING_LEDGER": "/run/tws-bridge/pacing.jsonl"}, env_file=no_env_file)
+    assert named.pacing_ledger_path == Path("/run/tws-bridge/pacing.jsonl")

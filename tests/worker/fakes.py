@@ -16,7 +16,9 @@ import pytest
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from worker.contract_resolver import ResolvedContract
-from worker.pacing import PacingLimits, PacingScheduler
+from worker.message_budget import MessageBudget
+from worker.outbox import Outbox
+from worker.pacing import PacingLimits, PacingRules
 from worker.timers import Timers
 from worker.upstream import UpstreamRequests
 
@@ -80,6 +82,32 @@ class FakeClient:
         self.cancelled.append(req_id)
 
 
+class FakeConnection:
+    """What the outbox asks of the connection manager; `client` None is a lost connection."""
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client
+        self.reachable = True  # False: 1100, IB unreachable behind a live socket
+        self.dropped: list[str] = []
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None
+
+    @property
+    def usable(self) -> bool:
+        return self.connected and self.reachable
+
+    def drop(self, reason: str) -> None:
+        self.dropped.append(reason)
+        self.client = None
+
+
+def roomy_budget(clock: Clock) -> MessageBudget:
+    """A message budget no unit test of pacing or upstream requests runs out of (the budget has its own tests)."""
+    return MessageBudget(1e6, 10**6, clock)
+
+
 class Replies:
     def __init__(self) -> None:
         self.calls: list[tuple[dict[str, Any] | None, BridgeError | None]] = []
@@ -103,18 +131,27 @@ class Replies:
 
 
 class UpstreamHarness:
-    """UpstreamRequests paced by a PacingScheduler on Timers, all on one Clock, sending to a FakeClient. Setting
-    `client` to None is a lost connection."""
+    """UpstreamRequests sent through an Outbox (a roomy message budget, PacingRules) on Timers, all on one Clock, to a
+    FakeClient. Setting `client` to None is a lost connection."""
 
     def __init__(self, limits: PacingLimits = LIMITS,
                  upstreams: type[UpstreamRequests] = UpstreamRequests) -> None:
         self.tws = FakeClient()
-        self.client: FakeClient | None = self.tws
+        self.connection = FakeConnection(self.tws)
         self.clock = Clock()
         self.timers = Timers(self.clock)
         ids = itertools.count(1)
-        self.pacing = PacingScheduler(limits, self.timers, lambda: self.up.open_count, self.clock)
-        self.up = upstreams(lambda: self.client, self.timers, self.pacing, lambda: next(ids), ANSWER_TIMEOUT)
+        self.pacing = PacingRules(limits, lambda: self.up.open_count, self.clock)
+        self.outbox = Outbox(roomy_budget(self.clock), self.pacing, self.timers, self.connection, self.clock)
+        self.up = upstreams(self.outbox, self.timers, lambda: next(ids), ANSWER_TIMEOUT)
+
+    @property
+    def client(self) -> FakeClient | None:
+        return self.connection.client
+
+    @client.setter
+    def client(self, client: FakeClient | None) -> None:
+        self.connection.client = client
 
     @property
     def last_id(self) -> int:

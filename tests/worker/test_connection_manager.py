@@ -114,3 +114,49 @@ def test_events_from_an_old_connection_are_ignored(h: Harness) -> None:
     h.event("closed")
     assert h.conn.on_event(("error", old, 5, 162, "late answer")) is True
     assert h.conn.on_event(("ready", old, 1)) is True and not h.conn.connected
+
+
+# ---- what the connection costs in messages, and send failures ---------------------------------------------------
+
+def test_a_connect_attempt_takes_the_two_tokens_ibapi_spends_by_itself() -> None:
+    from worker.message_budget import MessageBudget
+
+    h = Harness()
+    budget = MessageBudget(10, 3, clock=lambda: h.now)
+    h.conn._budget = budget
+    h.conn.start()
+    assert h.conn.state is ConnectionState.CONNECTING and budget.taken == 2
+
+
+def test_a_connect_attempt_without_its_tokens_waits_for_them() -> None:
+    from worker.message_budget import MessageBudget
+
+    h = Harness()
+    budget = MessageBudget(10, 3, clock=lambda: h.now)
+    h.conn._budget = budget
+    assert budget.try_take(3)
+    h.conn.start()
+    assert h.conn.state is ConnectionState.WAITING and h.conn.client is None and budget.taken == 3
+    h.advance(0.19)
+    assert h.conn.client is None
+    h.advance(0.01)  # two tokens at 10 a second
+    assert h.conn.state is ConnectionState.CONNECTING and budget.taken == 5
+
+
+@pytest.mark.parametrize(("req_id", "code", "message"), [
+    (-1, 527, "Request Historical Data Sending Error - [Errno 32] Broken pipe"),
+    (-1, 531, "Request Current Time Sending Error - [Errno 104] Connection reset by peer"),
+    (12, 518, "Request Contract Data Sending Error - [Errno 32] Broken pipe"),
+])
+def test_a_send_failure_reported_by_the_10x_client_drops_the_connection(h: Harness, req_id: int, code: int,
+                                                                        message: str) -> None:
+    h.connect()
+    client = h.conn.client
+    assert h.event("error", req_id, code, message) is True
+    assert ("lost", f"sending to TWS failed ({code}): {message}") in h.calls
+    assert client is not None and client.closed and h.conn.state is ConnectionState.WAITING
+    assert h.conn.last_error is not None and h.conn.last_error.tws_code == code
+    h.advance(2)
+    h.event("handshake", 157)
+    h.event("ready", 1)
+    assert h.conn.connected and h.conn.reconnects == 1

@@ -1,4 +1,6 @@
-"""Contract resolution: one reqContractDetails per key however many wait, a cache, and the choice among matches."""
+"""Contract resolution: one reqContractDetails per key however many wait, a cache, the choice among matches, and "no
+such contract" remembered for a while. Lookups go through a real outbox (roomy budget unless a test says otherwise)
+to a recording client; timers run on an injected clock."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ from typing import Any
 import pytest
 from ibapi.contract import Contract
 
+import worker.contract_resolver
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
+from tests.worker.fakes import LIMITS, Clock, FakeConnection, roomy_budget
 from worker.contract_resolver import ContractResolver, ResolvedContract, contract_key
+from worker.message_budget import MessageBudget
+from worker.outbox import Outbox
+from worker.pacing import PacingRules
+from worker.timers import Timers
 
 AAPL = ("AAPL", "STK", "SMART", "USD")
 ES = ("ES", "FUT", "CME", "USD")
@@ -49,16 +57,42 @@ class Outcomes:
         return contract
 
 
-class Harness:
-    def __init__(self, today: str = "20250127") -> None:
+class LookupClient:
+    """Records what the outbox sends."""
+
+    def __init__(self) -> None:
         self.sent: list[tuple[int, Contract]] = []
+
+    def reqContractDetails(self, req_id: int, contract: Contract) -> None:  # noqa: N802 - ibapi's name
+        self.sent.append((req_id, contract))
+
+
+class Harness:
+    def __init__(self, today: str = "20250127", not_found_ttl: float = 300.0,
+                 budget: tuple[float, int] | None = None) -> None:
+        self.clock = Clock()
+        self.timers = Timers(self.clock)
+        self.tws = LookupClient()
+        self.connection = FakeConnection(self.tws)
+        rate = MessageBudget(*budget, self.clock) if budget else roomy_budget(self.clock)  # (rate, burst)
+        self.outbox = Outbox(rate, PacingRules(LIMITS, lambda: 0, self.clock),
+                             self.timers, self.connection, self.clock)
         ids = itertools.count(50)
-        self.resolver = ContractResolver(lambda req_id, c: self.sent.append((req_id, c)), lambda: next(ids),
-                                         today=lambda: today)
+        self.resolver = ContractResolver(self.outbox, lambda: next(ids), today=lambda: today,
+                                         call_later=self.timers.call_later, timeout=30.0,
+                                         not_found_ttl=not_found_ttl, clock=self.clock)
+
+    @property
+    def sent(self) -> list[tuple[int, Contract]]:
+        return self.tws.sent
 
     @property
     def last_req_id(self) -> int:
         return self.sent[-1][0]
+
+    def advance(self, seconds: float) -> None:
+        self.clock.now += seconds
+        self.timers.run_due()
 
     def answer(self, *matches: dict[str, Any]) -> None:
         req_id = self.last_req_id
@@ -139,7 +173,7 @@ def test_zero_matches_is_symbol_not_found(h: Harness) -> None:
 
 def test_failures_are_not_cached(h: Harness) -> None:
     h.resolver.resolve(AAPL, Outcomes())
-    h.answer()
+    h.resolver.on_error(h.last_req_id, 354, "Requested market data is not subscribed.")
     h.resolver.resolve(AAPL, Outcomes())
     assert len(h.sent) == 2
 
@@ -200,7 +234,8 @@ def test_a_stock_goes_to_ibapi_with_its_primary_exchange(h: Harness) -> None:
                                                                                              "SMART", "NASDAQ")
 
 
-def test_an_error_event_fails_every_waiter(h: Harness) -> None:
+def test_an_error_event_fails_every_waiter() -> None:
+    h = Harness(not_found_ttl=0.0)  # nothing remembered: the key is free again at once
     waiters = [Outcomes() for _ in range(3)]
     for done in waiters:
         h.resolver.resolve(AAPL, done)
@@ -243,19 +278,137 @@ def test_fail_all_answers_every_waiter_of_every_key(h: Harness) -> None:
     assert len(h.sent) == 3  # a fresh query after the failure
 
 
-def test_a_lookup_tws_never_answers_expires_and_the_next_request_asks_again() -> None:
-    from worker.timers import Timers
+def test_a_lookup_tws_never_answers_expires_and_the_next_request_asks_again(h: Harness) -> None:
+    first = Outcomes()
+    h.resolver.resolve(AAPL, first)
+    h.advance(30.0)
+    assert first.error.code is ErrorCode.TWS_TIMEOUT
+    h.resolver.resolve(AAPL, Outcomes())
+    assert [req_id for req_id, _ in h.sent] == [50, 51]
+    assert h.resolver.stats()["not_found_remembered"] == 0, "a timeout is not a missing contract"
 
-    now = [0.0]
-    timers = Timers(clock=lambda: now[0])
-    sent: list[int] = []
-    ids = iter(range(1, 100))
-    resolver = ContractResolver(lambda req_id, _c: sent.append(req_id), lambda: next(ids),
-                                call_later=timers.call_later, timeout=30.0)
-    outcomes: list[object] = []
-    resolver.resolve(("AAPL", "STK", "SMART", "USD"), lambda c, e: outcomes.append(e))
-    now[0] = 30.0
-    timers.run_due()
-    assert len(outcomes) == 1 and outcomes[0].code == "tws_timeout"
-    resolver.resolve(("AAPL", "STK", "SMART", "USD"), lambda c, e: outcomes.append(e))
-    assert sent == [1, 2]
+
+# ---- "no such contract" remembered ----------------------------------------------------------------------------------
+
+UNKNOWN = ("ZZZZ", "STK", "SMART", "USD")
+NO_DEFINITION = "No security definition has been found for the request"
+
+
+def test_no_such_contract_is_answered_from_memory_at_once_without_a_lookup(h: Harness) -> None:
+    first = Outcomes()
+    h.resolver.resolve(UNKNOWN, first)
+    h.resolver.on_error(h.last_req_id, 200, NO_DEFINITION)
+    assert first.error.code is ErrorCode.SYMBOL_NOT_FOUND
+    again = Outcomes()
+    h.resolver.resolve(UNKNOWN, again)
+    assert again.error == first.error  # synchronously, the same answer TWS gave
+    assert len(h.sent) == 1
+    assert h.resolver.stats() == {"cached": 0, "not_found_remembered": 1, "not_found_hits": 1, "lookups_sent": 1,
+                                  "coalesced": 0, "in_flight": 0}
+
+
+def test_zero_matches_are_remembered_too(h: Harness) -> None:
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    h.answer()
+    again = Outcomes()
+    h.resolver.resolve(UNKNOWN, again)
+    assert again.error.code is ErrorCode.SYMBOL_NOT_FOUND and len(h.sent) == 1
+
+
+def test_no_such_contract_is_asked_again_after_the_ttl() -> None:
+    h = Harness(not_found_ttl=300.0)
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    h.resolver.on_error(h.last_req_id, 200, NO_DEFINITION)
+    h.advance(299.9)
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(h.sent) == 1
+    h.advance(0.1)
+    listed = Outcomes()
+    h.resolver.resolve(UNKNOWN, listed)
+    assert len(h.sent) == 2, "remembered for the TTL only: the symbol may be listed by now"
+    h.answer(details("ZZZZ", 77))
+    assert listed.contract.con_id == 77
+
+
+def test_a_ttl_of_zero_remembers_nothing() -> None:
+    h = Harness(not_found_ttl=0.0)
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    h.answer()
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(h.sent) == 2
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    (200, "The contract description specified for SHOP is ambiguous"),
+    (354, "Requested market data is not subscribed."),
+    (502, "Couldn't connect to TWS."),
+    (321, "Error validating request"),
+])
+def test_ambiguous_and_other_failures_are_not_remembered(h: Harness, code: int, message: str) -> None:
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    h.resolver.on_error(h.last_req_id, code, message)
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(h.sent) == 2
+
+
+def test_several_matches_are_not_remembered_as_not_found(h: Harness) -> None:
+    h.resolver.resolve(("SHOP", "STK", "SMART", "USD"), Outcomes())
+    h.answer(details("SHOP", 1, primary="NYSE"), details("SHOP", 2, primary="TSE"))
+    h.resolver.resolve(("SHOP", "STK", "SMART", "USD"), Outcomes())
+    assert len(h.sent) == 2
+
+
+def test_a_lost_connection_is_not_remembered_as_not_found(h: Harness) -> None:
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    h.resolver.fail_all(BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS connection lost"))
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(h.sent) == 2
+
+
+def test_the_memory_is_bounded_and_forgets_the_oldest_first(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker.contract_resolver, "MAX_NOT_FOUND", 3)
+    keys = [(f"X{n}", "STK", "SMART", "USD") for n in range(4)]
+    for key in keys:
+        h.resolver.resolve(key, Outcomes())
+        h.answer()
+    assert h.resolver.stats()["not_found_remembered"] == 3
+    h.resolver.resolve(keys[3], Outcomes())
+    assert len(h.sent) == 4
+    h.resolver.resolve(keys[0], Outcomes())
+    assert len(h.sent) == 5, "the oldest was forgotten"
+
+
+# ---- lookups and the message budget -------------------------------------------------------------------------------
+
+def test_identical_lookups_in_flight_are_coalesced_and_counted(h: Harness) -> None:
+    for _ in range(64):
+        h.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(h.sent) == 1 and h.resolver.stats()["coalesced"] == 63
+
+
+def test_a_lookup_whose_token_would_come_after_its_deadline_is_refused_at_once_with_429() -> None:
+    h = Harness(budget=(10, 2))
+    clock = h.clock
+    symbols = [(f"S{n}", "STK", "SMART", "USD") for n in range(4)]
+    outcomes = [Outcomes() for _ in symbols]
+    for key, done in zip(symbols, outcomes, strict=True):
+        h.resolver.resolve(key, done, deadline=clock.now + 0.15)
+    assert len(h.sent) == 2, "the burst of 2 goes at once"
+    assert outcomes[2].calls == [], "the 3rd token comes in 0.1 s: it waits"
+    error = outcomes[3].error  # its token would come in 0.2 s, after its deadline: refused now, never sent late
+    assert error.code is ErrorCode.PACING_LIMITED and error.http_status == 429 and error.retry_after >= 1.0
+    h.advance(0.1)
+    assert len(h.sent) == 3 and h.resolver.stats()["in_flight"] == 3
+    assert h.resolver.stats()["not_found_remembered"] == 0
+
+
+def test_a_lookup_waiting_for_its_turn_is_never_sent_once_its_callers_failed() -> None:
+    h = Harness(budget=(1, 2))
+    clock = h.clock
+    for n in range(3):
+        h.resolver.resolve((f"S{n}", "STK", "SMART", "USD"), Outcomes(), deadline=clock.now + 10)
+    assert len(h.sent) == 2 and h.outbox.queued == 1
+    h.resolver.fail_all(BridgeError(ErrorCode.TWS_UNAVAILABLE, "IB is unreachable behind TWS (1100)"))
+    assert h.outbox.queued == 0
+    h.advance(5)
+    assert len(h.sent) == 2

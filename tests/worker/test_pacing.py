@@ -1,15 +1,22 @@
-"""PacingScheduler as a specification of IB's historical-data pacing rules: a request goes at once when it may, waits
-(on the owner thread's timers) when a rule holds it, and is refused at once with a retry hint when the wait would
-pass its deadline. Timers run on an injected clock; nothing sleeps."""
+"""IB's historical-data pacing rules as the outbox keeps them, as a specification: a request goes at once when it
+may, waits (on the owner thread's timers) when a rule holds it, and is refused at once with a retry hint when the wait
+would pass its deadline. The message budget is roomy here (it has its own tests); timers run on an injected clock;
+nothing sleeps."""
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.worker.fakes import LIMITS, T0, Clock
-from worker.pacing import PacingKey, PacingLimits, PacingScheduler
+import worker.pacing
+from shared.errors import BridgeError, ErrorCode
+from tests.worker.fakes import LIMITS, T0, Clock, FakeConnection, roomy_budget
+from worker.outbox import Outbox
+from worker.pacing import PacingKey, PacingLimits, PacingRules
+from worker.pacing_ledger import FileLedger
 from worker.timers import Timers
 
 MARGIN = LIMITS.margin  # 0.25: exact in binary, so the edges below compare exactly
@@ -23,19 +30,30 @@ class Item:
         self.went_at: float | None = None
         self.refused: list[float] = []
 
-    def go(self) -> None:
+    def go(self) -> Sent:
         assert self.went_at is None and not self.refused, "an item is decided once"
         self.went_at = self._pacer.clock.now
         if self._pacer.keep_open:
             self._pacer.open += 1
+        return Sent()
 
-    def refuse(self, retry_after: float) -> None:
+    def refuse(self, error: BridgeError) -> None:
         assert self.went_at is None and not self.refused, "an item is decided once"
-        self.refused.append(retry_after)
+        assert error.code is ErrorCode.PACING_LIMITED and error.retry_after is not None
+        self.refused.append(error.retry_after)
 
     @property
     def waiting(self) -> bool:
         return self.went_at is None and not self.refused
+
+
+class Sent:
+    """A message the outbox sends for an item."""
+
+    name = "historical"
+
+    def send_to(self, client: Any) -> None:
+        client.append(self)
 
 
 class Pacer:
@@ -44,13 +62,19 @@ class Pacer:
         self.timers = Timers(self.clock)
         self.open = 0
         self.keep_open = False  # True: a sent request stays open until close(); False: it is answered at once
-        self.scheduler = PacingScheduler(limits, self.timers, lambda: self.open, self.clock)
+        self.rules = PacingRules(limits, lambda: self.open, self.clock)
+        self.sent: list[Sent] = []
+        self.outbox = Outbox(roomy_budget(self.clock), self.rules, self.timers, FakeConnection(self.sent), self.clock)
         self._ids = itertools.count()
 
     def submit(self, key: PacingKey, within: float = 3600.0) -> Item:
         item = Item(self)
-        self.scheduler.submit(key, self.clock.now + within, item.go, item.refuse)
+        self.outbox.request(item.go, self.clock.now + within, item.refuse, pacing=key)
         return item
+
+    def budget(self) -> dict[str, int]:
+        """Pacing's part of /health."""
+        return {**self.rules.budget(), "queued": self.outbox.pacing_queued}
 
     def at(self, offset: float) -> None:
         """Move the clock to T0 + offset and run what is due."""
@@ -59,9 +83,9 @@ class Pacer:
         self.timers.run_due()
 
     def close(self, n: int = 1) -> None:
-        """n open requests end (as UpstreamRequests does: it pumps the scheduler)."""
+        """n open requests end (as UpstreamRequests does: it pumps the outbox)."""
         self.open -= n
-        self.scheduler.pump()
+        self.outbox.pump()
 
     def key(self, group: object = "AAPL", bar_seconds: int = 60, bid_ask: bool = False,
             identity: object = None) -> PacingKey:
@@ -81,7 +105,7 @@ def p() -> Pacer:
 def test_a_request_no_rule_holds_goes_at_once(p: Pacer) -> None:
     item = p.submit(p.key())
     assert item.went_at == T0
-    assert p.scheduler.queue_length == 0 and p.scheduler.waited == 0 and p.scheduler.refused == 0
+    assert p.outbox.pacing_queued == 0 and p.outbox.pacing_waited == 0 and p.outbox.pacing_refused == 0
 
 
 # ---- identical requests: not within 15 s ------------------------------------------------------------------------
@@ -91,14 +115,14 @@ def test_an_identical_request_waits_15_seconds_plus_the_margin(p: Pacer) -> None
     p.at(1)
     second = p.submit(p.key(identity="same"))
     assert first.went_at == T0 and second.waiting
-    assert p.scheduler.queue_length == 1 and p.scheduler.waited == 1
+    assert p.outbox.pacing_queued == 1 and p.outbox.pacing_waited == 1
     p.at(15)
     assert second.waiting  # IB's 15 s ...
     p.at(15 + MARGIN - 0.01)
     assert second.waiting  # ... plus the margin for network jitter
     p.at(15 + MARGIN)
-    assert second.went_at == T0 + 15 + MARGIN  # sent by the scheduler's own wake-up timer, no pump needed
-    assert p.scheduler.queue_length == 0
+    assert second.went_at == T0 + 15 + MARGIN  # sent by the outbox's own wake-up timer, no pump needed
+    assert p.outbox.pacing_queued == 0
 
 
 def test_the_identical_rule_holds_only_identical_requests(p: Pacer) -> None:
@@ -180,7 +204,7 @@ def test_bars_longer_than_30_seconds_do_not_count_as_small(p: Pacer) -> None:
         p.submit(p.key(group=n, bar_seconds=30))
     minute = p.submit(p.key(group="x", bar_seconds=60))
     assert minute.went_at == T0
-    assert p.scheduler.budget()["small_bar_requests_left"] == 0
+    assert p.budget()["small_bar_requests_left"] == 0
 
 
 # ---- BID_ASK counts twice ----------------------------------------------------------------------------------------
@@ -188,7 +212,7 @@ def test_bars_longer_than_30_seconds_do_not_count_as_small(p: Pacer) -> None:
 def test_bid_ask_weighs_two_in_the_small_bar_budget(p: Pacer) -> None:
     for n in range(30):
         p.submit(p.key(group=n, bar_seconds=30, bid_ask=True))
-    assert p.scheduler.budget()["small_bar_requests_left"] == 0
+    assert p.budget()["small_bar_requests_left"] == 0
     one_more = p.submit(p.key(group="x", bar_seconds=30))
     assert one_more.waiting
 
@@ -216,7 +240,7 @@ def test_the_open_request_limit_blocks_until_a_request_closes(p: Pacer) -> None:
     p.keep_open = True
     p.open = LIMITS.max_open
     item = p.submit(p.key(), within=60)
-    assert item.waiting and p.scheduler.queue_length == 1
+    assert item.waiting and p.outbox.pacing_queued == 1
     p.at(30)
     assert item.waiting  # time alone frees nothing
     p.close()
@@ -241,7 +265,7 @@ def test_a_request_blocked_by_the_open_limit_is_refused_at_its_deadline(p: Pacer
     assert item.waiting
     p.at(10)
     assert item.refused == [1.0]
-    assert p.scheduler.queue_length == 0 and p.scheduler.refused == 1
+    assert p.outbox.pacing_queued == 0 and p.outbox.pacing_refused == 1
     p.close()
     assert item.went_at is None
 
@@ -252,20 +276,20 @@ def test_a_wait_past_the_deadline_is_refused_at_once_with_retry_after(p: Pacer) 
     p.submit(p.key(identity="same"))
     p.at(1)
     item = p.submit(p.key(identity="same"), within=10)
-    assert item.refused == [pytest.approx(14 + MARGIN)]  # when it could go, from now
-    assert p.scheduler.queue_length == 0 and p.scheduler.refused == 1 and p.scheduler.waited == 0
+    assert item.refused == [pytest.approx(14 + MARGIN, abs=0.1)]  # when it could go, from now
+    assert p.outbox.pacing_queued == 0 and p.outbox.pacing_refused == 1 and p.outbox.pacing_waited == 0
 
 
 def test_a_refused_request_never_goes_later(p: Pacer) -> None:
     for _ in range(5):
         p.submit(p.key(group="AAPL"))
     refused = p.submit(p.key(group="AAPL"), within=1)
-    assert refused.refused == [pytest.approx(2 + MARGIN)]
+    assert refused.refused == [pytest.approx(2 + MARGIN, abs=0.1)]
     p.at(2 + MARGIN)
-    p.scheduler.pump()
+    p.outbox.pump()
     p.at(700)
     p.close(5)
-    assert refused.went_at is None and refused.refused == [pytest.approx(2 + MARGIN)]
+    assert refused.went_at is None and refused.refused == [pytest.approx(2 + MARGIN, abs=0.1)]
 
 
 def test_a_wait_that_ends_before_the_deadline_is_not_refused(p: Pacer) -> None:
@@ -289,24 +313,24 @@ def test_a_waiting_request_does_not_hold_others_that_may_go(p: Pacer) -> None:
 
 def test_budget_reports_what_is_left(p: Pacer) -> None:
     p.keep_open = True
-    assert p.scheduler.budget() == {"small_bar_requests_left": 60, "open_requests_left": 50, "queued": 0}
+    assert p.budget() == {"small_bar_requests_left": 60, "open_requests_left": 50, "queued": 0}
     for n in range(3):
         p.submit(p.key(group=n, bar_seconds=5))
     p.submit(p.key(group="bid_ask", bar_seconds=10, bid_ask=True))
     p.submit(p.key(group="minute", bar_seconds=60, identity="minute"))
     p.submit(p.key(group="minute", bar_seconds=60, identity="minute"))  # identical: queued
-    assert p.scheduler.budget() == {"small_bar_requests_left": 55, "open_requests_left": 45, "queued": 1}
+    assert p.budget() == {"small_bar_requests_left": 55, "open_requests_left": 45, "queued": 1}
     p.at(599)
-    assert p.scheduler.budget()["small_bar_requests_left"] == 55
+    assert p.budget()["small_bar_requests_left"] == 55
     p.at(600)
-    assert p.scheduler.budget()["small_bar_requests_left"] == 55, "the safety margin counts in the budget too"
+    assert p.budget()["small_bar_requests_left"] == 55, "the safety margin counts in the budget too"
     p.at(600.25)
-    assert p.scheduler.budget() == {"small_bar_requests_left": 60, "open_requests_left": 44, "queued": 0}
+    assert p.budget() == {"small_bar_requests_left": 60, "open_requests_left": 44, "queued": 0}
 
 
 def test_budget_never_goes_below_zero(p: Pacer) -> None:
     p.open = LIMITS.max_open + 3
-    assert p.scheduler.budget()["open_requests_left"] == 0
+    assert p.budget()["open_requests_left"] == 0
 
 
 def test_limits_are_settings() -> None:
@@ -318,7 +342,7 @@ def test_limits_are_settings() -> None:
     assert again.went_at == T0 + 1
     small = [strict.submit(strict.key(group=n, bar_seconds=1)) for n in range(2)]
     assert [item.went_at for item in small] == [T0 + 1, None]  # open limit 3 reached
-    assert strict.scheduler.budget() == {"small_bar_requests_left": 1, "open_requests_left": 0, "queued": 1}
+    assert strict.budget() == {"small_bar_requests_left": 1, "open_requests_left": 0, "queued": 1}
 
 
 # ---- bugs --------------------------------------------------------------------------------------------------------
@@ -343,6 +367,105 @@ def test_budget_does_not_wear_away_the_margin(p: Pacer) -> None:
     for n in range(1, 60):
         p.submit(p.key(group=f"g{n}", bar_seconds=5, identity=n))
     p.at(600.1)
-    p.scheduler.budget()  # a /health call in between
+    p.budget()  # a /health call in between
     extra = p.submit(p.key(group="late", bar_seconds=5, identity="late"))
     assert extra.went_at is None, "the 61st must still wait for the margin past the 10-minute edge"
+
+
+# ---- the ledger: the history outlives the worker ----------------------------------------------------------------
+
+class Wall:
+    """An injected wall clock (epoch seconds), moved with the monotonic one."""
+
+    def __init__(self, now: float = 1.7e9) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def restarted(path: Path, after: float, limits: PacingLimits = LIMITS) -> tuple[PacingRules, Clock]:
+    """A new worker's rules, `after` seconds of wall time after the ledger's first record was written at 1.7e9."""
+    clock = Clock(100.0)  # a new process: its monotonic clock has nothing to do with the old one's
+    return PacingRules(limits, lambda: 0, clock, FileLedger(path), wall=Wall(1.7e9 + after)), clock
+
+
+def dead_worker(path: Path, *keys: PacingKey) -> None:
+    """A worker that sent `keys` one after another at wall time 1.7e9, then died."""
+    clock, wall = Clock(), Wall()
+    rules = PacingRules(LIMITS, lambda: 0, clock, FileLedger(path), wall=wall)
+    for key in keys:
+        rules.record(key, clock.now)
+
+
+def key(identity: str = "same", group: str = "AAPL", bar_seconds: int = 60, bid_ask: bool = False) -> PacingKey:
+    return PacingKey(identity=(identity,), group=(group, "SMART", "TRADES"), bar_seconds=bar_seconds, bid_ask=bid_ask)
+
+
+def test_a_restarted_worker_keeps_the_identical_window_of_the_dead_one(tmp_path: Path) -> None:
+    dead_worker(tmp_path / "pacing.jsonl", key("same"))
+    rules, clock = restarted(tmp_path / "pacing.jsonl", after=5.0)
+    assert rules.loaded == 1
+    assert rules.earliest(key("same"), clock.now) == pytest.approx(clock.now + 10 + MARGIN)
+    assert rules.earliest(key("other", group="MSFT"), clock.now) == clock.now
+
+
+def test_a_restarted_worker_keeps_the_group_and_small_bar_windows(tmp_path: Path) -> None:
+    dead_worker(tmp_path / "pacing.jsonl", *[key(f"g{n}") for n in range(5)])
+    rules, clock = restarted(tmp_path / "pacing.jsonl", after=1.0)
+    assert rules.earliest(key("sixth"), clock.now) == pytest.approx(clock.now + 1 + MARGIN)
+    dead_worker(tmp_path / "small.jsonl", *[key(f"s{n}", group=f"G{n}", bar_seconds=5, bid_ask=True)
+                                            for n in range(30)])
+    rules, clock = restarted(tmp_path / "small.jsonl", after=300.0)
+    assert rules.budget()["small_bar_requests_left"] == 0, "BID_ASK counted twice, as before the restart"
+    assert rules.earliest(key("x", group="X", bar_seconds=30), clock.now) == pytest.approx(clock.now + 300 + MARGIN)
+
+
+def test_records_no_window_needs_are_dropped_at_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "pacing.jsonl"
+    dead_worker(path, key("minute"), key("small", group="S", bar_seconds=30))
+    rules, _ = restarted(path, after=60.0)
+    assert rules.loaded == 1, "only the small-bar record still counts after a minute"
+    assert [r.identity for r in FileLedger(path).load()] == [("small",)], "and the file was compacted"
+    rules, _ = restarted(path, after=601.0)
+    assert rules.loaded == 0 and FileLedger(path).load() == []
+
+
+def test_a_record_from_the_future_counts_as_just_sent(tmp_path: Path) -> None:
+    dead_worker(tmp_path / "pacing.jsonl", key("same"))
+    rules, clock = restarted(tmp_path / "pacing.jsonl", after=-30.0)  # the wall clock was set back
+    assert rules.earliest(key("same"), clock.now) == pytest.approx(clock.now + 15 + MARGIN)
+
+
+def test_the_ledger_is_compacted_as_the_worker_runs_so_it_stays_small(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker.pacing, "COMPACT_EVERY", 10)
+    path = tmp_path / "pacing.jsonl"
+    clock, wall = Clock(), Wall()
+    rules = PacingRules(LIMITS, lambda: 0, clock, FileLedger(path), wall=wall)
+    lines = []
+    for n in range(100):
+        clock.now += 2.0
+        wall.now += 2.0
+        rules.record(key(f"r{n}", group=f"G{n}"), clock.now)
+        lines.append(len(path.read_bytes().splitlines()))
+    assert max(lines) <= 10 + 8, "at most a compaction's worth beyond the 15 s the identical rule needs"
+    kept = FileLedger(path).load()
+    assert all(r.wall > wall.now - 15 - MARGIN - 20 for r in kept)
+
+
+def test_the_outbox_writes_the_ledger_before_the_message_goes(tmp_path: Path) -> None:
+    path = tmp_path / "pacing.jsonl"
+    clock = Clock()
+    rules = PacingRules(LIMITS, lambda: 0, clock, FileLedger(path))
+    seen: list[int] = []
+
+    class Probe:
+        name = "reqHistoricalData"
+
+        def send_to(self, client: Any) -> None:
+            seen.append(len(FileLedger(path).load()))  # what a kill at this instant would leave behind
+
+    outbox = Outbox(roomy_budget(clock), rules, Timers(clock), FakeConnection(object()), clock)
+    outbox.request(Probe, clock.now + 30, lambda error: None, pacing=key("same"))
+    assert seen == [1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import ErrorCode
-from worker.tws_errors import NO_DATA_MARKER, NOTICES, classify_request_error
+from worker.tws_errors import CONNECTIVITY_LOST, NO_DATA_MARKER, NOTICES, SEND_FAILED, classify_request_error
 
 NO_DATA = "Historical Market Data Service error message:HMDS query returned no data: AAPL@SMART Trades"
 PACING = "Historical Market Data Service error message:Historical data request pacing violation"
@@ -88,3 +88,13 @@ def test_notices_never_end_a_request(code: int) -> None:
 @pytest.mark.parametrize("code", [165, 2104, 2106, 2107, 2108, 2119, 2158, 2174])
 def test_the_documented_informational_codes_are_notices(code: int) -> None:
     assert code in NOTICES
+
+
+def test_every_fail_send_code_of_the_10x_client_is_a_send_failure() -> None:
+    errors = pytest.importorskip("ibapi.errors")
+    codes = {pair.code() for name, pair in vars(errors).items() if name.startswith("FAIL_SEND")}
+    if not codes:  # 9.81 has no FAIL_SEND codes: it lets the exception through (the outbox catches it)
+        assert "FAIL_SEND_REQHISTDATA" not in vars(errors)
+        return
+    assert codes == SEND_FAILED
+    assert not SEND_FAILED & (NOTICES | CONNECTIVITY_LOST | {200, 162, 322, 354, 502, 504})

@@ -12,7 +12,7 @@ import pytest
 
 import worker.upstream
 from shared.errors import BridgeError, ErrorCode
-from tests.worker.fakes import AAPL, MINUTE, TWS_END, UpstreamHarness, minute_bar, use_clock
+from tests.worker.fakes import AAPL, MINUTE, TWS_END, FakeClient, UpstreamHarness, minute_bar, use_clock
 from worker.contract_resolver import ContractResolver
 from worker.tws_decoder import Undecodable
 from worker.undecodable import IBAPI_VERSION, UndecodableMessages, undecodable_error
@@ -40,12 +40,29 @@ class Handler:
         return self.events[0][1]
 
 
-class Harness(UpstreamHarness):
+class LookupClient(FakeClient):
+    """A fake ibapi client that also records contract lookups."""
+
     def __init__(self) -> None:
         super().__init__()
         self.lookups: list[int] = []
-        self.resolver = ContractResolver(lambda req_id, c: self.lookups.append(req_id), lambda: 900 + len(self.lookups))
+
+    def reqContractDetails(self, req_id: int, contract: Any) -> None:  # noqa: N802 - ibapi's name
+        self.lookups.append(req_id)
+
+
+class Harness(UpstreamHarness):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tws = LookupClient()
+        self.client = self.tws
+        self.resolver = ContractResolver(self.outbox, lambda: 900 + len(self.tws.lookups),
+                                         call_later=self.timers.call_later, clock=self.clock)
         self.undecodable = UndecodableMessages(self.up, self.resolver)
+
+    @property
+    def lookups(self) -> list[int]:
+        return self.tws.lookups
 
     def start(self, keep_up_to_date: bool = False, timeout: float = 30.0) -> Handler:
         handler = Handler()

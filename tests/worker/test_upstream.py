@@ -354,8 +354,8 @@ def test_forget_all_drops_every_request_without_cancels_or_deadlines(h: Harness)
 def test_a_request_cancelled_while_it_waits_for_pacing_is_never_sent(h: Harness) -> None:
     h.start(replace(MINUTE, include_forming=True), keep_up_to_date=True)
     waiting, _ = h.start(replace(MINUTE, include_forming=True), keep_up_to_date=True, timeout=60)
-    assert waiting.req_id is None and h.pacing.queue_length == 1
+    assert waiting.req_id is None and h.outbox.pacing_queued == 1
     h.up.cancel(waiting)
     h.advance(15.25)
     assert len(h.tws.historical) == 1
-    assert h.pacing.queue_length == 0
+    assert h.outbox.pacing_queued == 0
