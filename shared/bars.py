@@ -28,9 +28,9 @@ BAR_SECONDS: dict[str, int] = {
     "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400, "8 hours": 28800,
     "1 day": 86400, "1 week": 7 * 86400, "1 month": 31 * 86400,
 }
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
+WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "AGGTRADES")  # AGGTRADES: IB's trades series for crypto
 SESSIONS = {"rth": True, "all": False}  # -> useRTH
-SEC_TYPES = ("STK", "CASH", "IND", "FUT")
+SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CRYPTO")
 
 DURATION_RE = re.compile(r"^[1-9][0-9]{0,5} [SDWMY]\Z", re.ASCII)
 # "BRK B", "BRK.B", "EUR", "ES": never a comma, NUL or control character

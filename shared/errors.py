@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     TWS_ERROR = "tws_error"
     TWS_UNAVAILABLE = "tws_unavailable"
     TWS_TIMEOUT = "tws_timeout"
+    TWS_UNDECODABLE = "tws_undecodable"  # TWS sent a message this ibapi version cannot decode
     WORKER_UNAVAILABLE = "worker_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -55,6 +56,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TWS_ERROR: 502,
     ErrorCode.TWS_UNAVAILABLE: 503,
     ErrorCode.TWS_TIMEOUT: 504,
+    ErrorCode.TWS_UNDECODABLE: 502,
     ErrorCode.WORKER_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }

@@ -31,6 +31,13 @@ def _instant(text: str) -> float:
     return moment.timestamp()
 
 
+def _malformed_volume(text: str) -> tuple[str, str]:
+    symbol, sep, volume = text.partition("=")
+    if not sep or not symbol:
+        raise argparse.ArgumentTypeError(f"expected SYMBOL=TEXT, e.g. AAPL=0.5, got {text!r}")
+    return symbol, volume
+
+
 def _count(text: str) -> int:
     """An integer >= 0 (0 = off)."""
     if not text.isdigit():
@@ -61,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "versions 100-200; protobuf framing from 201 when the 10.x client's protobuf modules are "
                     "installed). Serves handshake, startApi, reqIds, reqCurrentTime, reqMarketDataType, "
                     "reqContractDetails, reqHistoricalData (keepUpToDate too), cancelHistoricalData, "
-                    "reqHeadTimeStamp with seeded synthetic bars on a real NYSE calendar.",
+                    "reqHeadTimeStamp, the empty answers of an account without positions, orders or executions to "
+                    "the start-up requests of client libraries (reqPositions, reqOpenOrders, reqExecutions, "
+                    "reqAccountUpdates, reqAccountSummary, ...), with seeded synthetic bars on a real NYSE "
+                    "calendar, and BTC (CRYPTO on PAXOS: 24/7, AGGTRADES/MIDPOINT/BID/ASK, fractional volumes as "
+                    "decimals from server version 163, rounded below).",
         formatter_class=_HelpFormatter)
     g = p.add_argument_group("server")
     g.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it on loopback)")
@@ -87,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--update-interval", type=float, default=5.0,
                    help="seconds between keepUpToDate updates (TWS sends about every 5 s)")
     g.add_argument("--no-pacing", action="store_true", help="do not enforce IB's historical-data pacing rules")
+    g.add_argument("--lenient-durations", action="store_true",
+                   help="serve durations longer than IB's table guarantees for the bar size (1 secs: 1800 S, 1 min: "
+                        "1 D, 30 mins: 1 M, 1 day: 1 Y ...; real TWS is sometimes this lenient) instead of error 162 "
+                        "\"Time length exceed max.\"")
     g.add_argument("--legacy-dates", action="store_true",
                    help='intraday bar dates as "yyyymmdd  HH:MM:SS" (older TWS) instead of with the time zone')
     g = p.add_argument_group("clock (default: real time)")
@@ -106,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop every connection once the bars of the next historical request are sent")
     g.add_argument("--drop-after-updates", type=int, default=None, metavar="N",
                    help="drop every connection after N keepUpToDate updates (a drop mid-stream)")
+    g.add_argument("--malformed-volume", type=_malformed_volume, action="append", default=[], metavar="SYMBOL=TEXT",
+                   help="send TEXT verbatim as the volume of every historical bar and keepUpToDate update of SYMBOL, "
+                        "whatever the client version (AAPL=0.5 kills 9.81's reader, AAPL=1,234 the 10.x client's)")
     g.add_argument("--refuse-for", type=float, default=None, metavar="SECONDS",
                    help="refuse connections for the first SECONDS after start (a nightly restart)")
     return p
@@ -114,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> SimOptions:
     return SimOptions(host=args.host, port=args.port, max_version=args.max_version, account=args.account,
                       update_interval=args.update_interval, pacing=not args.no_pacing,
+                      lenient_durations=args.lenient_durations,
                       legacy_dates=args.legacy_dates, instruments=args.instruments, log_requests=args.log_requests,
                       max_message_rate=args.max_message_rate,
                       drop_after_rate_violations=args.drop_after_rate_violations)
@@ -125,6 +144,8 @@ def faults_from(args: argparse.Namespace) -> FaultPlan:
                        drop_after_updates=args.drop_after_updates)
     for name, count in args.never_answer:
         faults.never_answer(name, count)
+    for symbol, text in args.malformed_volume:
+        faults.malformed_volume(symbol, text)
     return faults
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sim import proto_codec, text_codec
+from sim import account_codec, proto_codec, text_codec, text_fields
 from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, Request, UnknownMessage
 
 PROTOBUF_AVAILABLE: bool = proto_codec.AVAILABLE
@@ -40,6 +40,7 @@ REPLY_PROTOBUF_FROM: dict[str, int] = {
     "head_timestamp": 208,
     "next_valid_id": 213,
     "current_time": 213,
+    **account_codec.REPLY_PROTOBUF_FROM,  # executions 201, orders 204, accounts and positions 207
 }
 
 # Requests the 10.x client sends as protobuf from these versions (common.getServerVersionForMessage). The decoder
@@ -54,6 +55,7 @@ REQUEST_PROTOBUF_FROM: dict[str, int] = {
     "startApi": 213,
     "reqIds": 213,
     "reqCurrentTime": 213,
+    **account_codec.REQUEST_PROTOBUF_FROM,
 }
 
 _EXCHANGE_ZONE = ZoneInfo("America/New_York")
@@ -75,7 +77,7 @@ def handshake_reply(server_version: int, now: float) -> bytes:
     """
     local = datetime.fromtimestamp(now, _EXCHANGE_ZONE)
     conn_time = f"{local:%Y%m%d %H:%M:%S} {local.tzname()}"
-    return _frame(text_codec.encode_fields([server_version, conn_time]))
+    return _frame(text_fields.encode_fields([server_version, conn_time]))
 
 
 def decode_request(payload: bytes, server_version: int) -> Request:
@@ -87,14 +89,13 @@ def decode_request(payload: bytes, server_version: int) -> Request:
             msg_id = int.from_bytes(payload[:4], "big")
             if msg_id > PROTOBUF_MSG_ID:
                 return proto_codec.decode(msg_id - PROTOBUF_MSG_ID, payload[4:])
-            return text_codec.decode(msg_id, text_codec.split_fields(payload[4:]), server_version)
-        fields = text_codec.split_fields(payload)
+            return text_codec.decode(msg_id, text_fields.split_fields(payload[4:]), server_version)
+        fields = text_fields.split_fields(payload)
         if not fields:
             raise MalformedMessage("empty message")
-        try:
-            msg_id = int(fields[0])
-        except ValueError:
-            raise MalformedMessage(f"message id is not a number: {fields[0]!r}") from None
+        msg_id = text_fields.parse_int(fields[0])  # read like every int field: an empty id is 0, i.e. unknown
+        if msg_id is None:
+            raise MalformedMessage(f"message id is not a number: {fields[0]!r}")
         return text_codec.decode(msg_id, fields[1:], server_version)
     except MalformedMessage:
         raise
@@ -113,14 +114,14 @@ class ReplyEncoder:
     def _proto(self, name: str) -> bool:
         return self.version >= REPLY_PROTOBUF_FROM[name]
 
-    def _text(self, msg_id: int, fields: Sequence[text_codec.Field]) -> bytes:
-        body = text_codec.encode_fields(fields)
+    def _text(self, msg_id: int, fields: Sequence[text_fields.Field]) -> bytes:
+        body = text_fields.encode_fields(fields)
         if self.version >= MIN_SERVER_VER_PROTOBUF:
             return _frame(msg_id.to_bytes(4, "big") + body)
-        return _frame(text_codec.encode_fields([msg_id]) + body)
+        return _frame(text_fields.encode_fields([msg_id]) + body)
 
     def _either(self, name: str, msg_id: int, proto: Callable[[], bytes],
-                text: Callable[[], Sequence[text_codec.Field]]) -> bytes:
+                text: Callable[[], Sequence[text_fields.Field]]) -> bytes:
         if self._proto(name):
             return _frame((msg_id + PROTOBUF_MSG_ID).to_bytes(4, "big") + proto())
         return self._text(msg_id, text())
@@ -169,7 +170,13 @@ class ReplyEncoder:
     def historical_data_update(self, req_id: int, bar: Bar) -> bytes:
         return self._either("historical_data_update", text_codec.IN_HISTORICAL_DATA_UPDATE,
                             lambda: proto_codec.historical_data_update(req_id, bar),
-                            lambda: text_codec.historical_data_update(req_id, bar))
+                            lambda: text_codec.historical_data_update(req_id, bar, self.version))
+
+    def end_marker(self, name: str, value: int | str | None = None) -> bytes:
+        """An empty answer's end: `name` one of account_codec.REPLY_IDS (positionEnd, openOrderEnd, execDetailsEnd
+        with its reqId, accountDownloadEnd with its account, ...)."""
+        return self._either(name, account_codec.REPLY_IDS[name], lambda: account_codec.end_marker_proto(name, value),
+                            lambda: account_codec.end_marker_text(name, value))
 
     def head_timestamp(self, req_id: int, timestamp: str) -> bytes:
         return self._either("head_timestamp", text_codec.IN_HEAD_TIMESTAMP,

@@ -14,9 +14,10 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
-from sim import codec
-from sim.history import build_history, forming_bar, head_timestamp
-from sim.instruments import Instrument
+from sim import account_answers, codec
+from sim.account_messages import ACCOUNT_REQUESTS
+from sim.history import head_timestamp
+from sim.history_service import HistoryService
 from sim.message_rate import RATE_EXCEEDED, MessageRate
 from sim.messages import (
     CancelHeadTimestamp,
@@ -59,8 +60,7 @@ class ClientConnection:
         self.client_id: int | None = None
         self.version = 0
         self.encoder: codec.ReplyEncoder | None = None
-        self.streams: dict[int, asyncio.Task[None]] = {}  # keepUpToDate subscriptions by reqId
-        self.pending: dict[int, asyncio.Task[None]] = {}  # historical requests answered later (delay fault)
+        self.history = HistoryService(self)  # reqHistoricalData, keepUpToDate streams and their cancels
         self._out: asyncio.Queue[bytes | None] = asyncio.Queue()  # None: flush, then close
         self._writer_task: asyncio.Task[None] | None = None
         self._next_order_id = server.options.first_order_id
@@ -122,15 +122,11 @@ class ClientConnection:
     async def _close(self) -> None:
         for handle in self._delayed:
             handle.cancel()
-        for task in [*self.streams.values(), *self.pending.values()]:
-            task.cancel()
-        tasks = [*self.streams.values(), *self.pending.values()]
+        tasks = self.history.cancel_all()
         if self._writer_task is not None:
             self._writer_task.cancel()
             tasks.append(self._writer_task)
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.streams.clear()
-        self.pending.clear()
         with contextlib.suppress(Exception):
             self.writer.close()
         self.server.forget(self)
@@ -229,14 +225,14 @@ class ClientConnection:
         if isinstance(request, RequestMarketDataType):
             return  # TWS sends nothing back for it
         if isinstance(request, CancelHistoricalData):
-            self._cancel_history(request.req_id)
+            self.history.cancel(request.req_id)
             return
         if isinstance(request, CancelHeadTimestamp):
             return
         if isinstance(request, RequestHistoricalData):
-            self._request_history(request)
+            self.history.request(request)
             return
-        if self._swallowed(request):
+        if self.swallowed(request):
             return
         delay = self.server.faults.reply_delay
         if delay > 0:
@@ -249,7 +245,7 @@ class ClientConnection:
         else:
             self._serve_simple(request)
 
-    def _swallowed(self, request: Request) -> bool:
+    def swallowed(self, request: Request) -> bool:
         name = type(request).__name__
         if self.server.faults.swallow(name):
             log.info("conn %d: fault never_answer swallowed %s", self.number, name)
@@ -287,6 +283,9 @@ class ClientConnection:
                 for instrument in matches:
                     self.send(enc.contract_data(request.req_id, instrument.details(self.server.clock.now())))
                 self.send(enc.contract_data_end(request.req_id))
+            elif isinstance(request, ACCOUNT_REQUESTS):  # start-up requests of client libraries: empty answers
+                for frame in account_answers.answer(request, enc, self.server.options.account):
+                    self.send(frame)
             elif isinstance(request, RequestHeadTimestamp):
                 instrument = self.server.universe.resolve_one(request.contract)
                 stamp = head_timestamp(instrument, request.use_rth, request.what_to_show, request.format_date)
@@ -294,94 +293,15 @@ class ClientConnection:
         except SimError as err:
             self.send_error(getattr(request, "req_id", -1), err.code, err.message)
 
-    # ---- historical data --------------------------------------------------------------------------------------
-
-    def _forget_req_id(self, req_id: int) -> None:
-        """A client reusing the id of a request still open: TWS would mix them up; the old one is dropped."""
-        for tasks in (self.streams, self.pending):
-            old = tasks.pop(req_id, None)
-            if old is not None:
-                log.warning("conn %d: reqId %d reused while open; the earlier request is dropped", self.number, req_id)
-                old.cancel()
-
-    def _request_history(self, request: RequestHistoricalData) -> None:
-        self._forget_req_id(request.req_id)
-        verdict = self.server.pacing_check(request)
-        if verdict.error is not None:
-            log.info("conn %d: reqId %d refused by pacing rule %s", self.number, request.req_id, verdict.rule)
-            self.send_error(request.req_id, verdict.error.code, verdict.error.message)
-            return
-        if self._swallowed(request):
-            # still open as far as TWS is concerned: it counts against the 50 and can be cancelled
-            self.pending[request.req_id] = asyncio.create_task(asyncio.Event().wait())
-            return
-        delay = self.server.faults.reply_delay
-        if delay > 0:
-            self.pending[request.req_id] = asyncio.create_task(self._answer_later(request, delay))
-        else:
-            self._answer_history(request)
-
-    async def _answer_later(self, request: RequestHistoricalData, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self.pending.pop(request.req_id, None)
-        self._answer_history(request)
-
-    def _answer_history(self, request: RequestHistoricalData) -> None:
-        assert self.encoder is not None
-        req_id, query = request.req_id, request.query
-        try:
-            instrument = self.server.universe.resolve_one(request.contract)
-            answer = build_history(instrument, query, self.server.clock.now(), self.server.options.legacy_dates)
-        except SimError as err:
-            self.send_error(req_id, err.code, err.message)
-            return
-        for code, text in answer.notices:
-            self.send_error(req_id, code, text)
-        self.send(self.encoder.historical_data(req_id, answer.bars, answer.start, answer.end))
-        self.send(self.encoder.historical_data_end(req_id, answer.start, answer.end))
-        if query.keep_up_to_date:
-            self.streams[req_id] = asyncio.create_task(self._stream(request, instrument))
-        self.server.after_history_sent()
-
-    async def _stream(self, request: RequestHistoricalData, instrument: Instrument) -> None:
-        """keepUpToDate: the forming bar every `update_interval` seconds until cancelled (paused while 1100 lasts)."""
-        assert self.encoder is not None
-        interval = self.server.options.update_interval
-        legacy = self.server.options.legacy_dates
-        while True:
-            await asyncio.sleep(interval)
-            if self.server.connectivity_lost:
-                continue
-            try:
-                bar = forming_bar(instrument, request.query, self.server.clock.now(), legacy)
-            except Exception:  # a bug here must show, not end the stream silently
-                log.exception("conn %d: keepUpToDate reqId %d failed", self.number, request.req_id)
-                return
-            self.send(self.encoder.historical_data_update(request.req_id, bar))
-            self.server.after_stream_update()
-
-    def _cancel_history(self, req_id: int) -> None:
-        task = self.streams.pop(req_id, None)
-        if task is not None:
-            task.cancel()
-            return
-        task = self.pending.pop(req_id, None)
-        if task is not None:
-            task.cancel()
-            self.send_error(req_id, 162, f"Historical Market Data Service error message:API historical data query "
-                                         f"cancelled: {req_id}")
-            return
-        self.send_error(req_id, 366, f"No historical data query found for ticker id:{req_id}")
+    # ---- historical data (sim.history_service) ---------------------------------------------------------------
 
     def drop_streams(self) -> None:
         """1101: TWS lost the subscriptions; the client must request them again."""
-        for task in self.streams.values():
-            task.cancel()
-        self.streams.clear()
+        self.history.drop_streams()
 
     @property
     def open_requests(self) -> int:
-        return len(self.streams) + len(self.pending)
+        return self.history.open_requests
 
 
 def _parse_version_range(text: str) -> tuple[int, int] | None:

@@ -27,6 +27,12 @@ def _set_fault(name: str) -> Operation:
     return op
 
 
+def _lenient_durations(server: SimServer, value: object = True) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"lenient_durations: value must be true or false, got {value!r}")
+    server.lenient_durations = value
+
+
 OPERATIONS: dict[str, Operation] = {
     "drop_all": lambda s: s.drop_all(),
     "drop_after_next_history": lambda s: setattr(s.faults, "drop_after_next_history", True),
@@ -39,7 +45,9 @@ OPERATIONS: dict[str, Operation] = {
     "never_answer": lambda s, name="RequestHistoricalData", count=1: s.faults.never_answer(str(name), int(count)),
     "split_frames": _set_fault("split_frames"),
     "silent_handshake": _set_fault("silent_handshake"),
+    "malformed_volume": lambda s, symbol, text: s.faults.malformed_volume(str(symbol), str(text)),
     "clear_faults": lambda s: s.faults.clear(),
+    "lenient_durations": _lenient_durations,
     "max_message_rate": lambda s, value=None, drop_after=None: s.set_message_rate(value, drop_after),
     "clock_freeze": lambda s, at=None: s.clock.freeze(None if at is None else float(at)),
     "clock_run_from": lambda s, at, speed=1.0: s.clock.run_from(float(at), float(speed)),

@@ -7,7 +7,8 @@ Rules modelled (IB's documentation and observed TWS behaviour):
   to the session, so hourly RTH bars start 09:30, 10:00, 11:00, ...
 - Bars start before the end time; with end = now the last bar is the current, incomplete one. A bar that started
   before an explicit end is returned whole (as known at `now`), so a bar is identical whichever request returns it.
-- Durations: "N S" = bars starting in the last N seconds; "N D" = the last N sessions (trading days); "N W",
+- Durations: at most what IB's table guarantees for the bar size (sim.duration_limits), unless lenient.
+  "N S" = bars starting in the last N seconds; "N D" = the last N sessions (trading days); "N W",
   "N M", "N Y" = the calendar weeks/months/years before the end. Weekly/monthly bars always cover their whole
   week/month (up to now) and are dated by their first trading day.
 - startDateStr/endDateStr: the end time and the end minus the calendar duration, formatDate-1 style with zone.
@@ -28,15 +29,16 @@ from sim.datetimes import (
     format_range_time,
     parse_end_datetime,
 )
+from sim.duration_limits import check_duration
 from sim.instruments import Instrument
 from sim.messages import Bar, HistoryQuery, SimError
 from sim.price_path import DAILY_SAMPLES, BarValues, PricePath
 
 KNOWN_WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
                       "OPTION_IMPLIED_VOLATILITY", "FEE_RATE", "SCHEDULE", "AGGTRADES")  # fmt: skip
-MAX_INTRADAY_BARS = 50_000  # longer intraday requests get TWS's "Time length exceed max."
+MAX_INTRADAY_BARS = 50_000  # a cap even when durations are lenient: "Time length exceed max." past it
 HMDS = "Historical Market Data Service error message:"
-_WHAT_NAMES = {"TRADES": "Trades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask"}
+_WHAT_NAMES = {"TRADES": "Trades", "AGGTRADES": "AggTrades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask"}
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def _no_data(inst: Instrument, what: str) -> SimError:
     return SimError(162, f"{HMDS}HMDS query returned no data: {inst.local_symbol}@{inst.exchange} {_WHAT_NAMES[what]}")
 
 
-def _validate(inst: Instrument, q: HistoryQuery) -> tuple[BarSize, Duration]:
+def _validate(inst: Instrument, q: HistoryQuery, lenient_durations: bool) -> tuple[BarSize, Duration]:
     size = parse_bar_size(q.bar_size)
     duration = parse_duration(q.duration)
     if q.format_date not in (1, 2):
@@ -82,6 +84,8 @@ def _validate(inst: Instrument, q: HistoryQuery) -> tuple[BarSize, Duration]:
     if q.keep_up_to_date and size.intraday and size.seconds < 5:
         raise validation_error("bQ", "Live updates are supported for bar sizes of 5 secs or more.")
     _check_what(inst, q.what_to_show, size)
+    if not lenient_durations:
+        check_duration(size, duration)  # IB's documented table (sim.duration_limits)
     if size.intraday and duration.approx_seconds() / size.seconds > MAX_INTRADAY_BARS:
         raise SimError(162, f"{HMDS}Time length exceed max.")
     return size, duration
@@ -100,8 +104,9 @@ def _sessions(inst: Instrument, rth: bool, start: float, end: float) -> list[cal
 
 
 def _bar_edges(s: cal.Session, seconds: int) -> list[tuple[int, int]]:
-    """Clock-aligned bars of `seconds` inside session `s`, clipped to it. Sessions never span a DST change, so
-    aligning on the session's wall-clock midnight stays aligned for the whole session."""
+    """Clock-aligned bars of `seconds` inside session `s`, clipped to it. Only crypto sessions span a DST change, so
+    aligning on the session's wall-clock midnight stays aligned for the whole session (crypto: see
+    trading_calendar.session_for_day)."""
     local = datetime.fromtimestamp(s.start, cal.NEW_YORK)
     wall = local.hour * 3600 + local.minute * 60 + local.second
     midnight = s.start - wall
@@ -145,8 +150,8 @@ def _to_bar(v: BarValues, date_str: str) -> Bar:
 
 def _aggregate(days: list[tuple[date, BarValues]]) -> BarValues:
     volume = sum(v.volume for _, v in days)
-    if volume > 0:
-        wap = round(sum(v.wap * v.volume for _, v in days) / volume, 8)
+    if volume > 0:  # float(): crypto volumes are Decimals
+        wap = round(sum(v.wap * float(v.volume) for _, v in days) / float(volume), 8)
     elif days[0][1].volume < 0:
         wap = -1.0
     else:
@@ -207,9 +212,11 @@ class _Builder:
 # ---- public API -----------------------------------------------------------------------------------------------
 
 
-def build_history(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False) -> HistoryAnswer:
-    """The bars (and warnings) TWS would send for reqHistoricalData at time `now`; SimError for refusals."""
-    size, duration = _validate(instrument, query)
+def build_history(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
+                  lenient_durations: bool = False) -> HistoryAnswer:
+    """The bars (and warnings) TWS would send for reqHistoricalData at time `now`; SimError for refusals.
+    `lenient_durations` serves durations past IB's table (up to MAX_INTRADAY_BARS intraday bars)."""
+    size, duration = _validate(instrument, query, lenient_durations)
     parsed = parse_end_datetime(query.end_datetime, instrument.time_zone, now)
     _check_subscribed(instrument)
     end = now if parsed.epoch is None else min(parsed.epoch, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,8 +14,12 @@ from sim import trading_calendar as cal
 from sim.messages import ContractDetailsInfo, ContractSpec, SimError
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "instruments.json"
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
-SEC_TYPES = ("STK", "CASH", "IND", "FUT")
+WHAT_TO_SHOW = ("TRADES", "AGGTRADES", "MIDPOINT", "BID", "ASK")  # AGGTRADES: crypto's trade series
+SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CRYPTO")
+DEFAULT_ORDER_TYPES = (
+    "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,DEACT,GAT,GTC,GTD,GTT,HID,LIT,LMT,MIT,MKT,"
+    "MTL,NGCOMB,NONALGO,OCA,PEGBENCH,REL,SCALE,SNAPMID,STP,STPLMT,TRAIL,WHATIF"
+)
 NO_DEFINITION = "No security definition has been found for the request"
 
 
@@ -48,10 +53,22 @@ class Instrument:
     industry: str = ""
     stock_type: str = ""
     valid_exchanges: str = "SMART"
+    order_types: str = DEFAULT_ORDER_TYPES
+    # Size rules of contract details (Decimal text). A size increment below 1 makes volumes fractional: bars then
+    # carry volumes in multiples of it (crypto), as Decimals.
+    min_size: str = "1"
+    size_increment: str = "1"
+    suggested_size_increment: str = "1"
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def volume_step(self) -> Decimal | None:
+        """The size increment when volumes are fractional (crypto), None for whole shares and contracts."""
+        step = Decimal(self.size_increment)
+        return step if step < 1 else None
 
     @property
     def last_date(self) -> date | None:
@@ -71,9 +88,8 @@ class Instrument:
             min_tick=self.min_tick, time_zone_id=self.hours_time_zone, last_trade_date=self.last_trade_date,
             multiplier=self.multiplier, contract_month=self.contract_month, industry=self.industry,
             trading_hours=trading, liquid_hours=liquid, valid_exchanges=self.valid_exchanges,
-            stock_type=self.stock_type,
-            order_types="ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,DEACT,GAT,GTC,"
-            "GTD,GTT,HID,LIT,LMT,MIT,MKT,MTL,NGCOMB,NONALGO,OCA,PEGBENCH,REL,SCALE,SNAPMID,STP,STPLMT,TRAIL,WHATIF",
+            stock_type=self.stock_type, order_types=self.order_types, min_size=self.min_size,
+            size_increment=self.size_increment, suggested_size_increment=self.suggested_size_increment,
         )  # fmt: skip
 
     def _hours(self, now: float, use_rth: bool) -> str:
@@ -119,6 +135,9 @@ def _instrument(entry: Any, index: int) -> Instrument:
             last_trade_date=str(entry.get("lastTradeDate", "")), contract_month=str(entry.get("contractMonth", "")),
             multiplier=str(entry.get("multiplier", "")), industry=str(entry.get("industry", "")),
             stock_type=str(entry.get("stockType", "")), valid_exchanges=str(entry.get("validExchanges", "SMART")),
+            order_types=str(entry.get("orderTypes", DEFAULT_ORDER_TYPES)), min_size=str(entry.get("minSize", "1")),
+            size_increment=str(entry.get("sizeIncrement", "1")),
+            suggested_size_increment=str(entry.get("suggestedSizeIncrement", "1")),
         )  # fmt: skip
         if inst.con_id <= 0 or not inst.symbol:
             raise ValueError("conId must be positive and symbol non-empty")
@@ -126,12 +145,24 @@ def _instrument(entry: Any, index: int) -> Instrument:
             raise ValueError(f"secType must be one of {SEC_TYPES}")
         if inst.min_tick <= 0 or inst.base_price <= 0 or inst.daily_volatility <= 0:
             raise ValueError("minTick, basePrice and dailyVolatility must be positive")
+        for size in (inst.min_size, inst.size_increment, inst.suggested_size_increment):
+            if not _positive_decimal(size):
+                raise ValueError(f"minSize, sizeIncrement and suggestedSizeIncrement must be positive decimals, "
+                                 f"got {size!r}")
         ZoneInfo(inst.time_zone), ZoneInfo(inst.hours_time_zone)  # validates the zone names
         if inst.last_trade_date:
             inst.last_date  # noqa: B018 - validates the date
         return inst
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _positive_decimal(text: str) -> bool:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return False
+    return value.is_finite() and value > 0
 
 
 def _eq(a: str, b: str) -> bool:

@@ -7,6 +7,9 @@ simulator never sees bytes. Keeping one typed vocabulary lets both wire formats 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sim.account_messages import AccountRequest
 
 
 class SimError(Exception):
@@ -143,6 +146,7 @@ Request = (
     | CancelHistoricalData
     | RequestHeadTimestamp
     | CancelHeadTimestamp
+    | AccountRequest
     | UnknownMessage
 )
 
@@ -159,7 +163,8 @@ class Bar:
     high: float
     low: float
     close: float
-    volume: int  # -1 for MIDPOINT, BID, ASK
+    # -1 for MIDPOINT, BID, ASK; a Decimal for fractional sizes (crypto); a str goes out verbatim (malformed_volume)
+    volume: int | Decimal | str
     wap: float
     count: int
 
@@ -196,3 +201,6 @@ class ContractDetailsInfo:
     market_rule_ids: str = "26"
     stock_type: str = ""
     sec_id_list: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    min_size: str = "1"  # Decimal text, from server version 164 (sizeIncrement alone as sizeMinTick at 163)
+    size_increment: str = "1"
+    suggested_size_increment: str = "1"

@@ -20,6 +20,7 @@ class SimOptions:
     legacy_dates: bool = False  # intraday bar dates as "yyyymmdd  HH:MM:SS" (older TWS) instead of with the zone
     instruments: Path | None = None  # None = the bundled sim/data/instruments.json
     log_requests: Path | None = None  # append every received message and sent error as JSON lines
+    lenient_durations: bool = False  # serve durations past IB's table per bar size (real TWS sometimes does)
     max_message_rate: int = DEFAULT_MAX_MESSAGE_RATE  # messages per second per connection before error 100; 0 = off
     drop_after_rate_violations: int = 0  # close a connection at its Nth message over the rate; 0 = never
 

@@ -13,9 +13,11 @@ To stay fast, octaves much coarser than the bar are interpolated linearly betwee
 (their contribution is practically linear inside the bar) and octaves much finer than the sampling step are left
 out between the end points; the end points themselves are always exact path values.
 
-Sizes: TRADES bars carry integer volume/count (a hashed share of the daily volume, U-shaped over the session,
-growing linearly inside a forming bar) and wap = the mean of the samples; MIDPOINT/BID/ASK bars carry volume -1,
-wap -1, count -1 as TWS sends them; an index has volume 0 and count 0.
+Sizes: TRADES bars (AGGTRADES for crypto) carry volume and an integer count (a hashed share of the daily volume,
+U-shaped over the US session, flat around the clock for crypto, growing linearly inside a forming bar) and wap = the
+mean of the samples; MIDPOINT/BID/ASK bars carry volume -1, wap -1, count -1 as TWS sends them; an index has volume 0
+and count 0. Volume is whole shares or contracts, or for an instrument whose size increment is below 1 (crypto) a
+Decimal multiple of it, e.g. 0.83261547 BTC.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sim.instruments import Instrument
-from sim.trading_calendar import NEW_YORK
+from sim.trading_calendar import NEW_YORK, CalendarKind
 
 _MASK = (1 << 64) - 1
 _PERIODS = (6, 48, 384, 3072, 24576, 196608, 1572864, 12582912, 100663296)  # seconds, x8 each
@@ -33,6 +36,7 @@ _BOUND = math.log(1.35)  # the log price stays within +-ln(1.35) of the base
 _MAX_AMPLITUDE = 0.15  # octave amplitude cap: years-long swings stay in the band without pinning to it
 INTRADAY_SAMPLES = 10
 DAILY_SAMPLES = 24
+TRADE_SERIES = ("TRADES", "AGGTRADES")  # what a trade is called: AGGTRADES for crypto
 
 # Volume per second in the US regular session is U-shaped; outside it (pre/post market, Globex night) thin.
 _EXTENDED_VOLUME_SHARE = 0.04
@@ -55,7 +59,7 @@ class BarValues:
     high: float
     low: float
     close: float
-    volume: int
+    volume: int | Decimal  # Decimal for fractional sizes (crypto)
     wap: float
     count: int
 
@@ -66,6 +70,9 @@ class PricePath:
     def __init__(self, instrument: Instrument, what_to_show: str) -> None:
         self.inst = instrument
         self.what = what_to_show
+        self.trades = what_to_show in TRADE_SERIES
+        self.volume_step = instrument.volume_step
+        self.around_the_clock = instrument.calendar is CalendarKind.CRYPTO
         self.seed = instrument.con_id
         per_sqrt_s = instrument.daily_volatility / math.sqrt(86400) * 2.0
         self.amps = [min(_MAX_AMPLITUDE, per_sqrt_s * math.sqrt(p)) for p in _PERIODS]
@@ -113,7 +120,7 @@ class PricePath:
     def _half_ticks(self, mid: float) -> int:
         """The whatToShow series from a mid price, in half ticks: TRADES, BID and ASK sit on the tick grid,
         MIDPOINT (the mean of bid and ask) may sit on a half tick."""
-        if self.what == "TRADES":
+        if self.trades:
             return 2 * round(mid / self.tick)
         bid = math.floor(mid / self.tick) - self.half_spread_ticks + 1
         ask = bid + 2 * self.half_spread_ticks - 1
@@ -145,7 +152,7 @@ class PricePath:
         lattice, lattice_value = self._lattice, self._lattice_value
         log_base, exp, tanh = self.log_base, math.exp, math.tanh
         quotes: list[int] = []
-        if self.what == "TRADES":  # the common case, inlined: round to the tick, in half-tick units
+        if self.trades:  # the common case, inlined: round to the tick, in half-tick units
             inv_tick = 1.0 / self.tick
             quote = lambda m: 2 * round(m * inv_tick)  # noqa: E731
         else:
@@ -168,7 +175,7 @@ class PricePath:
         conv = self._from_half_ticks
         o, c, hi, lo = conv(quotes[0]), conv(quotes[-1]), conv(max(quotes)), conv(min(quotes))
         mean = sum(quotes) / len(quotes) * self.tick / 2
-        if self.what != "TRADES":
+        if not self.trades:
             return BarValues(o, hi, lo, c, -1, -1.0, -1)  # TWS: no size for quote series
         if self.inst.sec_type in ("IND", "CASH"):
             return BarValues(o, hi, lo, c, 0, round(mean, 8), 0)  # an index has no traded volume
@@ -183,20 +190,27 @@ class PricePath:
             v = self._coarse[key] = self._sum(t, coarse)
         return v
 
-    def _size(self, start: int, end: int, nominal: int, asof: float) -> tuple[int, int]:
+    def _size(self, start: int, end: int, nominal: int, asof: float) -> tuple[int | Decimal, int]:
         """Volume and trade count of the bar, as the share of the full bar's amounts elapsed at `asof`."""
         length = end - start
         h = _mix(self._size_salt ^ (start * 64 + nominal % 64))
         jitter, size_draw = (h >> 40) / (1 << 24), (h & 0xFFFFFF) / (1 << 24)  # two independent draws in [0, 1)
         if nominal >= 86400:
-            activity = 1.0 + _EXTENDED_VOLUME_SHARE * 2 if length > 30000 else 1.0
+            activity = 1.0 + _EXTENDED_VOLUME_SHARE * 2 if length > 30000 and not self.around_the_clock else 1.0
             full = self.inst.daily_volume * activity * (0.75 + 0.5 * jitter)
+        elif self.around_the_clock:
+            full = self.inst.daily_volume / 86400.0 * length * (0.6 + 0.8 * jitter)
         else:
             per_second = self.inst.daily_volume / 23400.0
             full = per_second * length * self._activity(start) * (0.6 + 0.8 * jitter)
-        trade_size = (3 if self.inst.sec_type == "FUT" else 60) * (1.0 + 2.0 * size_draw)
         frac = min(1.0, (asof - start) / length)
-        volume = int(full * frac)
+        step = self.volume_step
+        if step is None:
+            trade_size = (3 if self.inst.sec_type == "FUT" else 60) * (1.0 + 2.0 * size_draw)
+            volume: int | Decimal = int(full * frac)
+        else:  # fractional sizes: whole multiples of the size increment, trades of about a fiftieth of a coin
+            trade_size = 0.02 * (1.0 + 2.0 * size_draw)
+            volume = int(full * frac / float(step)) * step
         count = int(full / trade_size * frac)
         if volume > 0:
             count = max(1, count)

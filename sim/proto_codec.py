@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from sim import account_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -31,7 +32,7 @@ from sim.messages import (
     StartApi,
     UnknownMessage,
 )
-from sim.text_codec import fmt_float, fmt_volume, plain_number
+from sim.text_fields import decimal_text, fmt_float, plain_number
 
 _MODULES = (
     "StartApiRequest", "IdsRequest", "CurrentTimeRequest", "MarketDataTypeRequest", "ContractDataRequest",
@@ -128,7 +129,8 @@ def decode(msg_id: int, body: bytes) -> Request:
                                     format_date=m.formatDate if m.HasField("formatDate") else 1)
     if msg_id == 90:
         return CancelHeadTimestamp(req_id=_required(_parse("CancelHeadTimestamp", body), "reqId"))
-    return UnknownMessage(msg_id + 200)
+    account_request = account_codec.decode_proto(msg_id, body)  # positions, orders, executions, account
+    return UnknownMessage(msg_id + 200) if account_request is None else account_request
 
 
 # ---- replies: serialized bodies -------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def contract_data(req_id: int, d: ContractDetailsInfo) -> bytes:
     cd.marketName, cd.minTick, cd.orderTypes = d.market_name, fmt_float(d.min_tick), d.order_types
     cd.validExchanges, cd.priceMagnifier, cd.longName = d.valid_exchanges, d.price_magnifier, d.long_name
     cd.timeZoneId, cd.aggGroup, cd.marketRuleIds = d.time_zone_id, d.agg_group, d.market_rule_ids
-    cd.minSize, cd.sizeIncrement, cd.suggestedSizeIncrement = "1", "1", "1"
+    cd.minSize, cd.sizeIncrement, cd.suggestedSizeIncrement = d.min_size, d.size_increment, d.suggested_size_increment
     for attr, value in (("contractMonth", d.contract_month), ("industry", d.industry), ("category", d.category),
                         ("subcategory", d.subcategory), ("tradingHours", d.trading_hours),
                         ("liquidHours", d.liquid_hours), ("stockType", d.stock_type),
@@ -187,7 +189,8 @@ def contract_data_end(req_id: int) -> bytes:
 def _bar(target: Any, bar: Bar) -> None:
     target.date, target.barCount = bar.date, bar.count
     target.open, target.high, target.low, target.close = bar.open, bar.high, bar.low, bar.close
-    target.volume, target.WAP = fmt_volume(bar.volume), fmt_float(bar.wap)  # Decimal text, as in the text protocol
+    # Decimal text, exact: every protobuf version is past MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT (163)
+    target.volume, target.WAP = decimal_text(bar.volume), fmt_float(bar.wap)
 
 
 def historical_data(req_id: int, bars: Sequence[Bar]) -> bytes:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from sim import account_messages
 from sim.messages import Request, UnknownMessage
 
 
@@ -68,7 +69,8 @@ class RequestLog:
         if isinstance(request, UnknownMessage):
             msg_id, fields = request.msg_id, {"fields": list(request.fields)}
         else:
-            msg_id, fields = _MSG_IDS.get(type(request).__name__, -1), dataclasses.asdict(request)
+            msg_id = _MSG_IDS.get(type(request).__name__) or account_messages.MSG_IDS.get(type(request), -1)
+            fields = dataclasses.asdict(request)
         with self._lock:
             self._seq += 1
             rec = ReceivedMessage(self._seq, time.time() if wall is None else wall, sim_time, connection, client_id,

@@ -49,6 +49,7 @@ class SimServer:
             raise ValueError(f"max version must be {codec.MIN_VERSION}..{supported}, got {options.max_version}")
         self.max_version = options.max_version or supported
         self.connectivity_lost = False
+        self.lenient_durations = options.lenient_durations  # durations past IB's table (sim.duration_limits)
         # TWS's message rate limit and, optionally, dropping a client that keeps exceeding it (sim.message_rate)
         self.max_message_rate = options.max_message_rate
         self.drop_after_rate_violations = options.drop_after_rate_violations

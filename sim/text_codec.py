@@ -2,16 +2,16 @@
 
 Requests are parsed strictly (every field the client sends at that version, nothing more), replies are built field by
 field from `ibapi`'s decoder (`processContractDataMsg`, `processHistoricalDataMsg`, ...) for the negotiated version.
-Framing (length prefix, message id as text or as 4 raw bytes from 201) lives in `sim.codec`.
+Framing (length prefix, message id as text or as 4 raw bytes from 201) lives in `sim.codec`, fields and numbers in
+`sim.text_fields`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal
 
+from sim import account_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -31,6 +31,17 @@ from sim.messages import (
     StartApi,
     UnknownMessage,
 )
+from sim.text_fields import (
+    V_FRACTIONAL_SIZE,
+    Field,
+    FieldReader,
+    encode_fields,
+    escape_ascii7,
+    fmt_float,
+    fmt_volume,
+    plain_number,
+    split_fields,
+)
 
 # Server versions (ibapi/server_versions.py) at which a text layout used here changes.
 V_MD_SIZE_MULTIPLIER = 110  # contractData: mdSizeMultiplier after minTick (10.x drops it again at 164)
@@ -41,7 +52,7 @@ V_MARKET_RULES = 126
 V_REAL_EXPIRATION_DATE = 134
 V_STOCK_TYPE = 152
 V_ENCODE_MSG_ASCII7 = 153  # the client unicode-escape-decodes some strings (error text, longName, ...)
-V_FRACTIONAL_SIZE = 163  # contractData: sizeMinTick (one version only)
+# V_FRACTIONAL_SIZE = 163 (sim.text_fields): sizes as Decimal text; contractData: sizeMinTick (one version only)
 V_SIZE_RULES = 164  # contractData: no version field; minSize, sizeIncrement, suggestedSizeIncrement
 V_ADVANCED_ORDER_REJECT = 166  # error: advancedOrderRejectJson
 V_BOND_ISSUERID = 176  # reqContractDetails: issuerId
@@ -71,101 +82,6 @@ IN_CONTRACT_DATA_END = 52
 IN_HEAD_TIMESTAMP = 88
 IN_HISTORICAL_DATA_UPDATE = 90
 IN_HISTORICAL_DATA_END = 108
-
-Field = str | int  # floats are formatted first (fmt_float), so that every double is written the TWS way
-
-
-# ---- numbers ------------------------------------------------------------------------------------------------------
-
-
-def fmt_float(value: float) -> str:
-    """A double as TWS writes it: shortest round-trip digits, never an exponent (Decimal would keep "1e-05" as 1E-5)."""
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError("TWS never sends NaN")
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"  # the client's INFINITY_STR
-    text = repr(value)
-    if "e" in text:
-        text = format(Decimal(text), "f")
-    return text
-
-
-def fmt_volume(volume: float) -> str:
-    """Bar volume as integer text: 9.81 reads it with int() and its reader thread dies on "12.5"."""
-    if isinstance(volume, float):
-        if not volume.is_integer():
-            raise ValueError(f"bar volume must be whole shares, got {volume}")
-        volume = int(volume)
-    return str(int(volume))
-
-
-def plain_number(value: float) -> str:
-    """A double without trailing zeros ("100", "0.5"), as the client's floatMaxString writes a multiplier."""
-    return f"{value:.8f}".rstrip("0").rstrip(".")
-
-
-def escape_ascii7(text: str) -> str:
-    """From version 153 the client unicode-escape-decodes some strings, so TWS sends non-ASCII as \\u escapes."""
-    return text.encode("unicode_escape").decode("ascii")
-
-
-# ---- requests -----------------------------------------------------------------------------------------------------
-
-
-def split_fields(body: bytes) -> list[str]:
-    """NUL-terminated fields; a body that does not end in NUL was cut short."""
-    if not body:
-        return []
-    if not body.endswith(b"\0"):
-        raise MalformedMessage("last field is not NUL-terminated")
-    try:
-        return body[:-1].decode("utf-8").split("\0")
-    except UnicodeDecodeError as exc:
-        raise MalformedMessage(f"fields are not UTF-8: {exc}") from None
-
-
-class FieldReader:
-    """Reads a request's fields in order; any shortfall, excess or unparsable number is a MalformedMessage."""
-
-    def __init__(self, msg_id: int, fields: Sequence[str]) -> None:
-        self.msg_id = msg_id
-        self._fields = fields
-        self._pos = 0
-
-    def text(self) -> str:
-        if self._pos >= len(self._fields):
-            raise MalformedMessage(f"message {self.msg_id}: too few fields ({len(self._fields)})")
-        value = self._fields[self._pos]
-        self._pos += 1
-        return value
-
-    def integer(self) -> int:
-        raw = self.text()
-        try:
-            return int(raw)
-        except ValueError:
-            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not an integer: {raw!r}") from None
-
-    def number(self) -> float:
-        raw = self.text()
-        if raw == "":
-            return 0.0  # the 10.x client sends an unset strike as an empty field (9.81 sends "0.0")
-        try:
-            value = float(raw)
-        except ValueError:
-            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not a number: {raw!r}") from None
-        if not math.isfinite(value):
-            raise MalformedMessage(f"message {self.msg_id}: field {self._pos} is not finite: {raw!r}")
-        return value
-
-    def flag(self) -> bool:
-        return self.integer() != 0  # the clients send booleans as 0/1
-
-    def finish(self) -> None:
-        if self._pos != len(self._fields):
-            raise MalformedMessage(f"message {self.msg_id}: {len(self._fields) - self._pos} unexpected extra fields")
-
 
 def _contract(r: FieldReader, *, trading_class: bool = True) -> ContractSpec:
     """conId .. includeExpired, the block reqContractDetails, reqHistoricalData and reqHeadTimeStamp share."""
@@ -255,7 +171,10 @@ def decode(msg_id: int, fields: Sequence[str], version: int) -> Request:
     elif msg_id == OUT_CANCEL_HEAD_TIMESTAMP:
         request = CancelHeadTimestamp(req_id=r.integer())
     else:
-        return UnknownMessage(msg_id, tuple(fields))
+        account_request = account_codec.decode_text(msg_id, r, version)  # positions, orders, executions, account
+        if account_request is None:
+            return UnknownMessage(msg_id, tuple(fields))
+        request = account_request
     r.finish()
     return request
 
@@ -307,9 +226,9 @@ def contract_data(req_id: int, d: ContractDetailsInfo, version: int) -> list[Fie
     if version >= V_STOCK_TYPE:
         fields.append(d.stock_type)
     if version == V_FRACTIONAL_SIZE:
-        fields.append("1")  # sizeMinTick
+        fields.append(d.size_increment)  # sizeMinTick
     if version >= V_SIZE_RULES:
-        fields += ["1", "1", "1"]  # minSize, sizeIncrement, suggestedSizeIncrement (Decimal text)
+        fields += [d.min_size, d.size_increment, d.suggested_size_increment]  # Decimal text
     if version >= V_FUND_DATA_FIELDS and d.sec_type == "FUND":
         fields += [""] * 7 + [0, 0, 0] + [""] * 7  # fund name .. load interval, 3 closed flags, amounts .. asset type
     if version >= V_INELIGIBILITY_REASONS:
@@ -320,7 +239,7 @@ def contract_data(req_id: int, d: ContractDetailsInfo, version: int) -> list[Fie
 def bar_fields(bar: Bar, version: int) -> list[Field]:
     """One bar of historicalData: date, open, high, low, close, volume, wap, [hasGaps before 124], barCount."""
     fields: list[Field] = [bar.date, fmt_float(bar.open), fmt_float(bar.high), fmt_float(bar.low),
-                           fmt_float(bar.close), fmt_volume(bar.volume), fmt_float(bar.wap)]
+                           fmt_float(bar.close), fmt_volume(bar.volume, version), fmt_float(bar.wap)]
     if version < V_SYNT_REALTIME_BARS:
         fields.append("false")  # hasGaps, read and ignored
     fields.append(bar.count)
@@ -338,20 +257,10 @@ def historical_data(req_id: int, bars: Sequence[Bar], start: str, end: str, vers
     return fields
 
 
-def historical_data_update(req_id: int, bar: Bar) -> list[Field]:
+def historical_data_update(req_id: int, bar: Bar, version: int) -> list[Field]:
     # Close comes before high and low here, and wap before volume: not the historicalData order.
     return [req_id, bar.count, bar.date, fmt_float(bar.open), fmt_float(bar.close), fmt_float(bar.high),
-            fmt_float(bar.low), fmt_float(bar.wap), fmt_volume(bar.volume)]
+            fmt_float(bar.low), fmt_float(bar.wap), fmt_volume(bar.volume, version)]
 
 
-def encode_fields(fields: Sequence[Field]) -> bytes:
-    """Fields as NUL-terminated UTF-8 text; floats must be pre-formatted with fmt_float."""
-    parts = []
-    for value in fields:
-        if isinstance(value, bool) or isinstance(value, float):
-            raise TypeError(f"format {value!r} explicitly before encoding")
-        text = str(value)
-        if "\0" in text:
-            raise ValueError(f"a field cannot contain NUL: {text!r}")
-        parts.append(text)
-    return ("\0".join(parts) + "\0").encode("utf-8") if parts else b""
+__all__ = ["encode_fields", "escape_ascii7", "fmt_float", "fmt_volume", "plain_number", "split_fields"]

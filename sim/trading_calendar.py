@@ -23,6 +23,7 @@ class CalendarKind(StrEnum):
     US_INDEX = "us_index"  # cash index (SPX): regular session only, whatever useRTH says
     FX = "fx"  # IDEALPRO: Sunday 17:00 to Friday 17:00 New York, around the clock
     CME_EQUITY = "cme_equity"  # ES on Globex: 18:00 (day before) to 17:00, liquid hours 09:30-16:00
+    CRYPTO = "crypto"  # PAXOS: every day around the clock, a day = midnight to midnight New York; no RTH/ETH split
 
 
 # NYSE holidays and early closes, taken from the NYSE's published holiday calendar (nyse.com "Holidays & Trading
@@ -72,7 +73,9 @@ def _epoch(day: date, hh: int, mm: int = 0) -> int:
 
 
 def is_trading_day(kind: CalendarKind, day: date) -> bool:
-    """Whether `day` has a session. FX ignores exchange holidays (IDEALPRO quotes through them)."""
+    """Whether `day` has a session. FX ignores exchange holidays (IDEALPRO quotes through them); crypto never closes."""
+    if kind is CalendarKind.CRYPTO:
+        return True
     if day.weekday() >= 5:
         return False
     if kind is CalendarKind.FX:
@@ -86,6 +89,10 @@ def session_for_day(kind: CalendarKind, use_rth: bool, day: date) -> Session | N
     if not is_trading_day(kind, day):
         return None
     early = day in NYSE_EARLY_CLOSES
+    if kind is CalendarKind.CRYPTO:
+        # The only sessions that contain a DST change (23 or 25 hours long); intraday bars stay on epoch multiples of
+        # the bar size from local midnight, so bars of 2 hours or more start an hour off the wall clock after it.
+        return Session(day, _epoch(day, 0), _epoch(day + timedelta(days=1), 0))
     if kind is CalendarKind.FX:
         # The FX trading day D runs from 17:00 on D-1 (Sunday for Monday) to 17:00 on D.
         return Session(day, _epoch(day - timedelta(days=1), 17), _epoch(day, 17))

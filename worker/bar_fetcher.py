@@ -16,7 +16,7 @@ from shared.bars import BarRequest
 from shared.errors import BridgeError
 from worker.bar_cache import BarCache
 from worker.contract_resolver import ResolvedContract
-from worker.tws_time import parse_tws_time, period_end
+from worker.tws_time import TwsClock, parse_tws_time, period_end
 from worker.upstream import Upstream, UpstreamRequests
 
 log = logging.getLogger("tws.bar_fetcher")
@@ -47,11 +47,10 @@ class _Shared:
 
 
 class BarFetcher:
-    def __init__(self, upstream: UpstreamRequests, cache: BarCache, tws_now: Callable[[], float | None],
-                 now_ttl: float) -> None:
+    def __init__(self, upstream: UpstreamRequests, cache: BarCache, clock: TwsClock, now_ttl: float) -> None:
         self._upstream = upstream
         self._cache = cache
-        self._tws_now = tws_now  # the latest TWS time seen (epoch), or None
+        self.clock = clock  # TWS's time as last seen (currentTime, answers ending now)
         self._now_ttl = now_ttl
         self._shared: dict[RequestKey, _Shared] = {}
         self.coalesced = 0
@@ -102,10 +101,11 @@ class BarFetcher:
             self._done(shared, None, error)
 
     def ttl_for(self, request: BarRequest, contract: ResolvedContract) -> float | None:
-        """None (keep for good) when the answer can no longer change; else how long it may be reused."""
+        """None (keep for good) when the answer can no longer change; else how long it may be reused. The one rule
+        for every answer, with bars or empty, plain or from a subscription that found no data."""
         if request.end_datetime:
             end = parse_tws_time(request.end_datetime, contract.time_zone)
-            tws_now = self._tws_now()
+            tws_now = self.clock.now()
             if end is not None and tws_now is not None and end + request.bar_seconds <= tws_now:
                 return None
         return min(self._now_ttl, float(request.bar_seconds))
@@ -120,8 +120,10 @@ class _Handler:
 
     def history_done(self, upstream: Upstream, bars: list[dict[str, Any]], end: str) -> None:
         request, tz = upstream.request, upstream.contract.time_zone
+        tws_now = parse_tws_time(end, tz) if not request.end_datetime else None
+        if tws_now is not None:
+            self._fetcher.clock.observe(tws_now)  # an answer ending now tells TWS's time
         if bars and not request.end_datetime:
-            tws_now = parse_tws_time(end, tz)
             last = bars[-1]
             daily = len(last["date"]) == 8
             if tws_now is not None and period_end(last["time"], request.bar_seconds, tz, daily) > tws_now:

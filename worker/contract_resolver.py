@@ -25,6 +25,7 @@ from ibapi.contract import Contract
 
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
+from worker.trading_sessions import TradingSessions, parse_hours
 from worker.tws_errors import NO_SECURITY_DEFINITION, classify_request_error
 from worker.tws_requests import ContractDetailsRequest, TwsRequest
 
@@ -54,6 +55,12 @@ class ResolvedContract:
     local_symbol: str
     last_trade_date: str
     time_zone: str
+    trading_hours: str = ""  # contract details' tradingHours and liquidHours, in time_zone (worker/trading_sessions.py)
+    liquid_hours: str = ""
+
+    def sessions(self, use_rth: bool) -> TradingSessions:
+        """The instrument's sessions for useRTH: liquid hours for regular hours, trading hours for all hours."""
+        return parse_hours(self.liquid_hours if use_rth else self.trading_hours, self.time_zone)
 
     def to_ibapi(self, exchange: str) -> Contract:
         c = Contract()
@@ -206,6 +213,11 @@ class ContractResolver:
         for done in pending.waiters:
             done(None, error)
 
+    def fail(self, req_id: int, error: BridgeError) -> None:
+        """The lookup's answer could not be decoded: its callers get `error`; the next request asks again."""
+        for done in self._finish(req_id).waiters:
+            done(None, error)
+
     def fail_all(self, error: BridgeError) -> None:
         for req_id in list(self._pending):
             for done in self._finish(req_id).waiters:
@@ -236,4 +248,5 @@ class ContractResolver:
         m = matches[0]
         return ResolvedContract(m["con_id"], m["symbol"], m["sec_type"], m["exchange"], m["primary_exchange"],
                                 m["currency"], m["local_symbol"], m["last_trade_date"],
-                                m["time_zone"] or "America/New_York"), None
+                                m["time_zone"] or "America/New_York", m.get("trading_hours", ""),
+                                m.get("liquid_hours", "")), None

@@ -42,4 +42,5 @@ def health_report(service: WorkerService) -> dict[str, Any]:
         "contracts": service.resolver.stats(),
         "subscriptions": service.subscriptions.stats(),
         "cache": service.cache.stats(),
+        "undecodable_messages": service.undecodable.stats(),
     }

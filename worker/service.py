@@ -34,6 +34,8 @@ from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
 from worker.tws_client import TwsClient
 from worker.tws_requests import CurrentTimeRequest, MarketDataTypeRequest
+from worker.tws_time import TwsClock
+from worker.undecodable import UndecodableMessages
 from worker.upstream import UpstreamRequests
 
 log = logging.getLogger("tws.worker")
@@ -75,10 +77,12 @@ class WorkerService:
                                          timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl)
         self.upstream = UpstreamRequests(self.outbox, self.timers, self._next_id, config.bar_timeout)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
-        self.bars = BarFetcher(self.upstream, self.cache, lambda: self.tws_time, config.cache_now_ttl)
+        self.undecodable = UndecodableMessages(self.upstream, self.resolver)
+        self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
+        self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
         self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
-                                              config.max_subscriptions)
-        self.tws_time: float | None = None  # the latest TWS clock reading (epoch seconds)
+                                              config.max_subscriptions, self.cache, self.bars.ttl_for,
+                                              self.tws_clock)
         self._probe_sent = 0.0
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
@@ -274,7 +278,10 @@ class WorkerService:
             return
         kind = event[0]
         if kind == "current_time":
-            self.tws_time = float(event[2])
+            self.tws_clock.observe(float(event[2]))
+            return
+        if kind == "undecodable":  # a message ibapi could not decode: its request fails, the connection stays
+            self.undecodable.on_report(event[2])
             return
         req_id = event[2]
         up = self.upstream

@@ -1,10 +1,13 @@
 """Live subscriptions: keepUpToDate requests kept open while callers use them, answering `include_forming=true`
 from memory with the forming bar as of TWS's last update.
 
-A subscription stays open while it is used (idle TTL), counts against IB's 50 open requests, and is evicted least
-recently used beyond its own limit. When the connection is lost, or TWS says 1101 (data lost), every subscription is
-requested again in full and its bars replaced: afterwards they equal a fresh full request, with no hole and no
-duplicate. After 1102 (data kept) nothing is requested.
+A subscription's bars are the window of its duration as a fresh request would answer it now (worker/duration_window.py:
+"N D" is the last N sessions, not a bar count), and a shorter duration of the same unit is answered from it. It stays
+open while it is used (idle TTL), counts against IB's 50 open requests, and is evicted least recently used beyond its
+own limit. When the connection is lost, or TWS says 1101 (data lost), every subscription is requested again in full
+and its bars replaced: afterwards they equal a fresh full request, with no hole and no duplicate. After 1102 (data
+kept) nothing is requested. A request TWS has no data for is an answer too: the empty answer is kept in the bar cache
+under the same TTL rule as every other answer ending now (BarFetcher.ttl_for), so repeats do not go upstream again.
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ from typing import Any
 
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
+from worker.bar_cache import BarCache
+from worker.bar_fetcher import request_key
 from worker.contract_resolver import ResolvedContract
+from worker.duration_window import LiveBars, parse_duration
 from worker.timers import Timers
+from worker.tws_time import TwsClock, parse_tws_time
 from worker.upstream import Upstream, UpstreamRequests
 
 log = logging.getLogger("tws.subscriptions")
 
 Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
 SeriesKey = tuple[Any, ...]
+Ttl = Callable[[BarRequest, ResolvedContract], "float | None"]
 RESUBSCRIBE_PATIENCE_S = 3600.0
-UNIT_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
 
 
 def series_key(request: BarRequest, contract: ResolvedContract) -> SeriesKey:
@@ -39,19 +46,22 @@ class Subscription:
     key: SeriesKey
     request: BarRequest
     contract: ResolvedContract
-    bars: list[dict[str, Any]] = field(default_factory=list)
+    series: LiveBars
     upstream: Upstream | None = None
     live: bool = False  # history received, updates flowing
     waiters: list[tuple[BarRequest, Reply]] = field(default_factory=list)
     last_used: float = field(default_factory=time.monotonic)
-    max_bars: int = 0
     requests: int = 0  # upstream requests made for it (1 + resubscriptions)
 
 
 class SubscriptionBook:
-    def __init__(self, upstream: UpstreamRequests, timers: Timers, idle_ttl: float, max_subscriptions: int) -> None:
+    def __init__(self, upstream: UpstreamRequests, timers: Timers, idle_ttl: float, max_subscriptions: int,
+                 answers: BarCache, ttl: Ttl, clock: TwsClock) -> None:
         self._upstream = upstream
         self._timers = timers
+        self._answers = answers  # where empty answers wait out their TTL
+        self._ttl = ttl  # the one TTL rule for answers ending now
+        self._clock = clock
         self._idle_ttl = idle_ttl
         self._max = max_subscriptions
         self._subs: OrderedDict[tuple[SeriesKey, str], Subscription] = OrderedDict()  # LRU: oldest use first
@@ -68,7 +78,14 @@ class SubscriptionBook:
         key = series_key(request, contract)
         sub = self._covering(key, request)
         if sub is None:
-            sub = self._create(key, request, contract, deadline)
+            answered = self._answers.get(request_key(request, contract))
+            if answered is not None:  # TWS had no data for it a moment ago
+                reply(answered, None)
+                return
+            sub = self._create(key, request, contract)
+            sub.waiters.append((request, reply))
+            self._request(sub, deadline)  # may fail at once (pacing, a remembered failure): the waiter is told
+            return
         sub.last_used = time.monotonic()
         self._subs.move_to_end((sub.key, sub.request.duration))
         if sub.live:
@@ -87,15 +104,15 @@ class SubscriptionBook:
         exact = self._subs.get((key, request.duration))
         if exact is not None:
             return exact
-        n, unit = _duration(request.duration)
+        n, unit = parse_duration(request.duration)
         for sub in self._subs.values():
             if sub.key == key and sub.live:
-                m, sub_unit = _duration(sub.request.duration)
+                m, sub_unit = parse_duration(sub.request.duration)
                 if sub_unit == unit and m >= n:
                     return sub
         return None
 
-    def _create(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract, deadline: float) -> Subscription:
+    def _create(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract) -> Subscription:
         while len(self._subs) >= self._max:
             _, oldest = self._subs.popitem(last=False)
             log.info("subscription %s %s evicted (least recently used)", oldest.request.symbol,
@@ -105,10 +122,11 @@ class SubscriptionBook:
             for _, reply in waiters:
                 reply(None, BridgeError(ErrorCode.PACING_LIMITED, "too many live subscriptions at once; this one "
                                         "was evicted before its history arrived", retry_after=5.0))
-        sub = Subscription(key, request, contract)
+        sub = Subscription(key, request, contract,
+                           LiveBars(request.duration, contract.sessions(request.use_rth), request.bar_seconds))
+        sub.last_used = time.monotonic()
         self._subs[(key, request.duration)] = sub
         self.created += 1
-        self._request(sub, deadline)
         return sub
 
     def _request(self, sub: Subscription, deadline: float) -> None:
@@ -118,16 +136,15 @@ class SubscriptionBook:
         self._upstream.start(sub.upstream, deadline)
 
     def _answer(self, sub: Subscription, request: BarRequest) -> dict[str, Any]:
-        bars = sub.bars
-        if request.duration != sub.request.duration:
-            bars = _trim(bars, request.duration)
-        return {"bars": list(bars), "notice": None}
+        return {"bars": sub.series.bars_for(request.duration, self._clock.now()), "notice": None}
 
     # ---- upstream outcomes ------------------------------------------------------------------------------------
 
-    def _history(self, sub: Subscription, bars: list[dict[str, Any]]) -> None:
-        sub.bars = bars
-        sub.max_bars = max(len(bars), 1)
+    def _history(self, sub: Subscription, bars: list[dict[str, Any]], end: str) -> None:
+        tws_now = parse_tws_time(end, sub.contract.time_zone)  # a keepUpToDate answer ends now
+        if tws_now is not None:
+            self._clock.observe(tws_now)
+        sub.series.reset(bars)
         sub.live = True
         waiters, sub.waiters = sub.waiters, []
         for request, reply in waiters:
@@ -135,21 +152,16 @@ class SubscriptionBook:
 
     def _failed(self, sub: Subscription, error: BridgeError | None, notice: dict[str, Any] | None) -> None:
         self._drop(sub)
+        answer = None
+        if error is None:  # no data: an answer like any other, kept for its TTL
+            answer = {"bars": [], "notice": notice}
+            self._answers.put(request_key(sub.request, sub.contract), answer, self._ttl(sub.request, sub.contract))
         waiters, sub.waiters = sub.waiters, []
         for _, reply in waiters:
-            if error is None:
-                reply({"bars": [], "notice": notice}, None)
-            else:
-                reply(None, error)
+            reply(answer, error)
 
     def _update(self, sub: Subscription, bar: dict[str, Any]) -> None:
-        bars = sub.bars
-        if bars and bars[-1]["time"] == bar["time"]:
-            bars[-1] = bar  # the forming bar, rewritten until it completes
-        elif not bars or bar["time"] > bars[-1]["time"]:
-            bars.append(bar)  # the previous bar completed; a new one forms
-            if len(bars) > sub.max_bars:
-                del bars[0]  # keep the window the subscription was asked for
+        sub.series.update(bar, self._clock.now())
 
     # ---- life cycle -------------------------------------------------------------------------------------------
 
@@ -208,7 +220,7 @@ class _Handler:
 
     def history_done(self, upstream: Upstream, bars: list[dict[str, Any]], end: str) -> None:
         if self._current(upstream):
-            self._book._history(self._sub, bars)
+            self._book._history(self._sub, bars, end)
 
     def history_failed(self, upstream: Upstream, error: BridgeError | None, notice: dict[str, Any] | None) -> None:
         if self._current(upstream):
@@ -219,24 +231,3 @@ class _Handler:
         if self._current(upstream):
             self._book._update(self._sub, bar)
 
-
-def _duration(duration: str) -> tuple[int, str]:
-    n, unit = duration.split()
-    return int(n), unit
-
-
-def _trim(bars: list[dict[str, Any]], duration: str) -> list[dict[str, Any]]:
-    """The part of a longer series a shorter duration asks for (same unit)."""
-    if not bars:
-        return bars
-    n, unit = _duration(duration)
-    if unit == "D":
-        days: list[str] = []
-        for bar in reversed(bars):
-            day = bar["date"][:8]
-            if not days or days[-1] != day:
-                days.append(day)
-        keep = set(days[:n])
-        return [b for b in bars if b["date"][:8] in keep]
-    horizon = bars[-1]["time"] - n * UNIT_SECONDS[unit]
-    return [b for b in bars if b["time"] > horizon]

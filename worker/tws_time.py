@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,3 +68,22 @@ def period_end(start: float, bar_seconds: int, tz: str, daily: bool) -> float:
         nxt = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
         return nxt.timestamp()
     return (day + timedelta(days=bar_seconds // 86400)).timestamp()
+
+
+class TwsClock:
+    """TWS's current time, estimated on the owner thread: the latest reading TWS gave (currentTime, or the end of an
+    answer that ends now) advanced by the real time elapsed since. TWS's clock runs in real time, so the estimate
+    is as good as the reading (a second's resolution); a simulator running faster than real time is underestimated."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._reading: tuple[float, float] | None = None  # (TWS epoch, monotonic when read)
+
+    def observe(self, tws_epoch: float) -> None:
+        self._reading = (tws_epoch, self._monotonic())
+
+    def now(self) -> float | None:
+        if self._reading is None:
+            return None
+        epoch, at = self._reading
+        return epoch + (self._monotonic() - at)

@@ -25,7 +25,8 @@ from worker.tws_time import bar_time, format_local
 
 log = logging.getLogger("tws.upstream")
 
-BarValues = tuple[str, float, float, float, float, int, float, int]
+UNDECODABLE_MEMORY_S = 300.0  # how long a request whose answer could not be decoded is not sent again
+BarValues = tuple[str, float, float, float, float, int | float, int | float, int]  # volume, wap: as TWS sent them
 FORMAT_EPOCH = 2  # formatDate=2: intraday bar dates as epoch seconds, no time-zone strings to interpret
 
 
@@ -76,6 +77,7 @@ class UpstreamRequests:
         self._next_id = next_id
         self._by_id: dict[int, Upstream] = {}
         self._waiting: set[Upstream] = set()  # queued for pacing, not sent yet
+        self._doomed: dict[tuple[object, ...], tuple[float, BridgeError]] = {}  # identity -> (until, its error)
         self.sent = 0
 
     @property
@@ -97,6 +99,10 @@ class UpstreamRequests:
             self._waiting.discard(upstream)
             upstream.handler.history_failed(upstream, error, None)
 
+        doomed = self._doomed.get(pacing_key(upstream.request, upstream.contract).identity)
+        if doomed is not None and doomed[0] > time.monotonic():  # TWS would send the same undecodable answer
+            upstream.handler.history_failed(upstream, doomed[1], None)
+            return
         self._waiting.add(upstream)
         upstream.ticket = self._outbox.request(go, deadline, refuse, pacing_key(upstream.request, upstream.contract))
         if upstream.req_id is not None or upstream not in self._waiting:
@@ -136,6 +142,21 @@ class UpstreamRequests:
             upstream.timer.cancel()
         self._outbox.send(CancelHistoricalData(upstream.req_id))  # first in line; dropped if the connection is gone
         self._outbox.pump()
+
+    def fail(self, req_id: int, error: BridgeError) -> None:
+        """TWS's answer could not be decoded: fail the request, cancel it at TWS when it stays open there
+        (keepUpToDate; a plain answer is complete once sent), and do not send the same request again for a while."""
+        upstream = self._by_id.get(req_id)
+        if upstream is None:
+            return
+        now = time.monotonic()
+        self._doomed = {k: v for k, v in self._doomed.items() if v[0] > now}
+        self._doomed[pacing_key(upstream.request, upstream.contract).identity] = (now + UNDECODABLE_MEMORY_S, error)
+        if upstream.keep_up_to_date:
+            self.cancel(upstream)
+        else:
+            self.discard(upstream)
+        upstream.handler.history_failed(upstream, error, None)
 
     def discard(self, upstream: Upstream) -> None:
         """TWS dropped this request by itself (1101): forget it without a cancel."""

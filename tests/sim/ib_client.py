@@ -34,8 +34,9 @@ def _bar(bar: Any) -> dict[str, Any]:
     wap = getattr(bar, "wap", None)
     if wap is None:
         wap = bar.average
+    # volume as the client decoded it: int from 9.81, Decimal from 10.x (fractional for crypto from version 163)
     return {"date": bar.date, "open": bar.open, "high": bar.high, "low": bar.low, "close": bar.close,
-            "volume": int(bar.volume), "wap": float(wap), "count": bar.barCount}
+            "volume": bar.volume, "wap": float(wap), "count": bar.barCount}
 
 
 def stock(symbol: str, exchange: str = "SMART", currency: str = "USD", sec_type: str = "STK") -> Contract:
@@ -148,7 +149,13 @@ class RecordingClient(EWrapper, EClient):
                      exchange=c.exchange, primary_exchange=c.primaryExchange, currency=c.currency,
                      local_symbol=c.localSymbol, trading_class=c.tradingClass, min_tick=contractDetails.minTick,
                      long_name=contractDetails.longName, time_zone=contractDetails.timeZoneId,
-                     last_trade_date=c.lastTradeDateOrContractMonth, multiplier=c.multiplier)
+                     last_trade_date=c.lastTradeDateOrContractMonth, multiplier=c.multiplier,
+                     market_name=contractDetails.marketName, valid_exchanges=contractDetails.validExchanges,
+                     trading_hours=contractDetails.tradingHours,
+                     # size rules exist in 10.x only, and are sent from server version 164
+                     min_size=getattr(contractDetails, "minSize", None),
+                     size_increment=getattr(contractDetails, "sizeIncrement", None),
+                     suggested_size_increment=getattr(contractDetails, "suggestedSizeIncrement", None))
 
     def contractDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
         self._record("contractDetailsEnd", reqId)
@@ -167,3 +174,29 @@ class RecordingClient(EWrapper, EClient):
 
     def connectionClosed(self) -> None:  # noqa: N802
         self._record("connectionClosed", None)
+
+    # the end markers of the start-up requests other client libraries send (an empty account: nothing before them)
+
+    def positionEnd(self) -> None:  # noqa: N802
+        self._record("positionEnd", None)
+
+    def openOrderEnd(self) -> None:  # noqa: N802
+        self._record("openOrderEnd", None)
+
+    def completedOrdersEnd(self) -> None:  # noqa: N802
+        self._record("completedOrdersEnd", None)
+
+    def execDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("execDetailsEnd", reqId)
+
+    def accountDownloadEnd(self, accountName: str) -> None:  # noqa: N802, N803
+        self._record("accountDownloadEnd", None, account=accountName)
+
+    def accountSummaryEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("accountSummaryEnd", reqId)
+
+    def positionMultiEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("positionMultiEnd", reqId)
+
+    def accountUpdateMultiEnd(self, reqId: int) -> None:  # noqa: N802, N803
+        self._record("accountUpdateMultiEnd", reqId)

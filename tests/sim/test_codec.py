@@ -99,7 +99,7 @@ def _bar(bar: Any) -> Bar:
     """The client's BarData back as our Bar: 9.81 has `average` and int volume, 10.x `wap` and Decimal volume."""
     wap = bar.wap if hasattr(bar, "wap") else bar.average
     assert isinstance(bar.volume, Decimal if IS_V10 else int)
-    return Bar(bar.date, bar.open, bar.high, bar.low, bar.close, int(bar.volume), float(wap), bar.barCount)
+    return Bar(bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume, float(wap), bar.barCount)
 
 
 def receive(version: int, *frames: bytes) -> list[tuple[str, tuple[Any, ...]]]:
@@ -409,9 +409,10 @@ def test_numbers_are_written_as_tws_writes_them() -> None:
     assert [fmt_float(x) for x in (185.5, 185.0, 0.01, 1e-05, 1.5e16, -1.0)] == [
         "185.5", "185.0", "0.01", "0.00001", "15000000000000000", "-1.0"]
     assert fmt_float(float("inf")) == "Infinity"
-    assert [fmt_volume(v) for v in (0, -1, 1234567, 10.0)] == ["0", "-1", "1234567", "10"]
-    with pytest.raises(ValueError):
-        fmt_volume(12.5)  # 9.81's int() would kill the client's reader thread
+    volumes = (0, -1, 1234567, Decimal("10.00000000"), Decimal("12.5"), Decimal("0.00012345"), Decimal("0E-8"))
+    assert [fmt_volume(v, 163) for v in volumes] == ["0", "-1", "1234567", "10", "12.5", "0.00012345", "0"]
+    # below 163 the client reads an integer (9.81's int() would kill its reader thread on "12.5"): rounded half up
+    assert [fmt_volume(v, 162) for v in volumes] == ["0", "-1", "1234567", "10", "13", "0", "0"]
 
 
 @pytest.mark.parametrize(("now", "expected"), [(1737993600.0, b"20250127 11:00:00 EST"),
@@ -435,7 +436,7 @@ def test_versions() -> None:
 
 def test_messages_not_served_are_unknown_not_errors() -> None:
     assert codec.decode_request(b"1\x0011\x001\x00", 157) == UnknownMessage(1, ("11", "1"))
-    assert codec.decode_request(b"62\x00", 157) == UnknownMessage(62, ())
+    assert codec.decode_request(b"24\x00", 157) == UnknownMessage(24, ())  # reqScannerParameters
 
 
 MALFORMED_TEXT = [

@@ -13,6 +13,7 @@ from ibapi import common
 from ibapi.message import OUT
 
 from sim import codec
+from sim.account_codec import END_MARKERS, REPLY_IDS
 from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, UnknownMessage
 
 pytestmark = pytest.mark.skipif(not codec.PROTOBUF_AVAILABLE, reason="protobuf codec unavailable")
@@ -41,12 +42,14 @@ def _frames(enc: codec.ReplyEncoder) -> dict[str, bytes]:
         "head_timestamp": enc.head_timestamp(1, "20040123-14:30:00"),
         "next_valid_id": enc.next_valid_id(1),
         "current_time": enc.current_time(1),
+        **{name: enc.end_marker(name, {"reqId": 1, "accountName": "DU1", None: None}[field])
+           for name, (_, field) in END_MARKERS.items()},
     }
 
 
 TEXT_IDS = {"error": 4, "contract_data": 10, "contract_data_end": 52, "managed_accounts": 15, "historical_data": 17,
             "historical_data_end": 108, "historical_data_update": 90, "head_timestamp": 88, "next_valid_id": 9,
-            "current_time": 49}
+            "current_time": 49, **REPLY_IDS}
 
 
 @pytest.mark.parametrize("version", range(201, codec.max_supported_version() + 1))
@@ -61,7 +64,15 @@ def test_request_thresholds_are_the_clients() -> None:
     ids = {"reqContractDetails": OUT.REQ_CONTRACT_DATA, "reqMarketDataType": OUT.REQ_MARKET_DATA_TYPE,
            "reqHistoricalData": OUT.REQ_HISTORICAL_DATA, "cancelHistoricalData": OUT.CANCEL_HISTORICAL_DATA,
            "reqHeadTimeStamp": OUT.REQ_HEAD_TIMESTAMP, "cancelHeadTimeStamp": OUT.CANCEL_HEAD_TIMESTAMP,
-           "startApi": OUT.START_API, "reqIds": OUT.REQ_IDS, "reqCurrentTime": OUT.REQ_CURRENT_TIME}
+           "startApi": OUT.START_API, "reqIds": OUT.REQ_IDS, "reqCurrentTime": OUT.REQ_CURRENT_TIME,
+           "reqExecutions": OUT.REQ_EXECUTIONS, "reqOpenOrders": OUT.REQ_OPEN_ORDERS,
+           "reqAllOpenOrders": OUT.REQ_ALL_OPEN_ORDERS, "reqAutoOpenOrders": OUT.REQ_AUTO_OPEN_ORDERS,
+           "reqCompletedOrders": OUT.REQ_COMPLETED_ORDERS, "reqAccountUpdates": OUT.REQ_ACCT_DATA,
+           "reqManagedAccts": OUT.REQ_MANAGED_ACCTS, "reqPositions": OUT.REQ_POSITIONS,
+           "cancelPositions": OUT.CANCEL_POSITIONS, "reqAccountSummary": OUT.REQ_ACCOUNT_SUMMARY,
+           "cancelAccountSummary": OUT.CANCEL_ACCOUNT_SUMMARY, "reqPositionsMulti": OUT.REQ_POSITIONS_MULTI,
+           "cancelPositionsMulti": OUT.CANCEL_POSITIONS_MULTI, "reqAccountUpdatesMulti": OUT.REQ_ACCOUNT_UPDATES_MULTI,
+           "cancelAccountUpdatesMulti": OUT.CANCEL_ACCOUNT_UPDATES_MULTI}
     assert set(ids) == set(codec.REQUEST_PROTOBUF_FROM)
     for name, msg_id in ids.items():
         assert common.getServerVersionForMessage(msg_id) == codec.REQUEST_PROTOBUF_FROM[name], name
@@ -76,13 +87,13 @@ def test_the_handshake_stays_text_at_protobuf_versions() -> None:
     b"\x12\x40AAPL",  # a length-delimited field (contract) longer than the message
     b"\x0a",  # a tag without its value
 ])
-@pytest.mark.parametrize("msg_id", [9, 20, 25, 87, 90, 71])
+@pytest.mark.parametrize("msg_id", [9, 20, 25, 87, 90, 71, 7, 6, 15, 62, 76])
 def test_undecodable_protobuf_is_malformed(msg_id: int, body: bytes) -> None:
     with pytest.raises(MalformedMessage):
         codec.decode_request(struct.pack("!I", msg_id + 200) + body, 226)
 
 
-@pytest.mark.parametrize("msg_id", [9, 20, 25, 87, 90, 71])
+@pytest.mark.parametrize("msg_id", [9, 20, 25, 87, 90, 71, 7, 62, 63, 74, 75, 76, 77])
 def test_protobuf_requests_without_their_id_are_malformed(msg_id: int) -> None:
     with pytest.raises(MalformedMessage):
         codec.decode_request(struct.pack("!I", msg_id + 200), 226)

@@ -106,7 +106,7 @@ def test_a_malformed_message_is_ignored_and_the_connection_keeps_serving(sim, ib
 
 
 def test_unserved_requests_are_logged_and_ignored(sim, ib):
-    ib.reqAccountSummary(3, "All", "NetLiquidation")
+    ib.reqScannerParameters()
     ib.reqCurrentTime()
     ib.wait_event("currentTime")
     assert sim.request_log.received("UnknownMessage")

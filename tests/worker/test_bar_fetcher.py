@@ -26,6 +26,7 @@ from tests.worker.fakes import (
 )
 from worker.bar_cache import BarCache
 from worker.bar_fetcher import BarFetcher, request_key
+from worker.tws_time import TwsClock
 
 NOW_TTL = 10.0
 PAST = replace(MINUTE, end_datetime="20250127 10:00:00")
@@ -36,8 +37,8 @@ class Harness(UpstreamHarness):
     def __init__(self) -> None:
         super().__init__()
         self.cache = BarCache(1024 * 1024, self.clock)
-        self.tws_now: float | None = None  # the latest TWS clock reading (reqCurrentTime)
-        self.fetcher = BarFetcher(self.up, self.cache, lambda: self.tws_now, NOW_TTL)
+        self.tws_clock = TwsClock(self.clock)  # TWS's time, as the service observes it (reqCurrentTime, answers)
+        self.fetcher = BarFetcher(self.up, self.cache, self.tws_clock, NOW_TTL)
 
     def fetch(self, request: BarRequest = MINUTE, timeout: float = 30.0) -> Replies:
         replies = Replies()
@@ -140,7 +141,7 @@ def test_an_answer_ending_now_is_never_reused_longer_than_one_bar(h: Harness, ba
 
 
 def test_an_answer_that_ended_in_the_past_is_cached_for_good_when_the_tws_time_is_known(h: Harness) -> None:
-    h.tws_now = ny("2025-01-27 11:00")
+    h.tws_clock.observe(ny("2025-01-27 11:00"))
     assert h.fetcher.ttl_for(PAST, AAPL) is None
     first = h.fetch(PAST)
     h.answer([minute_bar("09:58"), minute_bar("09:59")])
@@ -151,12 +152,12 @@ def test_an_answer_that_ended_in_the_past_is_cached_for_good_when_the_tws_time_i
 
 
 def test_a_utc_end_in_the_past_is_cached_for_good_too(h: Harness) -> None:
-    h.tws_now = ny("2025-01-27 11:00")
+    h.tws_clock.observe(ny("2025-01-27 11:00"))
     assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127-15:00:00"), AAPL) is None
 
 
 def test_a_past_end_is_not_final_while_the_tws_time_is_unknown(h: Harness) -> None:
-    assert h.tws_now is None
+    assert h.tws_clock.now() is None
     assert h.fetcher.ttl_for(PAST, AAPL) == NOW_TTL
     h.fetch(PAST)
     h.answer([minute_bar("09:59")])
@@ -167,7 +168,7 @@ def test_a_past_end_is_not_final_while_the_tws_time_is_unknown(h: Harness) -> No
 
 
 def test_an_end_within_the_last_bar_of_now_is_not_final(h: Harness) -> None:
-    h.tws_now = ny("2025-01-27 11:00")
+    h.tws_clock.observe(ny("2025-01-27 11:00"))
     recent = replace(MINUTE, end_datetime="20250127 10:59:30")  # its last bar completes at 11:00:30
     assert h.fetcher.ttl_for(recent, AAPL) == NOW_TTL
     assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127 10:59:00"), AAPL) is None

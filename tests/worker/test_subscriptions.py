@@ -13,14 +13,19 @@ import pytest
 import worker.subscriptions
 import worker.upstream
 from shared.bars import BarRequest
-from shared.errors import ErrorCode
+from shared.errors import BridgeError, ErrorCode
 from tests.worker.fakes import AAPL, LOST, NO_DATA, TWS_END, BarValues, Replies, UpstreamHarness, ny, use_clock
 from tests.worker.fakes import minute_bar as bar
+from worker.bar_cache import BarCache
+from worker.bar_fetcher import BarFetcher
+from worker.contract_resolver import ResolvedContract
 from worker.subscriptions import SubscriptionBook
+from worker.tws_time import TwsClock
 from worker.upstream import Upstream, UpstreamRequests
 
 IDLE_TTL = 300.0
 MAX_SUBSCRIPTIONS = 3
+NOW_TTL = 15.0
 FORMING = BarRequest(symbol="AAPL", bar_size="1 min", duration="1800 S", include_forming=True)
 
 
@@ -50,29 +55,35 @@ class RecordingUpstreams(UpstreamRequests):
 class Harness(UpstreamHarness):
     def __init__(self) -> None:
         super().__init__(upstreams=RecordingUpstreams)
-        self.book = SubscriptionBook(self.up, self.timers, IDLE_TTL, MAX_SUBSCRIPTIONS)
+        self.cache = BarCache(1024 * 1024, self.clock)
+        self.tws_clock = TwsClock(self.clock)
+        self.fetcher = BarFetcher(self.up, self.cache, self.tws_clock, NOW_TTL)  # whose TTL rule the book shares
+        self.book = SubscriptionBook(self.up, self.timers, IDLE_TTL, MAX_SUBSCRIPTIONS, self.cache,
+                                     self.fetcher.ttl_for, self.tws_clock)
 
-    def fetch(self, request: BarRequest = FORMING, timeout: float = 30.0) -> Replies:
+    def fetch(self, request: BarRequest = FORMING, timeout: float = 30.0,
+              contract: ResolvedContract = AAPL) -> Replies:
         replies = Replies()
-        self.book.fetch(request, AAPL, self.clock.now + timeout, replies)
+        self.book.fetch(request, contract, self.clock.now + timeout, replies)
         return replies
 
-    def ask(self, request: BarRequest = FORMING) -> dict[str, Any]:
+    def ask(self, request: BarRequest = FORMING, contract: ResolvedContract = AAPL) -> dict[str, Any]:
         """A call answered at once, from memory."""
-        replies = self.fetch(request)
+        replies = self.fetch(request, contract=contract)
         return replies.result
 
-    def history(self, bars: list[BarValues], req_id: int | None = None) -> None:
-        self.answer(bars, TWS_END, req_id)
+    def history(self, bars: list[BarValues], req_id: int | None = None, end: str = TWS_END) -> None:
+        self.answer(bars, end, req_id)
 
     def update(self, values: BarValues, req_id: int | None = None) -> None:
         self.up.on_update(self.last_id if req_id is None else req_id, values)
 
-    def live(self, request: BarRequest = FORMING, bars: list[BarValues] | None = None) -> int:
+    def live(self, request: BarRequest = FORMING, bars: list[BarValues] | None = None,
+             contract: ResolvedContract = AAPL, end: str = TWS_END) -> int:
         """Open a subscription and give it its history; its reqId."""
-        self.fetch(request)
+        self.fetch(request, contract=contract)
         req_id = self.last_id
-        self.history(half_hour() if bars is None else bars, req_id)
+        self.history(half_hour() if bars is None else bars, req_id, end)
         return req_id
 
 
@@ -176,6 +187,97 @@ def test_another_series_or_a_longer_duration_needs_its_own_subscription(h: Harne
     assert len(h.tws.historical) == 2 and len(h.book) == 2
 
 
+# ---- the window of the duration ----------------------------------------------------------------------------------
+
+FX_HOURS = "20250126:1700-20250127:1700;20250127:1700-20250128:1700;20250128:1700-20250129:1700"
+EURUSD = ResolvedContract(12087792, "EUR", "CASH", "IDEALPRO", "", "USD", "EUR.USD", "", "US/Eastern", FX_HOURS,
+                          FX_HOURS)
+RTH_HOURS = "20250127:0930-20250127:1600;20250128:0930-20250128:1600"
+AAPL_HOURS = replace(AAPL, liquid_hours=RTH_HOURS, trading_hours=RTH_HOURS.replace("0930", "0400").replace(
+    "1600", "2000"))
+
+
+def minutes(first: str, last: str, day: str = "2025-01-27", step: int = 60) -> list[BarValues]:
+    return [(str(t), 99.0, 101.0, 98.0, 100.0, 1000, 99.5, 10)
+            for t in range(ny(f"{day} {first}"), ny(f"{day} {last}") + 1, step)]
+
+
+def test_a_day_keeps_the_sessions_first_bars_as_new_bars_arrive(h: Harness) -> None:
+    # the issue: "1 D" at 10:00:30 answers 09:30-10:00; five bars later it is 09:30-10:05, as a fresh request
+    one_day = replace(FORMING, duration="1 D")
+    h.live(one_day, minutes("09:30", "10:00"), AAPL_HOURS, end="20250127 10:00:30 US/Eastern")
+    assert len(h.ask(one_day, AAPL_HOURS)["bars"]) == 31
+    for hhmm in ("10:01", "10:02", "10:03", "10:04", "10:05"):
+        h.update(bar(hhmm))
+    answer = h.ask(one_day, AAPL_HOURS)
+    assert len(answer["bars"]) == 36
+    assert dates(answer)[0] == "09:30" and dates(answer)[-1] == "10:05"
+
+
+def test_a_day_of_regular_hours_is_replaced_by_the_next_session_at_its_first_bar(h: Harness) -> None:
+    one_day = replace(FORMING, duration="1 D")
+    h.live(one_day, minutes("15:55", "15:59"), AAPL_HOURS, end="20250127 16:30:00 US/Eastern")
+    h.update(bar("09:30", day="2025-01-28"))
+    assert [b["date"] for b in h.ask(one_day, AAPL_HOURS)["bars"]] == ["20250128 09:30:00"]
+
+
+def test_an_fx_day_rolls_at_17_00_new_york_not_at_midnight(h: Harness) -> None:
+    one_day = replace(FORMING, symbol="EUR", bar_size="5 mins", duration="1 D", what_to_show="MIDPOINT",
+                      use_rth=False, sec_type="CASH", exchange="IDEALPRO")
+    history = minutes("17:00", "23:55", day="2025-01-26", step=300) + minutes("00:00", "16:55", step=300)
+    h.live(one_day, history, EURUSD, end="20250127 16:57:00 US/Eastern")
+    assert len(h.ask(one_day, EURUSD)["bars"]) == 288  # Sunday 17:00 to Monday 16:55: one trading day
+    h.update(bar("17:00"))
+    assert [b["date"] for b in h.ask(one_day, EURUSD)["bars"]] == ["20250127 17:00:00"]
+    h.update(bar("17:05"))
+    assert len(h.ask(one_day, EURUSD)["bars"]) == 2
+
+
+def test_a_time_window_moves_with_tws_clock_between_updates(h: Harness) -> None:
+    # "1800 S" after the close: a fresh request finds no bar that started in the last 30 minutes
+    h.live(bars=minutes("15:30", "15:59"), end="20250127 15:59:50 US/Eastern")
+    assert len(h.ask()["bars"]) == 30
+    for _ in range(5):  # 15 minutes, used every 3 (no update comes: the market is closed)
+        h.advance(180)
+        answer = h.ask()
+    assert dates(answer)[0] == "15:45" and len(answer["bars"]) == 15
+    for _ in range(6):
+        h.advance(160)
+        answer = h.ask()
+    assert answer["bars"] == []
+
+
+# ---- no data -----------------------------------------------------------------------------------------------------
+
+def test_no_data_is_reused_for_its_ttl_like_any_answer_and_asked_again_after(h: Harness) -> None:
+    h.fetch()
+    h.up.on_error(h.last_id, 162, NO_DATA)
+    empty = {"bars": [], "notice": {"tws_code": 162, "message": NO_DATA}}
+    ttl = h.fetcher.ttl_for(FORMING, AAPL)
+    assert ttl == NOW_TTL  # the rule every answer ending now follows
+    h.advance(ttl - 0.1)
+    assert h.fetch().result == empty  # at once, from memory
+    assert len(h.tws.historical) == 1 and len(h.book) == 0
+    h.advance(0.1)
+    again = h.fetch(timeout=60)
+    assert again.calls == []
+    h.advance(0.25)  # IB's identical-request window (15 s) and pacing's margin
+    assert len(h.tws.historical) == 2
+
+
+@pytest.mark.parametrize("bar_size", ["5 secs", "1 min", "1 hour"])
+def test_an_empty_answer_lives_as_long_as_a_plain_answer_of_the_same_request(h: Harness, bar_size: str) -> None:
+    request = replace(FORMING, bar_size=bar_size)
+    h.fetch(request)
+    h.up.on_error(h.last_id, 162, NO_DATA)
+    ttl = h.fetcher.ttl_for(request, AAPL)
+    assert ttl == h.fetcher.ttl_for(replace(request, include_forming=False), AAPL)
+    h.advance(ttl - 0.01)
+    assert h.fetch(request).result["bars"] == []
+    h.advance(0.01)
+    assert h.fetch(request, timeout=60).calls == []
+
+
 # ---- idle TTL ----------------------------------------------------------------------------------------------------
 
 def test_an_idle_subscription_is_cancelled_upstream(h: Harness) -> None:
@@ -237,6 +339,34 @@ def test_no_data_on_the_first_history_is_an_empty_answer_with_the_notice(h: Harn
     h.up.on_error(h.last_id, 162, NO_DATA)
     assert replies.result == {"bars": [], "notice": {"tws_code": 162, "message": NO_DATA}}
     assert len(h.book) == 0
+
+
+def test_a_new_subscription_pacing_refuses_at_once_is_429_not_a_failure(h: Harness) -> None:
+    h.fetch()
+    h.up.on_error(h.last_id, 321, "Error validating request")  # sent at T0, nothing kept
+    h.advance(1)
+    refused = h.fetch(timeout=5)  # identical: IB's 15-second rule would hold it past its deadline
+    assert refused.error.code is ErrorCode.PACING_LIMITED and refused.error.retry_after
+    assert len(h.book) == 0 and len(h.tws.historical) == 1
+
+
+def test_an_undecodable_history_fails_its_callers_and_the_next_call_without_asking_tws(h: Harness) -> None:
+    replies = [h.fetch() for _ in range(2)]
+    error = BridgeError(ErrorCode.TWS_UNDECODABLE, "TWS sent historical data that ibapi cannot read")
+    h.up.fail(h.last_id, error)
+    assert [r.error for r in replies] == [error, error]
+    assert len(h.book) == 0 and h.tws.cancelled == [1] and h.up.open_count == 0
+    h.advance(20)
+    assert h.fetch().error is error
+    assert len(h.tws.historical) == 1
+
+
+def test_a_live_subscription_whose_update_cannot_be_decoded_is_dropped(h: Harness) -> None:
+    req_id = h.live()
+    error = BridgeError(ErrorCode.TWS_UNDECODABLE, "TWS sent a historical data update that ibapi cannot read")
+    h.up.fail(req_id, error)
+    assert len(h.book) == 0 and h.tws.cancelled == [req_id]
+    assert h.fetch().error is error
 
 
 def test_no_first_history_in_time_is_tws_timeout(h: Harness) -> None:
