@@ -80,6 +80,20 @@ def handshake_reply(server_version: int, now: float) -> bytes:
     return _frame(text_fields.encode_fields([server_version, conn_time]))
 
 
+def parse_version_range(text: str) -> tuple[int, int] | None:
+    """'v100..157' or 'v100..157 +PACEAPI' or 'v157' -> (low, high)."""
+    head = text.split(" ", 1)[0]
+    if not head.startswith("v"):
+        return None
+    low_s, sep, high_s = head[1:].partition("..")
+    if not sep:
+        high_s = low_s
+    if not (low_s.isdigit() and high_s.isdigit()):
+        return None
+    low, high = int(low_s), int(high_s)
+    return (low, high) if low <= high else None
+
+
 def decode_request(payload: bytes, server_version: int) -> Request:
     """A request frame's payload (without the length prefix) -> a request; MalformedMessage if it cannot be read."""
     try:
@@ -194,4 +208,5 @@ __all__ = [
     "decode_request",
     "handshake_reply",
     "max_supported_version",
+    "parse_version_range",
 ]

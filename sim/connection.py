@@ -97,7 +97,7 @@ class ClientConnection:
         if size > 1024:
             return False
         text = (await self.reader.readexactly(size)).decode("ascii", "replace")
-        client_range = _parse_version_range(text)
+        client_range = codec.parse_version_range(text)
         if client_range is None:
             log.warning("conn %d: bad version range %r, closing", self.number, text)
             return False
@@ -302,17 +302,3 @@ class ClientConnection:
     @property
     def open_requests(self) -> int:
         return self.history.open_requests
-
-
-def _parse_version_range(text: str) -> tuple[int, int] | None:
-    """'v100..157' or 'v100..157 +PACEAPI' or 'v157' -> (low, high)."""
-    head = text.split(" ", 1)[0]
-    if not head.startswith("v"):
-        return None
-    low_s, sep, high_s = head[1:].partition("..")
-    if not sep:
-        high_s = low_s
-    if not (low_s.isdigit() and high_s.isdigit()):
-        return None
-    low, high = int(low_s), int(high_s)
-    return (low, high) if low <= high else None

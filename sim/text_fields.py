@@ -36,6 +36,8 @@ def fmt_float(value: float) -> str:
 
 def decimal_text(value: int | Decimal | str) -> str:
     """A size as Decimal text without exponent or trailing zeros: "1234", "0.00012345", "-1"; a str verbatim."""
+    if isinstance(value, int):
+        return str(value)  # whole shares: the hot path
     if isinstance(value, str):
         return value  # the malformed_volume fault: exactly what it asked for
     text = format(Decimal(value), "f")
@@ -51,8 +53,8 @@ def fmt_volume(volume: int | Decimal | str, version: int) -> str:
     ("0.5"); an older client reads an integer (9.81: int(), and its reader thread dies on "0.5"), so TWS rounds the
     size for it, half up. A str is sent verbatim whatever the version (the malformed_volume fault).
     """
-    if isinstance(volume, str):
-        return volume
+    if isinstance(volume, int | str):
+        return str(volume)  # whole shares and -1 read the same at every version; a str is the fault's text
     if isinstance(volume, float):
         volume = Decimal(repr(volume))
     if version >= V_FRACTIONAL_SIZE:

@@ -133,3 +133,15 @@ def test_fractional_volume_on_the_wire_per_version(version):
                     enc.historical_data_update(1, bar))
     volumes = [args[1].volume for name, args in calls if name in ("historicalData", "historicalDataUpdate")]
     assert volumes == ([Decimal("2.5")] * 2 if version >= 163 else [3, 3])
+
+
+@pytest.mark.parametrize("version", [v for v in (157, 162, 163, 164, 200, 205, 226) if v <= TOP])
+def test_crypto_contract_details_decode_at_every_layout(version):
+    enc = codec.ReplyEncoder(version)
+    calls = receive(version, enc.contract_data(2, BTC.details(SUNDAY_NOON)), enc.contract_data_end(2))
+    assert [name for name, _ in calls] == ["contractDetails", "contractDetailsEnd"]
+    d = calls[0][1][1]
+    assert (d.contract.symbol, d.contract.secType, d.contract.exchange, d.minTick) == ("BTC", "CRYPTO", "PAXOS", 0.25)
+    if IS_V10 and version >= 164:  # MIN_SERVER_VER_SIZE_RULES (163 sends sizeMinTick, which the client drops)
+        assert (d.minSize, d.sizeIncrement, d.suggestedSizeIncrement) == (
+            Decimal("0.0001"), Decimal("0.00000001"), Decimal("0.0001"))
