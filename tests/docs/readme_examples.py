@@ -70,6 +70,9 @@ def curl_examples(readme: str) -> list[CurlExample]:
             continue
         found: list[tuple[str, Any]] = []
         for line in _logical_lines(lines):
+            if line.startswith("# {") and found and found[-1][1] is None:  # the answer, on the line under it
+                found[-1] = (found[-1][0], loads_shown(line[2:]))
+                continue
             if not line.startswith("curl "):
                 continue
             commented = COMMENTED_RE.match(line)

@@ -18,6 +18,8 @@ curl -s http://127.0.0.1:3003/api/v1/health
 curl -s -X POST http://127.0.0.1:3003/api/v1/bars -H 'Content-Type: application/json' \\
      -d '{"symbol": "AAPL"}'
 curl -s -X POST http://127.0.0.1:3003/api/v1/disconnect   # {"success": true, "state": "stopped"}
+curl -s -X POST http://127.0.0.1:3003/api/v1/connect
+# {"success": true, "state": "connecting"}
 ```
 
 | field | meaning |
@@ -33,9 +35,11 @@ def test_curl_examples_pair_each_command_with_the_answer_shown_for_it():
         "curl -s -X POST http://127.0.0.1:3003/api/v1/bars -H 'Content-Type: application/json' -d '{\"symbol\": "
         "\"AAPL\"}'",
         "curl -s -X POST http://127.0.0.1:3003/api/v1/disconnect",
+        "curl -s -X POST http://127.0.0.1:3003/api/v1/connect",
     ]
     assert [e.expected for e in examples] == [{"status": "ok", "worker": {"connected": True}}, None,
-                                              {"success": True, "state": "stopped"}]
+                                              {"success": True, "state": "stopped"},
+                                              {"success": True, "state": "connecting"}]
 
 
 def test_inline_request_bodies_are_found():
