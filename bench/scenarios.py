@@ -80,12 +80,18 @@ def _pacing(bridge: Gunicorn) -> dict[str, Any]:
     return ((bridge.health() or {}).get("worker") or {}).get("pacing") or {}
 
 
+MISS_RATE = 20.0  # misses a second per side: inside TWS's 50 messages/s and the bridge's budget (40/s, burst 8)
+
+
 def miss_path(bridge: Gunicorn, direct: DirectClient, keys: KeyPool, n: int) -> dict[str, Any]:
     """5m x 1 D (78 bars), one at a time, a new key each time; bridge and direct alternate which goes first.
 
-    whatToShow rotates over TRADES, MIDPOINT, BID, ASK: IB allows fewer than 6 requests per contract and whatToShow
-    in 2 s, and the bridge waits rather than break that rule (the simulator runs with --no-pacing, direct ibapi does
-    not wait); 20 symbols x 4 keep every group under the limit, so what is measured is the bridge, not its pacing.
+    Misses start at a steady MISS_RATE per side, as a client that keeps TWS's message rate would send them: back to
+    back they would reach 150/s, which TWS refuses (error 100) and the bridge's message budget queues, so the latency
+    measured would be the queue's, not the bridge's. whatToShow rotates over TRADES, MIDPOINT, BID, ASK: IB allows
+    fewer than 6 requests per contract and whatToShow in 2 s, and the bridge waits rather than break that rule (the
+    simulator runs with --no-pacing, direct ibapi does not wait); 20 symbols x 4 keep every group under the limit,
+    so what is measured is the bridge, not its pacing.
     """
     client = BridgeClient(bridge.port)
     for sym in SYMBOLS:  # resolve every contract first (the bridge caches conIds for its life), warm both paths
@@ -96,7 +102,11 @@ def miss_path(bridge: Gunicorn, direct: DirectClient, keys: KeyPool, n: int) -> 
     b_lat: list[float] = []
     d_lat: list[float] = []
     counts: set[int] = set()
+    started = time.perf_counter()
     for i in range(n):
+        pause = started + i / MISS_RATE - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)  # the client's rhythm (open loop), not a synchronisation
         sym, day = keys.take()
         what = WHATS[(i // len(SYMBOLS)) % len(WHATS)]
         body = {"symbol": sym, "period": "5m", "duration": "1 D", "what": what, "end_datetime": _end(day)}
