@@ -14,7 +14,7 @@ PY=${PY:-.venv/bin/python}
 SIM_PORT=${SIM_PORT:-7597}
 PORT=${PORT:-3003}
 DEMO_CLOCK=${DEMO_CLOCK:-auto}
-LOGS=$(mktemp -d /tmp/tws-bridge-demo.XXXXXX)
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/tws-bridge-demo.XXXXXX")
 
 pids=()
 cleanup() {

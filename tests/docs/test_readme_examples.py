@@ -53,11 +53,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     assert shutil.which("curl"), "curl is needed to run README's examples (make test installs it)"
     port = free_port()
     env = {**os.environ, "PY": sys.executable, "PORT": str(port), "SIM_PORT": str(free_port()),
-           "DEMO_CLOCK": DEMO_CLOCK}
+           "DEMO_CLOCK": DEMO_CLOCK, "TMPDIR": str(tmp_path_factory.mktemp("demo"))}  # its logs: the test's
     proc = subprocess.Popen(["bash", "deploy/demo.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: queue.Queue[str | None] = queue.Queue()
