@@ -242,6 +242,12 @@ def build_history(instrument: Instrument, query: HistoryQuery, now: float, legac
 def forming_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False) -> Bar:
     """The bar a keepUpToDate historicalDataUpdate carries at `now`: the bar containing now (as of now), or when
     the market is closed the last bar of the last session (TWS keeps repeating it)."""
+    return live_bar(instrument, query, now, legacy_dates)[1]
+
+
+def live_bar(instrument: Instrument, query: HistoryQuery, now: float,
+             legacy_dates: bool = False) -> tuple[int, Bar]:
+    """(its start in epoch seconds, the bar) of `forming_bar`."""
     size = parse_bar_size(query.bar_size)
     builder = _Builder(instrument, query, size, now, legacy_dates)
     kind, rth = instrument.calendar, query.use_rth
@@ -254,10 +260,24 @@ def forming_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_
     if session is None:
         raise _no_data(instrument, query.what_to_show)
     if not size.intraday:
-        return builder.grouped([session.day])[-1]
+        return session.start, builder.grouped([session.day])[-1]
     edges = _bar_edges(session, size.seconds)
     current = [e for e in edges if e[0] <= now < e[1]]
     a, b = current[0] if current else edges[-1]
+    bar = builder.intraday(a, b)
+    assert bar is not None
+    return a, bar
+
+
+def bar_as_of(instrument: Instrument, query: HistoryQuery, start: int, now: float, legacy_dates: bool = False) -> Bar:
+    """The bar `live_bar` reported as starting at `start`, as known at `now`: its final values once it has ended."""
+    size = parse_bar_size(query.bar_size)
+    builder = _Builder(instrument, query, size, now, legacy_dates)
+    session = cal.session_at(instrument.calendar, query.use_rth, start)
+    assert session is not None, "a bar live_bar reported starts inside a session"
+    if not size.intraday:
+        return builder.grouped([session.day])[-1]
+    a, b = next(e for e in _bar_edges(session, size.seconds) if e[0] == start)
     bar = builder.intraday(a, b)
     assert bar is not None
     return bar

@@ -10,9 +10,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from sim.history import build_history, forming_bar
+from sim.history import bar_as_of, build_history, live_bar
 from sim.instruments import Instrument
-from sim.messages import RequestHistoricalData, SimError
+from sim.messages import Bar, RequestHistoricalData, SimError
 
 if TYPE_CHECKING:
     from sim.connection import ClientConnection
@@ -79,27 +79,40 @@ class HistoryService:
         conn.send(conn.encoder.historical_data(req_id, bars, answer.start, answer.end))
         conn.send(conn.encoder.historical_data_end(req_id, answer.start, answer.end))
         if query.keep_up_to_date:
-            self.streams[req_id] = asyncio.create_task(self._stream(request, instrument))
+            forming = live_bar(instrument, query, server.clock.now(), server.options.legacy_dates)
+            self.streams[req_id] = asyncio.create_task(self._stream(request, instrument, forming))
         server.after_history_sent()
 
-    async def _stream(self, request: RequestHistoricalData, instrument: Instrument) -> None:
-        """keepUpToDate: the forming bar every `update_interval` seconds until cancelled (paused while 1100 lasts)."""
+    async def _stream(self, request: RequestHistoricalData, instrument: Instrument, forming: tuple[int, Bar]) -> None:
+        """keepUpToDate: the forming bar every `update_interval` seconds until cancelled (paused while 1100 lasts).
+
+        TWS builds the bar from five-second bars ("updates of the most recent partial five-second bar", IB's
+        historical data page), so the last update it sends for a bar, at the bar's end, carries the bar's final
+        values: a completed bar a client kept from the updates equals the bar a later request returns. Modelled as:
+        when the forming bar has moved on since the last update, the bar that completed is sent once more, as of
+        now (final), before the new one."""
         conn, server = self.conn, self.server
         assert conn.encoder is not None
         interval = server.options.update_interval
         legacy = server.options.legacy_dates
+        query = request.query
         while True:
             await asyncio.sleep(interval)
             if server.connectivity_lost:
                 continue
+            now = server.clock.now()
             try:
-                bar = forming_bar(instrument, request.query, server.clock.now(), legacy)
+                current = live_bar(instrument, query, now, legacy)
+                bars = [current[1]]
+                if current[1].date != forming[1].date:  # a new bar: the one that completed, final, goes first
+                    bars.insert(0, bar_as_of(instrument, query, forming[0], now, legacy))
             except Exception:  # a bug here must show, not end the stream silently
                 log.exception("conn %d: keepUpToDate reqId %d failed", conn.number, request.req_id)
                 return
-            (bar,) = server.faults.volumes_of(instrument.symbol, [bar])
-            conn.send(conn.encoder.historical_data_update(request.req_id, bar))
-            server.after_stream_update()
+            forming = current
+            for update in server.faults.volumes_of(instrument.symbol, bars):
+                conn.send(conn.encoder.historical_data_update(request.req_id, update))
+                server.after_stream_update()
 
     def cancel(self, req_id: int) -> None:
         task = self.streams.pop(req_id, None)
