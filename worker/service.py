@@ -20,23 +20,23 @@ from shared.bars import BarRequest, InvalidBarRequest
 from shared.config import BridgeConfig
 from shared.errors import BridgeError, ErrorCode
 from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_request
-from worker.bar_cache import BarCache
-from worker.bar_fetcher import BarFetcher
-from worker.connection_manager import ConnectionManager
-from worker.contract_resolver import ContractResolver, ResolvedContract, contract_key
+from worker.contracts.resolver import ContractResolver, ResolvedContract, contract_key
 from worker.health import health_report
+from worker.history.bar_cache import BarCache
+from worker.history.bar_fetcher import BarFetcher
+from worker.history.upstream import UpstreamRequests
+from worker.live.subscriptions import SubscriptionBook
 from worker.mailbox import Mailbox
-from worker.message_budget import MessageBudget
-from worker.outbox import Outbox
-from worker.pacing import PacingLimits, PacingRules
-from worker.pacing_ledger import open_ledger
-from worker.subscriptions import SubscriptionBook
 from worker.timers import Timers
-from worker.tws_client import TwsClient
-from worker.tws_requests import CurrentTimeRequest, MarketDataTypeRequest
-from worker.tws_time import TwsClock
-from worker.undecodable import UndecodableMessages
-from worker.upstream import UpstreamRequests
+from worker.tws.client import TwsClient
+from worker.tws.connection_manager import ConnectionManager
+from worker.tws.dates import TwsClock
+from worker.tws.message_budget import MessageBudget
+from worker.tws.outbox import Outbox
+from worker.tws.pacing import PacingLimits, PacingRules
+from worker.tws.pacing_ledger import open_ledger
+from worker.tws.requests import CurrentTimeRequest, MarketDataTypeRequest
+from worker.tws.undecodable import UndecodableMessages
 
 log = logging.getLogger("tws.worker")
 

@@ -15,12 +15,12 @@ import pytest
 
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
-from worker.contract_resolver import ResolvedContract
-from worker.message_budget import MessageBudget
-from worker.outbox import Outbox
-from worker.pacing import PacingLimits, PacingRules
+from worker.contracts.resolver import ResolvedContract
+from worker.history.upstream import UpstreamRequests
 from worker.timers import Timers
-from worker.upstream import UpstreamRequests
+from worker.tws.message_budget import MessageBudget
+from worker.tws.outbox import Outbox
+from worker.tws.pacing import PacingLimits, PacingRules
 
 NY = ZoneInfo("America/New_York")
 T0 = 5000.0

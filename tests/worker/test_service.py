@@ -20,7 +20,7 @@ from shared.errors import ErrorCode
 from shared.protocol import WorkerReply, WorkerRequest, decode_reply
 from tests.waiting import wait_until
 from worker.service import WorkerService, bind_router
-from worker.tws_client import TwsClient
+from worker.tws.client import TwsClient
 
 
 def test_an_ipc_endpoint_gets_a_private_directory(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Contracts: resolving a request to one TWS contract (cached, "not found" remembered), and its trading sessions."""

@@ -1,0 +1,253 @@
+"""Turns (symbol, secType, exchange, currency) into one TWS contract with its conId and time zone, once.
+
+reqContractDetails answers with every match; the resolved contract is cached for the worker's life so a symbol costs
+one round trip. Futures resolve to the nearest unexpired expiry; any other multiple match is ambiguous (error 200 as
+TWS words it for historical requests).
+
+"No such contract" (no match, or TWS's error 200 that is not about ambiguity) is remembered for
+BRIDGE_CONTRACT_NOT_FOUND_TTL seconds and answered at once without a message to TWS: an unknown symbol asked for in a
+loop must not become a lookup each time (TWS allows 50 messages a second). Ambiguity, timeouts and every other failure
+are not remembered. Identical lookups in flight share one request. Lookups go through the outbox (worker/tws/outbox.py):
+one that cannot have its message token before its caller's deadline fails at once with 429.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ibapi.contract import Contract
+
+from shared.bars import BarRequest
+from shared.errors import BridgeError, ErrorCode
+from worker.contracts.trading_sessions import TradingSessions, parse_hours
+from worker.tws.errors import NO_SECURITY_DEFINITION, classify_request_error
+from worker.tws.requests import ContractDetailsRequest, TwsRequest
+
+log = logging.getLogger("tws.contract_resolver")
+
+ContractKey = tuple[str, str, str, str]
+Resolved = Callable[["ResolvedContract | None", "BridgeError | None"], None]
+MAX_NOT_FOUND = 10_000  # remembered unknown keys; the oldest is forgotten first (and costs one lookup again)
+
+
+class LookupSender(Protocol):
+    """What the resolver needs of the outbox."""
+
+    def request(self, prepare: Callable[[], TwsRequest], deadline: float, fail: Callable[[BridgeError], None],
+                pacing: None = None) -> object: ...
+    def withdraw(self, ticket: object) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ResolvedContract:
+    con_id: int
+    symbol: str
+    sec_type: str
+    exchange: str
+    primary_exchange: str
+    currency: str
+    local_symbol: str
+    last_trade_date: str
+    time_zone: str
+    # contract details' tradingHours and liquidHours, in time_zone (worker/contracts/trading_sessions.py)
+    trading_hours: str = ""
+    liquid_hours: str = ""
+
+    def sessions(self, use_rth: bool) -> TradingSessions:
+        """The instrument's sessions for useRTH: liquid hours for regular hours, trading hours for all hours."""
+        return parse_hours(self.liquid_hours if use_rth else self.trading_hours, self.time_zone)
+
+    def to_ibapi(self, exchange: str) -> Contract:
+        c = Contract()
+        c.conId = self.con_id
+        c.symbol = self.symbol
+        c.secType = self.sec_type
+        c.exchange = exchange
+        c.primaryExchange = self.primary_exchange if self.sec_type == "STK" else ""
+        c.currency = self.currency
+        c.localSymbol = self.local_symbol
+        if self.sec_type == "FUT":
+            c.lastTradeDateOrContractMonth = self.last_trade_date
+        return c
+
+
+def contract_key(request: BarRequest) -> ContractKey:
+    return (request.symbol.upper(), request.sec_type, request.exchange.upper(), request.currency.upper())
+
+
+def query_contract(key: ContractKey) -> Contract:
+    c = Contract()
+    c.symbol, c.secType, c.exchange, c.currency = key
+    return c
+
+
+@dataclass
+class _Pending:
+    key: ContractKey
+    matches: list[dict[str, Any]]
+    waiters: list[Resolved]
+    ticket: object = field(default=None)  # its place in the outbox's line until sent
+
+
+class ContractResolver:
+    def __init__(self, sender: LookupSender, next_id: Callable[[], int],
+                 today: Callable[[], str] = lambda: datetime.now().strftime("%Y%m%d"),
+                 call_later: Callable[[float, Callable[[], None]], object] | None = None,
+                 timeout: float = 30.0, not_found_ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sender = sender
+        self._next_id = next_id
+        self._today = today
+        self._call_later = call_later  # a lookup TWS never answers must not hold later requests for the symbol
+        self._timeout = timeout
+        self._not_found_ttl = not_found_ttl  # 0: never remembered
+        self._clock = clock
+        self._cache: dict[ContractKey, ResolvedContract] = {}
+        self._not_found: OrderedDict[ContractKey, tuple[float, BridgeError]] = OrderedDict()  # until, answer
+        self._pending: dict[int, _Pending] = {}
+        self._by_key: dict[ContractKey, int] = {}
+        self.lookups = 0  # reqContractDetails sent
+        self.coalesced = 0  # resolves that joined a lookup in flight
+        self.not_found_hits = 0  # answered from the "no such contract" memory
+
+    def resolve(self, key: ContractKey, done: Resolved, deadline: float = float("inf")) -> None:
+        """Answer `done` from the cache or the not-found memory at once, or after one lookup that every resolve of
+        the key shares; `deadline` (monotonic) bounds the lookup's wait for its turn to be sent."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            done(cached, None)
+            return
+        unknown = self._remembered_not_found(key)
+        if unknown is not None:
+            self.not_found_hits += 1
+            done(None, unknown)
+            return
+        req_id = self._by_key.get(key)
+        if req_id is not None:
+            self.coalesced += 1
+            self._pending[req_id].waiters.append(done)
+            return
+        req_id = self._next_id()
+        pending = _Pending(key, [], [done])
+        self._pending[req_id] = pending
+        self._by_key[key] = req_id
+
+        def prepare() -> TwsRequest:
+            pending.ticket = None
+            self.lookups += 1
+            log.debug("reqContractDetails reqId %d for %s", req_id, key)
+            if self._call_later is not None:
+                self._call_later(self._timeout, lambda: self._expire(req_id))
+            return ContractDetailsRequest(req_id, query_contract(key))
+
+        def fail(error: BridgeError) -> None:  # not sent: 429 (no turn before the deadline) or 503
+            if self._pending.get(req_id) is pending:
+                for waiter in self._finish(req_id).waiters:
+                    waiter(None, error)
+
+        pending.ticket = self._sender.request(prepare, deadline, fail)
+
+    def _remembered_not_found(self, key: ContractKey) -> BridgeError | None:
+        entry = self._not_found.get(key)
+        if entry is None:
+            return None
+        if self._clock() >= entry[0]:
+            del self._not_found[key]
+            return None
+        return entry[1]
+
+    def _remember_not_found(self, key: ContractKey, error: BridgeError) -> None:
+        if self._not_found_ttl <= 0:
+            return
+        self._not_found.pop(key, None)
+        self._not_found[key] = (self._clock() + self._not_found_ttl, error)
+        while len(self._not_found) > MAX_NOT_FOUND:
+            self._not_found.popitem(last=False)
+
+    def _expire(self, req_id: int) -> None:
+        if req_id in self._pending:
+            log.warning("reqContractDetails reqId %d not answered in %.0f s; the next request asks again", req_id,
+                        self._timeout)
+            error = BridgeError(ErrorCode.TWS_TIMEOUT, "TWS did not answer the contract lookup in time",
+                                retry_after=5)
+            for done in self._finish(req_id).waiters:
+                done(None, error)
+
+    def cached(self, key: ContractKey) -> bool:
+        return key in self._cache
+
+    def stats(self) -> dict[str, int]:
+        return {"cached": len(self._cache), "not_found_remembered": len(self._not_found),
+                "not_found_hits": self.not_found_hits, "lookups_sent": self.lookups, "coalesced": self.coalesced,
+                "in_flight": len(self._pending)}
+
+    def owns(self, req_id: int) -> bool:
+        return req_id in self._pending
+
+    def on_details(self, req_id: int, details: dict[str, Any]) -> None:
+        self._pending[req_id].matches.append(details)
+
+    def on_end(self, req_id: int) -> None:
+        pending = self._finish(req_id)
+        resolved, error = self._choose(pending)
+        if resolved is not None:
+            self._cache[pending.key] = resolved
+        elif error is not None and error.code is ErrorCode.SYMBOL_NOT_FOUND:
+            self._remember_not_found(pending.key, error)
+        for done in pending.waiters:
+            done(resolved, error)
+
+    def on_error(self, req_id: int, code: int, message: str) -> None:
+        outcome = classify_request_error(code, message)
+        if outcome is None:
+            return
+        error = outcome.error or BridgeError(ErrorCode.SYMBOL_NOT_FOUND, message, code)
+        pending = self._finish(req_id)
+        if error.code is ErrorCode.SYMBOL_NOT_FOUND and code == NO_SECURITY_DEFINITION:
+            self._remember_not_found(pending.key, error)  # 200 "No security definition": not ambiguity, not a fault
+        for done in pending.waiters:
+            done(None, error)
+
+    def fail(self, req_id: int, error: BridgeError) -> None:
+        """The lookup's answer could not be decoded: its callers get `error`; the next request asks again."""
+        for done in self._finish(req_id).waiters:
+            done(None, error)
+
+    def fail_all(self, error: BridgeError) -> None:
+        for req_id in list(self._pending):
+            for done in self._finish(req_id).waiters:
+                done(None, error)
+
+    def _finish(self, req_id: int) -> _Pending:
+        pending = self._pending.pop(req_id)
+        self._by_key.pop(pending.key, None)
+        if pending.ticket is not None:  # still waiting for its turn: never sent now
+            self._sender.withdraw(pending.ticket)
+            pending.ticket = None
+        return pending
+
+    def _choose(self, pending: _Pending) -> tuple[ResolvedContract | None, BridgeError | None]:
+        matches = pending.matches
+        symbol = pending.key[0]
+        if pending.key[1] == "FUT":
+            today = self._today()
+            live = sorted((m for m in matches if m["last_trade_date"][:8] >= today),
+                          key=lambda m: m["last_trade_date"])
+            matches = live[:1]
+        if not matches:
+            return None, BridgeError(ErrorCode.SYMBOL_NOT_FOUND, f"no contract found for {symbol}", 200)
+        if len(matches) > 1:
+            places = ", ".join(sorted(f"{m['primary_exchange'] or m['exchange']}/{m['currency']}" for m in matches))
+            return None, BridgeError(ErrorCode.AMBIGUOUS_SYMBOL,
+                                     f"{symbol} is ambiguous ({places}): give exchange and currency", 200)
+        m = matches[0]
+        return ResolvedContract(m["con_id"], m["symbol"], m["sec_type"], m["exchange"], m["primary_exchange"],
+                                m["currency"], m["local_symbol"], m["last_trade_date"],
+                                m["time_zone"] or "America/New_York", m.get("trading_hours", ""),
+                                m.get("liquid_hours", "")), None

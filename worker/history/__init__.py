@@ -1,0 +1,1 @@
+"""Historical bars: upstream historical requests, answers without the forming bar (coalesced, cached)."""

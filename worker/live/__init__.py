@@ -1,0 +1,1 @@
+"""Live series: keepUpToDate subscriptions and the window of their duration."""

@@ -1,0 +1,73 @@
+"""What the worker can send TWS, as plain values; the only code in worker/ that calls ibapi's send methods.
+
+Other modules build one of these and hand it to the outbox (worker/tws/outbox.py), which sends it when the message
+budget and IB's pacing rules allow; `send_to` is called by the outbox alone (tests/worker/tws/test_requests.py proves
+that no other module calls an ibapi method that sends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ibapi.contract import Contract
+
+
+class TwsRequest(Protocol):
+    name: str
+
+    def send_to(self, client: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class HistoricalDataRequest:
+    req_id: int
+    contract: Contract
+    end: str
+    duration: str
+    bar_size: str
+    what_to_show: str
+    use_rth: int
+    format_date: int
+    keep_up_to_date: bool
+    name: str = "reqHistoricalData"
+
+    def send_to(self, client: Any) -> None:
+        client.reqHistoricalData(self.req_id, self.contract, self.end, self.duration, self.bar_size,
+                                 self.what_to_show, self.use_rth, self.format_date, self.keep_up_to_date, [])
+
+
+@dataclass(frozen=True)
+class CancelHistoricalData:
+    req_id: int
+    name: str = "cancelHistoricalData"
+
+    def send_to(self, client: Any) -> None:
+        client.cancelHistoricalData(self.req_id)
+
+
+@dataclass(frozen=True)
+class ContractDetailsRequest:
+    req_id: int
+    contract: Contract
+    name: str = "reqContractDetails"
+
+    def send_to(self, client: Any) -> None:
+        client.reqContractDetails(self.req_id, self.contract)
+
+
+@dataclass(frozen=True)
+class CurrentTimeRequest:
+    name: str = "reqCurrentTime"
+
+    def send_to(self, client: Any) -> None:
+        client.reqCurrentTime()
+
+
+@dataclass(frozen=True)
+class MarketDataTypeRequest:
+    market_data_type: int
+    name: str = "reqMarketDataType"
+
+    def send_to(self, client: Any) -> None:
+        client.reqMarketDataType(self.market_data_type)
