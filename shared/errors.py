@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     TWS_TIMEOUT = "tws_timeout"
     TWS_UNDECODABLE = "tws_undecodable"  # TWS sent a message this ibapi version cannot decode
     WORKER_UNAVAILABLE = "worker_unavailable"
+    RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's Last-Event-ID is older than the series' window
     INTERNAL_ERROR = "internal_error"
 
 
@@ -58,6 +59,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TWS_TIMEOUT: 504,
     ErrorCode.TWS_UNDECODABLE: 502,
     ErrorCode.WORKER_UNAVAILABLE: 503,
+    ErrorCode.RESUME_UNAVAILABLE: 410,  # only ever an `error` event of a stream, never an HTTP answer
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -1,0 +1,192 @@
+"""The per-process fan-out: one ZeroMQ SUB socket receives the TWS worker's events and hands each to the process's
+receivers of that series, encoded once; and the interest heartbeat that keeps the worker's subscriptions open.
+
+Everything here runs in greenlets of the HTTP worker process (gevent): the reader never waits on a client (a
+receiver's `deliver` only appends to its buffer), so a slow client slows nobody. A topic is subscribed while the
+process has a receiver for it. Every `interest_interval` seconds while it has receivers, the process tells the worker
+how many it has per series (`stream_interest`), and at once with a count of 0 when the last one of a series leaves;
+the series the worker answers it no longer knows are re-opened by their receivers.
+
+Created in each process on first use (a ZeroMQ context must not cross fork()).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import orjson
+import zmq.green as zmq
+from gevent.event import Event
+
+from app.streams.receiver import EVENT_KINDS, Receiver, SeriesEvent, encode
+from shared.errors import BridgeFailure
+from shared.protocol import WorkerReply
+
+log = logging.getLogger("http.streams")
+
+Request = Callable[[str, dict[str, Any], float], WorkerReply]
+RECEIVE_HWM = 100_000  # events queued in the SUB socket before ZeroMQ drops (each drop is a gap: a re-open)
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+def decode_event(topic: bytes, payload: bytes) -> SeriesEvent:
+    """The second frame of a feed message, checked against its topic (`series id + "\\n"`)."""
+    try:
+        message = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON: {exc}") from None
+    if not isinstance(message, dict) or message.get("v") != 1:
+        raise ProtocolError("not a version 1 event")
+    series, incarnation, seq = message.get("series"), message.get("incarnation"), message.get("seq")
+    kind, data = message.get("event"), message.get("data")
+    if not isinstance(series, str) or topic != series.encode() + b"\n":
+        raise ProtocolError("series does not match the topic")
+    if not isinstance(incarnation, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise ProtocolError("incarnation must be a string and seq a positive integer")
+    if kind not in EVENT_KINDS or not isinstance(data, dict):
+        raise ProtocolError(f"unknown event {kind!r}")
+    if kind == "bar" and (not isinstance(data.get("time"), int) or isinstance(data["time"], bool)):
+        raise ProtocolError("a bar needs an integer time")
+    return SeriesEvent(series, incarnation, seq, kind, data)
+
+
+class Fanout:
+    def __init__(self, endpoint: str, request: Request, interest_interval: float = 5.0,
+                 interest_timeout: float = 2.0) -> None:
+        self.endpoint = endpoint
+        self._request = request  # the worker client's request(op, body, timeout)
+        self.interest_interval = interest_interval
+        self.interest_timeout = interest_timeout
+        self._receivers: dict[bytes, set[Receiver]] = {}  # topic -> receivers
+        self._ids: dict[tuple[Any, ...], str] = {}  # the series as clients name it -> its id
+        self._departed: set[str] = set()  # series whose last receiver left since the last interest report
+        self._pid = -1
+        self._context: Any = None
+        self._sub: Any = None
+        self._greenlets: list[gevent.Greenlet] = []
+        self._interest_due = Event()
+        self.events_received = 0
+        self.malformed = 0
+
+    # -- receivers ---------------------------------------------------------------------------------------------------
+
+    def series_id(self, key: tuple[Any, ...]) -> str | None:
+        """The id of the series clients name `key`, when this process has opened it before."""
+        return self._ids.get(key)
+
+    def learn(self, key: tuple[Any, ...], series: str) -> None:
+        self._ids[key] = series
+
+    def attach(self, receiver: Receiver, series: str) -> None:
+        """File `receiver` under `series` (moving it if it was under another), subscribing the topic if new."""
+        if receiver.series == series:
+            return
+        self.detach(receiver)
+        self._start()
+        topic = series.encode() + b"\n"
+        receivers = self._receivers.get(topic)
+        if receivers is None:
+            receivers = self._receivers[topic] = set()
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+            self._departed.discard(series)
+        receivers.add(receiver)
+        receiver.series = series
+
+    def detach(self, receiver: Receiver) -> None:
+        if receiver.series is None:
+            return
+        topic = receiver.series.encode() + b"\n"
+        receivers = self._receivers.get(topic)
+        if receivers is not None:
+            receivers.discard(receiver)
+            if not receivers:
+                del self._receivers[topic]
+                if self._sub is not None and self._pid == os.getpid():
+                    self._sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+                self._departed.add(receiver.series)
+                self._interest_due.set()  # tell the worker now, not in up to 5 s
+        receiver.series = None
+
+    @property
+    def receivers(self) -> int:
+        return sum(len(r) for r in self._receivers.values())
+
+    def counts(self) -> dict[str, int]:
+        return {topic[:-1].decode(): len(r) for topic, r in self._receivers.items()}
+
+    # -- the greenlets -----------------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        self._pid = pid
+        self._receivers, self._departed = {}, set()  # a forked child inherits no receivers
+        self._context = zmq.Context()
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
+        self._sub.setsockopt(zmq.RECONNECT_IVL, 100)
+        self._sub.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        self._sub.connect(self.endpoint)
+        self._greenlets = [gevent.spawn(self._read), gevent.spawn(self._report_interest)]
+
+    def close(self) -> None:
+        """Stop the greenlets and close the socket (tests, shutdown)."""
+        if self._pid != os.getpid():
+            return
+        gevent.killall(self._greenlets, block=True, timeout=2)
+        self._sub.close(linger=0)
+        self._context.term()
+        self._pid, self._sub, self._context, self._greenlets = -1, None, None, []
+
+    def _read(self) -> None:
+        sub = self._sub
+        while True:
+            frames = sub.recv_multipart(copy=True)
+            self.events_received += 1
+            receivers = self._receivers.get(frames[0])
+            if not receivers:
+                continue  # unsubscribed a moment ago
+            try:
+                if len(frames) != 2:
+                    raise ProtocolError(f"{len(frames)} frames, not 2")
+                event = decode_event(frames[0], frames[1])
+            except ProtocolError as exc:  # lost to its receivers: the next event's seq shows them the gap
+                self.malformed += 1
+                log.warning("dropped a malformed event on %r: %s", frames[0][:100], exc)
+                continue
+            chunk = encode(event)
+            for receiver in tuple(receivers):
+                receiver.deliver(event, chunk)
+
+    def _report_interest(self) -> None:
+        while True:
+            self._interest_due.wait(self.interest_interval)
+            self._interest_due.clear()
+            counts = {series: 0 for series in self._departed}
+            counts.update(self.counts())
+            if not counts:
+                continue
+            departed, self._departed = self._departed, set()
+            try:
+                reply = self._request("stream_interest", {"http_worker": os.getpid(), "series": counts},
+                                      self.interest_timeout)
+            except BridgeFailure as exc:
+                log.warning("stream interest not reported: %s", exc.error.message)
+                self._departed |= departed - set(self.counts())  # say it next time
+                continue
+            if reply.error is not None:
+                log.warning("stream interest refused: %s", reply.error.message)
+                continue
+            unknown = (reply.result or {}).get("unknown")
+            for series in unknown if isinstance(unknown, list) else []:
+                for receiver in tuple(self._receivers.get(str(series).encode() + b"\n", ())):
+                    receiver.request_reopen()

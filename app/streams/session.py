@@ -1,0 +1,103 @@
+"""One stream client's life, as the body of its HTTP answer: `retry:` first, the snapshot, then live events and
+heartbeats until an `error` event, an overflow or the client's disconnect.
+
+It runs in the client's own greenlet (gunicorn's gevent worker writes each chunk it yields). The first chunk goes out
+before anything is asked of the worker, so every failure after validation, also the worker's at stream_open, reaches
+the client as an `error` event, after which the stream ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from app.streams import sse
+from app.streams.client_buffer import ClientBuffer
+from app.streams.fanout import Fanout
+from app.streams.receiver import InvalidSnapshot, Receiver
+from app.streams.request import StreamRequest
+from shared.errors import BridgeError, BridgeFailure, ErrorCode
+from shared.protocol import WorkerReply
+
+log = logging.getLogger("http.streams")
+
+Request = Callable[[str, dict[str, Any], float], WorkerReply]
+
+
+class StreamSession:
+    def __init__(self, request: StreamRequest, fanout: Fanout, worker_request: Request, open_timeout: float,
+                 heartbeat: float, buffer_limit: int, connection: socket.socket | None = None) -> None:
+        self.request = request
+        self._fanout = fanout
+        self._worker_request = worker_request
+        self._open_timeout = open_timeout
+        self._heartbeat = heartbeat
+        self._connection = connection  # shut down on overflow: the greenlet may be blocked writing to it
+        self.receiver = Receiver(request, ClientBuffer(buffer_limit), on_overflow=self._overflowed)
+
+    def events(self) -> Iterator[bytes]:
+        receiver = self.receiver
+        try:
+            yield sse.retry()
+            next_beat = time.monotonic() + self._heartbeat
+            while True:
+                if receiver.reopen_needed or receiver.opens == 0:
+                    self._open()
+                chunk = receiver.buffer.take()
+                if chunk:
+                    yield chunk
+                if receiver.closed:
+                    return
+                now = time.monotonic()
+                if now >= next_beat:
+                    yield sse.HEARTBEAT
+                    next_beat = now + self._heartbeat
+                    continue
+                receiver.buffer.ready.wait(next_beat - now)
+        finally:
+            self._fanout.detach(receiver)
+
+    def _open(self) -> None:
+        receiver = self.receiver
+        key = self.request.series_key
+        known = self._fanout.series_id(key)
+        if known is not None:  # attached first: events arriving while the worker answers are held, not lost
+            self._fanout.attach(receiver, known)
+        receiver.reopen_needed = False
+        try:
+            reply = self._worker_request("stream_open", receiver.open_body(), self._open_timeout)
+        except BridgeFailure as exc:
+            receiver.fail(exc.error)
+            return
+        if reply.error is not None:
+            receiver.fail(reply.error)
+            return
+        result = reply.result or {}
+        series = result.get("series")
+        if not isinstance(series, str) or not series or not series.isascii() or not series.isprintable():
+            receiver.fail(_invalid("the TWS worker's stream_open named no series"))
+            return
+        self._fanout.learn(key, series)
+        self._fanout.attach(receiver, series)
+        try:
+            receiver.apply_snapshot(result)
+        except InvalidSnapshot as exc:
+            receiver.fail(_invalid(f"the TWS worker sent an invalid snapshot: {exc}"))
+
+    def _overflowed(self) -> None:
+        """Too slow a client: forget it now and close its connection (its write may never finish otherwise)."""
+        log.info("stream client of %s closed: its buffer overflowed (it resumes by Last-Event-ID)",
+                 self.receiver.series)
+        self._fanout.detach(self.receiver)
+        if self._connection is not None:
+            try:
+                self._connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # gone already
+
+
+def _invalid(message: str) -> BridgeError:
+    return BridgeError(ErrorCode.INTERNAL_ERROR, message)
