@@ -12,6 +12,7 @@ from app.api import api
 from app.errors import register_error_handlers
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
+from app.streams.blueprint import streams
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig, load_config
 
@@ -42,5 +43,6 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
         read_body(config.max_body_bytes)
 
     app.register_blueprint(api)
+    app.register_blueprint(streams)
     register_error_handlers(app)
     return app

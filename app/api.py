@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, g, request
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from app.auth import require_token
 from app.control_access import require_control_access
@@ -123,8 +123,15 @@ def _load_bars_request() -> BarRequest:
         raise BridgeFailure(BridgeError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                                         "send the request body as JSON with 'Content-Type: application/json'"))
     payload = _json_object(data)
+    bar_request: BarRequest = load_validated(_bars_schema, payload)
+    return bar_request
+
+
+def load_validated(schema: Schema, payload: dict[str, Any]) -> Any:
+    """`schema.load(payload)`, or 400 invalid_request with a message per field (POST /bars and the stream alike);
+    symbol and period are named in the answer when they were valid."""
     try:
-        bar_request: BarRequest = _bars_schema.load(payload)
+        return schema.load(payload)
     except ValidationError as exc:
         messages = field_messages(exc.messages)
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
@@ -134,7 +141,6 @@ def _load_bars_request() -> BarRequest:
             g.bridge_period = valid["period"]
         summary = "; ".join(f"{name}: {text}" for name, text in messages.items())
         raise _invalid(f"invalid request: {summary}", messages) from None
-    return bar_request
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
