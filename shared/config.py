@@ -39,6 +39,19 @@ def default_worker_endpoint(port: int = 3003) -> str:
     return f"ipc://{private_directory()}/worker-{port}.sock"
 
 
+def default_events_endpoint(worker_endpoint: str) -> str:
+    """Where the worker publishes live series' events (shared/streams.py) unless BRIDGE_WORKER_EVENTS_ENDPOINT says:
+    next to an ipc:// worker endpoint ("worker-3003.sock" -> "worker-3003-events.sock", in the same 0700
+    directory), or the next port of a tcp:// one ("tcp://127.0.0.1:5555" -> "tcp://127.0.0.1:5556")."""
+    if worker_endpoint.startswith("tcp://"):
+        host, sep, port = worker_endpoint.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65535:
+            raise ValueError(f"cannot derive it from BRIDGE_WORKER_ENDPOINT {worker_endpoint!r}: set it")
+        return f"{host}:{int(port) + 1}"
+    base = worker_endpoint[:-len(".sock")] if worker_endpoint.endswith(".sock") else worker_endpoint
+    return f"{base}-events.sock"
+
+
 def default_pacing_ledger(port: int = 3003) -> str:
     """The pacing ledger next to the default ipc socket, per HTTP port like it."""
     return str(private_directory() / f"pacing-{port}.jsonl")
@@ -58,6 +71,7 @@ class BridgeConfig:
     gunicorn_keepalive: int = 75  # seconds an idle HTTP connection stays open: above clients' reuse, nginx's upstream
     bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
     worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
+    worker_events_endpoint: str = ""  # the worker's PUB socket for live series; "" = default_events_endpoint()
     worker_timeout: float = 2.0  # seconds the HTTP side waits for the worker itself (health, control) before 503
     api_token: str = ""  # when set: required as "Authorization: Bearer <token>" on every endpoint but health
     cors_origins: tuple[str, ...] = ("*",)
@@ -86,6 +100,10 @@ class BridgeConfig:
     @property
     def endpoint(self) -> str:
         return self.worker_endpoint or default_worker_endpoint(self.port)
+
+    @property
+    def events_endpoint(self) -> str:
+        return self.worker_events_endpoint or default_events_endpoint(self.endpoint)
 
     @property
     def pacing_ledger_path(self) -> Path | None:
@@ -196,6 +214,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "GUNICORN_KEEPALIVE": ("gunicorn_keepalive", _int(0, 3600)),
     "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
     "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
+    "BRIDGE_WORKER_EVENTS_ENDPOINT": ("worker_events_endpoint", _endpoint),
     "BRIDGE_WORKER_TIMEOUT": ("worker_timeout", _float(0.1, 60)),
     "BRIDGE_API_TOKEN": ("api_token", _token),
     "BRIDGE_CORS_ORIGINS": ("cors_origins", _origins),
@@ -239,6 +258,12 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
     config = BridgeConfig(**kwargs)
     if config.reconnect_initial_delay > config.reconnect_max_delay:
         raise ConfigError("TWS_RECONNECT_INITIAL_DELAY: must not exceed TWS_RECONNECT_MAX_DELAY")
+    try:
+        events = config.events_endpoint
+    except ValueError as exc:
+        raise ConfigError(f"BRIDGE_WORKER_EVENTS_ENDPOINT: {exc}") from None
+    if events == config.endpoint:
+        raise ConfigError("BRIDGE_WORKER_EVENTS_ENDPOINT: must differ from BRIDGE_WORKER_ENDPOINT")
     if config.max_subscriptions >= config.pacing_max_open:
         raise ConfigError("BRIDGE_MAX_SUBSCRIPTIONS: must be below PACING_MAX_OPEN, to leave room for plain requests")
     if config.tws_max_messages_per_second + config.tws_message_burst > MAX_MESSAGE_WINDOW:

@@ -32,8 +32,10 @@ class ErrorCode(StrEnum):
     TWS_UNAVAILABLE = "tws_unavailable"
     TWS_TIMEOUT = "tws_timeout"
     TWS_UNDECODABLE = "tws_undecodable"  # TWS sent a message this ibapi version cannot decode
+    NO_DATA = "no_data"  # a stream of a series TWS has no bars for now (shared/streams.py)
+    SUBSCRIPTIONS_EXHAUSTED = "subscriptions_exhausted"  # every live subscription slot serves stream clients
+    RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's resume point lies before what the worker holds
     WORKER_UNAVAILABLE = "worker_unavailable"
-    RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's Last-Event-ID is older than the series' window
     INTERNAL_ERROR = "internal_error"
 
 
@@ -58,8 +60,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TWS_UNAVAILABLE: 503,
     ErrorCode.TWS_TIMEOUT: 504,
     ErrorCode.TWS_UNDECODABLE: 502,
+    ErrorCode.NO_DATA: 404,
+    ErrorCode.SUBSCRIPTIONS_EXHAUSTED: 503,
+    ErrorCode.RESUME_UNAVAILABLE: 410,
     ErrorCode.WORKER_UNAVAILABLE: 503,
-    ErrorCode.RESUME_UNAVAILABLE: 410,  # only ever an `error` event of a stream, never an HTTP answer
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -14,6 +14,7 @@ from shared.config import (
     BridgeConfig,
     ConfigError,
     as_environment,
+    default_events_endpoint,
     default_pacing_ledger,
     default_worker_endpoint,
     load_config,
@@ -73,6 +74,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "GUNICORN_KEEPALIVE": ["-1", "3601", "long", "7.5"],
     "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon", "\u0663\u0660"],
     "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
+    "BRIDGE_WORKER_EVENTS_ENDPOINT": ["http://127.0.0.1:5556", "/tmp/events.sock"],
     "BRIDGE_WORKER_TIMEOUT": ["0", "61", "x"],
     "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07",
                          "s\u00e9cret-token-0123456789", "\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6" * 2],
@@ -231,3 +233,33 @@ def test_an_empty_pacing_ledger_keeps_pacing_in_memory_only(no_env_file: Path) -
     assert load_config({"BRIDGE_PACING_LEDGER": ""}, env_file=no_env_file).pacing_ledger_path is None
     named = load_config({"BRIDGE_PACING_LEDGER": "/run/tws-bridge/pacing.jsonl"}, env_file=no_env_file)
     assert named.pacing_ledger_path == Path("/run/tws-bridge/pacing.jsonl")
+
+
+# ---- the worker's events endpoint (live series, shared/streams.py) -----------------------------------------------
+
+def test_the_events_endpoint_defaults_to_a_socket_next_to_the_ipc_endpoint(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path, no_env_file: Path) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    config = load_config({"PORT": "3004"}, env_file=no_env_file)
+    assert config.events_endpoint == f"ipc://{tmp_path}/tws-bridge-{os.getuid()}/worker-3004-events.sock"
+    named = load_config({"BRIDGE_WORKER_ENDPOINT": "ipc:///run/tws-bridge/worker.sock"}, env_file=no_env_file)
+    assert named.events_endpoint == "ipc:///run/tws-bridge/worker-events.sock"
+
+
+def test_a_tcp_worker_endpoint_publishes_on_the_next_port(no_env_file: Path) -> None:
+    config = load_config({"BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:5555"}, env_file=no_env_file)
+    assert config.events_endpoint == "tcp://127.0.0.1:5556" == default_events_endpoint("tcp://127.0.0.1:5555")
+
+
+def test_the_events_endpoint_can_be_named(no_env_file: Path) -> None:
+    config = load_config({"BRIDGE_WORKER_EVENTS_ENDPOINT": "tcp://127.0.0.1:7000"}, env_file=no_env_file)
+    assert config.events_endpoint == "tcp://127.0.0.1:7000"
+
+
+@pytest.mark.parametrize("env", [
+    {"BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:65535"},  # no next port
+    {"BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:5555", "BRIDGE_WORKER_EVENTS_ENDPOINT": "tcp://127.0.0.1:5555"},
+])
+def test_an_events_endpoint_that_cannot_be_used_stops_start_up(env: dict[str, str], no_env_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^BRIDGE_WORKER_EVENTS_ENDPOINT: "):
+        load_config(env, env_file=no_env_file)
