@@ -11,7 +11,8 @@ become SPY).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
@@ -30,11 +31,10 @@ from shared.bars import (
     InvalidBarRequest,
     parse_end_datetime,
 )
-from shared.ib_limits import LONGEST_DURATION
+from shared.streams import MAX_BACKFILL, series_request
 
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 DIGITS_RE = re.compile(r"^[0-9]{1,12}\Z", re.ASCII)
-MAX_BACKFILL = 5000  # completed bars a stream may ask for first; a series' window holds at most a few thousand
 MAX_EPOCH = 7_258_118_400  # 2200-01-01: bar times are epoch seconds within shared.bars' years
 PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 # BarRequest attribute -> the HTTP field a client sent, for messages that come from BarRequest.validate
@@ -144,9 +144,12 @@ class BarsQuerySchema(SeriesFieldsSchema):
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
-        return validated(BarRequest(**self.series_fields(data), duration=data["duration"],
-                                    include_forming=data["include_forming"],
-                                    end_datetime=parse_end_datetime(data["end_datetime"])))
+        request = BarRequest(**self.series_fields(data), duration=data["duration"],
+                             include_forming=data["include_forming"],
+                             end_datetime=parse_end_datetime(data["end_datetime"]))
+        with worker_checks():
+            request.validate()
+        return request
 
 
 class BarsStreamQuerySchema(SeriesFieldsSchema):
@@ -162,20 +165,19 @@ class BarsStreamQuerySchema(SeriesFieldsSchema):
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> StreamRequest:
-        fields_ = self.series_fields(data)
-        series = validated(BarRequest(**fields_, duration=LONGEST_DURATION[fields_["bar_size"]],
-                                      include_forming=True))
+        with worker_checks():  # BarRequest's, and a live series' own (bars of 5 secs or more)
+            series = series_request(self.series_fields(data))
         after = data["last_event_id"]
         return StreamRequest(series, backfill=int(data["backfill"]), after=None if after is None else int(after))
 
 
-def validated(request: BarRequest) -> BarRequest:
-    """`request` after the worker's own check: never send what the worker would refuse."""
+@contextmanager
+def worker_checks() -> Iterator[None]:
+    """The worker's own checks, made here too (never send what the worker would refuse), as field messages."""
     try:
-        request.validate()
+        yield
     except InvalidBarRequest as exc:
         raise ValidationError({HTTP_FIELD.get(k, k): [v] for k, v in exc.fields.items()}) from None
-    return request
 
 
 def _cash_pair(symbol: str, sec_type: str, currency: str | None) -> tuple[str, str]:

@@ -18,43 +18,18 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-import orjson
 import zmq.green as zmq
 from gevent.event import Event
 
-from app.streams.receiver import EVENT_KINDS, Receiver, SeriesEvent, encode
+from app.streams.receiver import Receiver, encode
 from shared.errors import BridgeFailure
-from shared.protocol import WorkerReply
+from shared.protocol import ProtocolError, WorkerReply
+from shared.streams import StreamEvent, topic
 
 log = logging.getLogger("http.streams")
 
 Request = Callable[[str, dict[str, Any], float], WorkerReply]
 RECEIVE_HWM = 100_000  # events queued in the SUB socket before ZeroMQ drops (each drop is a gap: a re-open)
-
-
-class ProtocolError(ValueError):
-    pass
-
-
-def decode_event(topic: bytes, payload: bytes) -> SeriesEvent:
-    """The second frame of a feed message, checked against its topic (`series id + "\\n"`)."""
-    try:
-        message = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"not JSON: {exc}") from None
-    if not isinstance(message, dict) or message.get("v") != 1:
-        raise ProtocolError("not a version 1 event")
-    series, incarnation, seq = message.get("series"), message.get("incarnation"), message.get("seq")
-    kind, data = message.get("event"), message.get("data")
-    if not isinstance(series, str) or topic != series.encode() + b"\n":
-        raise ProtocolError("series does not match the topic")
-    if not isinstance(incarnation, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise ProtocolError("incarnation must be a string and seq a positive integer")
-    if kind not in EVENT_KINDS or not isinstance(data, dict):
-        raise ProtocolError(f"unknown event {kind!r}")
-    if kind == "bar" and (not isinstance(data.get("time"), int) or isinstance(data["time"], bool)):
-        raise ProtocolError("a bar needs an integer time")
-    return SeriesEvent(series, incarnation, seq, kind, data)
 
 
 class Fanout:
@@ -90,11 +65,11 @@ class Fanout:
             return
         self.detach(receiver)
         self._start()
-        topic = series.encode() + b"\n"
-        receivers = self._receivers.get(topic)
+        key = topic(series)
+        receivers = self._receivers.get(key)
         if receivers is None:
-            receivers = self._receivers[topic] = set()
-            self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+            receivers = self._receivers[key] = set()
+            self._sub.setsockopt(zmq.SUBSCRIBE, key)
             self._departed.discard(series)
         receivers.add(receiver)
         receiver.series = series
@@ -102,14 +77,14 @@ class Fanout:
     def detach(self, receiver: Receiver) -> None:
         if receiver.series is None:
             return
-        topic = receiver.series.encode() + b"\n"
-        receivers = self._receivers.get(topic)
+        key = topic(receiver.series)
+        receivers = self._receivers.get(key)
         if receivers is not None:
             receivers.discard(receiver)
             if not receivers:
-                del self._receivers[topic]
+                del self._receivers[key]
                 if self._sub is not None and self._pid == os.getpid():
-                    self._sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+                    self._sub.setsockopt(zmq.UNSUBSCRIBE, key)
                 self._departed.add(receiver.series)
                 self._interest_due.set()  # tell the worker now, not in up to 5 s
         receiver.series = None
@@ -119,7 +94,7 @@ class Fanout:
         return sum(len(r) for r in self._receivers.values())
 
     def counts(self) -> dict[str, int]:
-        return {topic[:-1].decode(): len(r) for topic, r in self._receivers.items()}
+        return {key[:-1].decode(): len(r) for key, r in self._receivers.items()}
 
     # -- the greenlets -----------------------------------------------------------------------------------------------
 
@@ -156,9 +131,7 @@ class Fanout:
             if not receivers:
                 continue  # unsubscribed a moment ago
             try:
-                if len(frames) != 2:
-                    raise ProtocolError(f"{len(frames)} frames, not 2")
-                event = decode_event(frames[0], frames[1])
+                event = StreamEvent.from_frames(frames)
             except ProtocolError as exc:  # lost to its receivers: the next event's seq shows them the gap
                 self.malformed += 1
                 log.warning("dropped a malformed event on %r: %s", frames[0][:100], exc)
@@ -188,5 +161,5 @@ class Fanout:
                 continue
             unknown = (reply.result or {}).get("unknown")
             for series in unknown if isinstance(unknown, list) else []:
-                for receiver in tuple(self._receivers.get(str(series).encode() + b"\n", ())):
+                for receiver in tuple(self._receivers.get(str(series).encode("ascii", "replace") + b"\n", ())):
                     receiver.request_reopen()

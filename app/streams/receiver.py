@@ -15,40 +15,20 @@ whole window: every bar in it is new to this client.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
-from app.schemas import MAX_BACKFILL
 from app.streams import sse
 from app.streams.client_buffer import ClientBuffer
 from app.streams.request import StreamRequest
 from shared.errors import BridgeError, ErrorCode
-
-EVENT_KINDS = ("bar", "update", "revision", "status", "error")
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesEvent:
-    """An event of the worker's feed, as shared/streams.py describes it."""
-
-    series: str
-    incarnation: str
-    seq: int
-    kind: str  # one of EVENT_KINDS
-    data: dict[str, Any]
+from shared.streams import MAX_BACKFILL, StreamEvent, StreamSnapshot
 
 
-def encode(event: SeriesEvent) -> bytes:
+def encode(event: StreamEvent) -> bytes:
     """The SSE form of a feed event, the same for every client (the fan-out encodes it once)."""
-    if event.kind == "error":
-        return sse.error_event(str(event.data.get("code", ErrorCode.INTERNAL_ERROR.value)),
-                               str(event.data.get("message", "the series ended")))
-    return sse.event(event.kind, event.data, event.data["time"] if event.kind == "bar" else None)
-
-
-class InvalidSnapshot(ValueError):
-    """A stream_open result that is not the protocol's shape."""
+    if event.event == "error":
+        return sse.error_event(event.data["code"], event.data["message"])
+    return sse.event(event.event, event.data, event.data["time"] if event.event == "bar" else None)
 
 
 class Receiver:
@@ -65,7 +45,7 @@ class Receiver:
         self._incarnation: str | None = None
         self._seq = 0
         self._opening = True
-        self._held: list[tuple[SeriesEvent, bytes]] = []
+        self._held: list[tuple[StreamEvent, bytes]] = []
         self._last_status: dict[str, Any] | None = None
 
     def open_body(self) -> dict[str, Any]:
@@ -76,7 +56,7 @@ class Receiver:
             after, backfill = None, max(1, self.request.backfill)
         else:  # no snapshot held a bar yet: all of the window is new to this client
             after, backfill = None, MAX_BACKFILL
-        return {"request": self.request.series_fields, "after": after, "backfill": backfill}
+        return self.request.open_body(after, backfill)
 
     def request_reopen(self) -> None:
         """Open again from the cursor (the worker no longer knows the series, or events were lost)."""
@@ -89,13 +69,15 @@ class Receiver:
     # -- the snapshot ------------------------------------------------------------------------------------------------
 
     def apply_snapshot(self, result: dict[str, Any]) -> None:
-        """A stream_open result: its bars after the cursor, its forming bar and status, then the held events."""
-        if result.get("gap") is True:
+        """A stream_open result: its bars after the cursor, its forming bar and status, then the held events.
+        ProtocolError when the result is not a snapshot (nothing of it is applied then)."""
+        snapshot = StreamSnapshot.from_wire(result)
+        if snapshot.gap:
             self.fail(BridgeError(ErrorCode.RESUME_UNAVAILABLE, f"bar {self.cursor} is older than the series' window "
                                   "the bridge keeps; open the stream without Last-Event-ID (backfill=N) and fetch "
                                   "older bars with POST /api/v1/bars"))
             return
-        bars, forming, status, incarnation, seq = _snapshot_fields(result)
+        bars, forming, status = snapshot.bars, snapshot.forming, snapshot.status
         first, self.opens = self.opens == 0, self.opens + 1
         if first and self.cursor is None:
             new = bars[len(bars) - self.request.backfill:] if self.request.backfill else []
@@ -107,10 +89,10 @@ class Receiver:
             self.cursor = bars[-1]["time"]
         if forming is not None:
             self._put(sse.event("update", forming), coalesce=True)
-        if status is not None and status != self._last_status:
+        if status != self._last_status:
             self._last_status = status
             self._put(sse.event("status", status))
-        self._incarnation, self._seq, self._opening = incarnation, seq, False
+        self._incarnation, self._seq, self._opening = snapshot.incarnation, snapshot.seq, False
         held, self._held = self._held, []
         for event, chunk in held:
             if self._opening:  # a held event re-opened again: keep the rest for after that snapshot
@@ -120,7 +102,7 @@ class Receiver:
 
     # -- live events -------------------------------------------------------------------------------------------------
 
-    def deliver(self, event: SeriesEvent, chunk: bytes) -> None:
+    def deliver(self, event: StreamEvent, chunk: bytes) -> None:
         """An event of this receiver's series from the feed (`chunk`: its SSE form). Never waits."""
         if self.closed:
             return
@@ -132,24 +114,24 @@ class Receiver:
             return
         self._accept(event, chunk)
 
-    def _accept(self, event: SeriesEvent, chunk: bytes) -> None:
+    def _accept(self, event: StreamEvent, chunk: bytes) -> None:
         if event.incarnation != self._incarnation or event.seq != self._seq + 1:
             self._held.append((event, chunk))  # the re-open's snapshot decides whether it is news
             self.request_reopen()
             return
         self._seq = event.seq
-        if event.kind == "bar":
+        if event.event == "bar":
             time = event.data["time"]
             if self.cursor is not None and time <= self.cursor:
                 return  # the client has it (the snapshot it re-opened with held it)
             self.cursor = time
             self._put(chunk)
-        elif event.kind == "update":
+        elif event.event == "update":
             self._put(chunk, coalesce=True)
-        elif event.kind == "status":
+        elif event.event == "status":
             self._last_status = event.data
             self._put(chunk)
-        elif event.kind == "revision":
+        elif event.event == "revision":
             self._put(chunk)
         else:  # error: the series ended for good
             self._put(chunk)
@@ -171,28 +153,3 @@ class Receiver:
             self._held = []
             self.buffer.ready.set()
             self._on_overflow()
-
-
-def _snapshot_fields(result: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None,
-                                                      dict[str, Any] | None, str, int]:
-    bars, forming, status = result.get("bars"), result.get("forming"), result.get("status")
-    incarnation, seq = result.get("incarnation"), result.get("seq")
-    if not isinstance(bars, list) or not all(isinstance(b, dict) and _is_time(b.get("time")) for b in bars):
-        raise InvalidSnapshot("bars must be a list of bars with an integer time")
-    if any(b["time"] >= later["time"] for b, later in pairwise(bars)):
-        raise InvalidSnapshot("bars must be in time order")
-    if forming is not None and not isinstance(forming, dict):
-        raise InvalidSnapshot("forming must be a bar or null")
-    if status is not None and not isinstance(status, dict):
-        raise InvalidSnapshot("status must be an object")
-    if not isinstance(incarnation, str) or not _is_seq(seq):
-        raise InvalidSnapshot("incarnation must be a string and seq an integer")
-    return bars, forming, status, incarnation, seq
-
-
-def _is_time(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_seq(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

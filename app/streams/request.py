@@ -6,20 +6,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.bars import BarRequest
-
-# The BarRequest fields that name a series (the `request` of the worker's stream_open)
-SERIES_FIELDS = ("symbol", "bar_size", "what_to_show", "use_rth", "sec_type", "exchange", "currency")
+from shared.streams import SERIES_FIELDS, StreamOpen
 
 
 @dataclass(frozen=True)
 class StreamRequest:
-    series: BarRequest  # the series' fields, validated as the worker will (duration: IB's longest for the bar size)
+    series: BarRequest  # the series' subscription request (shared.streams.series_request), validated as the worker will
     backfill: int = 0  # completed bars to send first when the client has none
     after: int | None = None  # epoch seconds of the last bar the client has (Last-Event-ID), or None
 
     @property
     def series_fields(self) -> dict[str, Any]:
         return {name: getattr(self.series, name) for name in SERIES_FIELDS}
+
+    def open_body(self, after: int | None, backfill: int) -> dict[str, Any]:
+        """The body of a stream_open for this series."""
+        return StreamOpen(self.series, after, backfill).to_wire()
 
     @property
     def series_key(self) -> tuple[Any, ...]:

@@ -17,10 +17,11 @@ from typing import Any
 from app.streams import sse
 from app.streams.client_buffer import ClientBuffer
 from app.streams.fanout import Fanout
-from app.streams.receiver import InvalidSnapshot, Receiver
+from app.streams.receiver import Receiver
 from app.streams.request import StreamRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
-from shared.protocol import WorkerReply
+from shared.protocol import ProtocolError, WorkerReply
+from shared.streams import parse_series_id
 
 log = logging.getLogger("http.streams")
 
@@ -76,16 +77,15 @@ class StreamSession:
             receiver.fail(reply.error)
             return
         result = reply.result or {}
-        series = result.get("series")
-        if not isinstance(series, str) or not series or not series.isascii() or not series.isprintable():
-            receiver.fail(_invalid("the TWS worker's stream_open named no series"))
-            return
-        self._fanout.learn(key, series)
-        self._fanout.attach(receiver, series)
         try:
+            series = result.get("series")
+            parse_series_id(series)
+            assert isinstance(series, str)
+            self._fanout.learn(key, series)
+            self._fanout.attach(receiver, series)
             receiver.apply_snapshot(result)
-        except InvalidSnapshot as exc:
-            receiver.fail(_invalid(f"the TWS worker sent an invalid snapshot: {exc}"))
+        except ProtocolError as exc:
+            receiver.fail(BridgeError(ErrorCode.INTERNAL_ERROR, f"the TWS worker sent an invalid snapshot: {exc}"))
 
     def _overflowed(self) -> None:
         """Too slow a client: forget it now and close its connection (its write may never finish otherwise)."""
@@ -97,7 +97,3 @@ class StreamSession:
                 self._connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # gone already
-
-
-def _invalid(message: str) -> BridgeError:
-    return BridgeError(ErrorCode.INTERNAL_ERROR, message)

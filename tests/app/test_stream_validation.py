@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from app.schemas import MAX_BACKFILL, BarsStreamQuerySchema
+from app.schemas import BarsStreamQuerySchema
 from app.streams.request import StreamRequest
 from shared.bars import BarRequest
+from shared.streams import MAX_BACKFILL
 from tests.app.conftest import WorkerStub
 
 QUERY = {"symbol": "AAPL", "period": "1m"}
@@ -59,6 +60,11 @@ class TestTheSeriesFields:
         body = refused(stream(client, {**QUERY, field: value}), stub, field)
         as_bars = client.post("/api/v1/bars", json={**BARS_BODY, field: value}).get_json()
         assert body["fields"][field] == as_bars["fields"][field]
+
+    def test_a_live_series_needs_bars_of_5_seconds_or_more(self, client: FlaskClient, stub: WorkerStub) -> None:
+        body = refused(stream(client, {**QUERY, "period": "1s"}), stub, "period")
+        assert "5 secs or more" in body["fields"]["period"]
+        assert BarsStreamQuerySchema().load({**QUERY, "period": "5s"}).series.duration == "3600 S"
 
     def test_required_fields_missing(self, client: FlaskClient, stub: WorkerStub) -> None:
         body = refused(stream(client, {}), stub, "symbol", "period")

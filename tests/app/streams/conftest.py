@@ -20,6 +20,7 @@ from shared.protocol import WorkerReply
 
 T = TypeVar("T")
 SERIES = "265598|SMART|1 min|TRADES|rth"
+A, B = "a1" * 8, "b2" * 8  # two incarnations of the worker
 T0 = 1738080000  # 2025-01-28 11:00 New York
 
 
@@ -64,7 +65,7 @@ class Feed:
                          what=f"{series} {'subscribed' if subscribed else 'unsubscribed'}")
 
     def publish(self, seq: int, kind: str, data: dict[str, Any], series: str = SERIES,
-                incarnation: str = "A") -> None:
+                incarnation: str = A) -> None:
         self.send(series.encode() + b"\n", orjson.dumps({"v": 1, "series": series, "incarnation": incarnation,
                                                          "seq": seq, "event": kind, "data": data}))
 

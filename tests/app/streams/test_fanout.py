@@ -12,7 +12,7 @@ from app.streams.fanout import Fanout
 from app.streams.receiver import Receiver
 from app.streams.request import StreamRequest
 from shared.bars import BarRequest
-from tests.app.streams.conftest import SERIES, Feed, Ops, bar, green_wait_until
+from tests.app.streams.conftest import SERIES, A, Feed, Ops, bar, green_wait_until
 from tests.sse import parse
 
 OTHER = "272093|SMART|1 min|TRADES|rth"
@@ -25,8 +25,9 @@ def receiver(limit: int = 100) -> Receiver:
 def opened(fanout: Fanout, series: str = SERIES, seq: int = 0) -> Receiver:
     r = receiver()
     fanout.attach(r, series)
-    r.apply_snapshot({"series": series, "incarnation": "A", "seq": seq, "bars": [], "forming": None,
-                      "status": None})
+    r.apply_snapshot({"series": series, "incarnation": A, "seq": seq, "bars": [], "forming": None,
+                      "status": {"status": "live", "reason": None}})
+    r.buffer.take()
     return r
 
 
@@ -85,7 +86,7 @@ def test_a_malformed_message_is_dropped_and_the_gap_it_leaves_reopens(fanout: Fa
 def test_an_event_whose_series_is_not_its_topic_is_dropped(fanout: Fanout, feed: Feed) -> None:
     r = opened(fanout)
     feed.wait_subscribed()
-    message: dict[str, Any] = {"v": 1, "series": OTHER, "incarnation": "A", "seq": 1, "event": "bar", "data": bar(0)}
+    message: dict[str, Any] = {"v": 1, "series": OTHER, "incarnation": A, "seq": 1, "event": "bar", "data": bar(0)}
     feed.send(SERIES.encode() + b"\n", orjson.dumps(message))
     green_wait_until(lambda: fanout.malformed == 1, what="dropped")
     assert len(r.buffer) == 0

@@ -8,31 +8,26 @@ from typing import Any
 
 import pytest
 
-from app.schemas import MAX_BACKFILL
 from app.streams.client_buffer import ClientBuffer
-from app.streams.receiver import InvalidSnapshot, Receiver, SeriesEvent, encode
+from app.streams.receiver import Receiver, encode
 from app.streams.request import StreamRequest
 from shared.bars import BarRequest
+from shared.protocol import ProtocolError
+from shared.streams import MAX_BACKFILL, StreamEvent
+from tests.app.streams.conftest import SERIES, T0, A, B, bar
 from tests.sse import Event, parse
 
-SERIES = "265598|SMART|1 min|TRADES|rth"
-T0 = 1738080000  # 2025-01-28 11:00 New York
 LIVE = {"status": "live", "reason": None}
 
 
-def bar(minute: int, close: float = 100.0) -> dict[str, Any]:
-    return {"date": "d", "time": T0 + 60 * minute, "open": 100.0, "high": 101.0, "low": 99.0, "close": close,
-            "volume": 10, "wap": 100.0, "count": 1}
-
-
 def snapshot(bars: list[dict[str, Any]], seq: int, forming: dict[str, Any] | None = None,
-             incarnation: str = "A", status: dict[str, Any] | None = LIVE, **extra: Any) -> dict[str, Any]:
+             incarnation: str = A, status: dict[str, Any] = LIVE, **extra: Any) -> dict[str, Any]:
     return {"series": SERIES, "incarnation": incarnation, "seq": seq, "bars": bars, "forming": forming,
             "status": status, **extra}
 
 
-def feed(kind: str, seq: int, data: dict[str, Any], incarnation: str = "A") -> tuple[SeriesEvent, bytes]:
-    event = SeriesEvent(SERIES, incarnation, seq, kind, data)
+def feed(kind: str, seq: int, data: dict[str, Any], incarnation: str = A) -> tuple[StreamEvent, bytes]:
+    event = StreamEvent(SERIES, incarnation, seq, kind, data)
     return event, encode(event)
 
 
@@ -79,16 +74,20 @@ class TestOpening:
         assert receiver.closed
 
     @pytest.mark.parametrize("result", [
-        {"series": SERIES, "incarnation": "A", "seq": 1, "bars": "no"},
-        {"series": SERIES, "incarnation": "A", "seq": 1, "bars": [{"time": "x"}]},
-        {"series": SERIES, "incarnation": "A", "seq": 1, "bars": [bar(1), bar(0)]},
+        {"series": SERIES, "incarnation": A, "seq": 1, "bars": "no"},
+        {"series": SERIES, "incarnation": A, "seq": 1, "bars": [{"time": "x"}]},
+        {"series": SERIES, "incarnation": A, "seq": 1, "bars": [{**bar(0), "close": None, "date": 5}]},
+        {"series": SERIES, "incarnation": "A", "seq": 1, "bars": []},
+        {"series": "AAPL", "incarnation": A, "seq": 1, "bars": []},
         {"series": SERIES, "incarnation": 7, "seq": 1, "bars": []},
-        {"series": SERIES, "incarnation": "A", "seq": True, "bars": []},
-        {"series": SERIES, "incarnation": "A", "seq": 1, "bars": [], "forming": [1]},
+        {"series": SERIES, "incarnation": A, "seq": True, "bars": []},
+        {"series": SERIES, "incarnation": A, "seq": 1, "bars": [], "forming": [1]},
     ])
     def test_a_snapshot_not_in_the_protocols_shape_is_refused(self, result: dict[str, Any]) -> None:
-        with pytest.raises(InvalidSnapshot):
-            make().apply_snapshot(result)
+        receiver = make()
+        with pytest.raises(ProtocolError):
+            receiver.apply_snapshot({"forming": None, "status": LIVE, **result})
+        assert receiver.opens == 0 and receiver.buffer.take() == b""
 
 
 class TestHeldEvents:
@@ -131,7 +130,7 @@ class TestLive:
         # the bar carries its final values: the forming bar's older states add nothing a slow client needs
         assert [(e.kind, e.data["close"]) for e in events] == [("bar", 100.0), ("update", 4.0)]
 
-    @pytest.mark.parametrize(("seq", "incarnation"), [(5, "A"), (3, "A"), (1, "A"), (4, "B")],
+    @pytest.mark.parametrize(("seq", "incarnation"), [(5, A), (3, A), (1, A), (4, B)],
                              ids=["gap", "repeated", "numbering restarted", "new incarnation"])
     def test_anything_but_the_next_seq_of_the_incarnation_reopens_after_the_last_bar(
             self, seq: int, incarnation: str) -> None:
@@ -170,7 +169,8 @@ class TestLive:
         closed: list[bool] = []
         receiver = make(limit=3)
         receiver._on_overflow = lambda: closed.append(True)
-        receiver.apply_snapshot(snapshot([bar(0)], seq=0, status=None))
+        receiver.apply_snapshot(snapshot([bar(0)], seq=0))
+        receiver.buffer.take()
         for n in range(1, 5):
             receiver.deliver(*feed("bar", n, bar(n)))
         assert receiver.closed and closed == [True] and receiver.buffer.take() == b""

@@ -16,14 +16,14 @@ from app.streams.request import StreamRequest
 from app.streams.session import StreamSession
 from shared.bars import BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
-from tests.app.streams.conftest import SERIES, T0, Feed, Ops, bar, green_wait_until
+from tests.app.streams.conftest import SERIES, T0, A, Feed, Ops, bar, green_wait_until
 from tests.sse import Event, SseParser
 
 LIVE = {"status": "live", "reason": None}
 
 
 def snapshot(bars: list[dict[str, Any]], seq: int, forming: dict[str, Any] | None = None,
-             incarnation: str = "A") -> dict[str, Any]:
+             incarnation: str = A) -> dict[str, Any]:
     return {"series": SERIES, "incarnation": incarnation, "seq": seq, "bars": bars, "forming": forming,
             "status": LIVE}
 
@@ -103,8 +103,8 @@ def test_the_snapshot_then_live_events_in_order(fanout: Fanout, feed: Feed, ops:
     (BridgeFailure(BridgeError(ErrorCode.WORKER_UNAVAILABLE, "down")), "worker_unavailable"),
     (BridgeError(ErrorCode.SYMBOL_NOT_FOUND, "no such contract"), "symbol_not_found"),
     (BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS is not connected"), "tws_unavailable"),
-    ({"series": "", "incarnation": "A", "seq": 0, "bars": []}, "internal_error"),
-    ({"series": SERIES, "incarnation": "A", "seq": 0, "bars": [{"time": None}]}, "internal_error"),
+    ({"series": "", "incarnation": A, "seq": 0, "bars": []}, "internal_error"),
+    ({"series": SERIES, "incarnation": A, "seq": 0, "bars": [{"time": None}]}, "internal_error"),
 ])
 def test_a_failure_at_open_is_an_error_event_and_the_end_of_the_stream(
         fanout: Fanout, ops: Ops, failure: Any, code: str) -> None:
