@@ -13,11 +13,12 @@ from shared.logging_setup import LOG_FORMAT
 _config = load_config_or_exit("tws-bridge", warn=True)  # a bad setting stops start-up with a message naming it
 # each connection is a file descriptor: the soft limit (often 1024) goes up to the hard one; the workers inherit it
 _open_files = raise_open_file_limit()
-_files_per_worker = _config.gunicorn_worker_connections + 256  # its connections, the listener, logs, ZeroMQ sockets
+# its connections, 4 per pooled REQ socket (the connection, its monitor, their signalling), the listener, logs
+_files_per_worker = _config.gunicorn_worker_connections + 4 * (_config.max_waiting_requests + 16) + 256
 if _open_files < _files_per_worker:
     print(f"tws-bridge: warning: the open-file limit ({_open_files} per process) is below what one HTTP worker may "
-          f"need ({_files_per_worker}: GUNICORN_WORKER_CONNECTIONS and its own files); raise it (systemd: "
-          f"LimitNOFILE=) or connections past it will be refused", file=sys.stderr)
+          f"need ({_files_per_worker}: GUNICORN_WORKER_CONNECTIONS, the sockets of BRIDGE_MAX_WAITING_REQUESTS, "
+          f"its own files); raise it (systemd: LimitNOFILE=) or connections past it will be refused", file=sys.stderr)
 
 bind = f"[{_config.host}]:{_config.port}" if ":" in _config.host else f"{_config.host}:{_config.port}"
 workers = _config.gunicorn_workers

@@ -59,6 +59,7 @@ class BridgeConfig:
     bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
     worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
     worker_timeout: float = 2.0  # seconds the HTTP side waits for the worker itself (health, control) before 503
+    max_waiting_requests: int = 500  # per HTTP worker: requests waiting for the TWS worker; past it 503 overloaded
     api_token: str = ""  # when set: required as "Authorization: Bearer <token>" on every endpoint but health
     cors_origins: tuple[str, ...] = ("*",)
     max_body_bytes: int = 16 * 1024
@@ -198,6 +199,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
     "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
     "BRIDGE_WORKER_TIMEOUT": ("worker_timeout", _float(0.1, 60)),
+    "BRIDGE_MAX_WAITING_REQUESTS": ("max_waiting_requests", _int(1, 10_000)),
     "BRIDGE_API_TOKEN": ("api_token", _token),
     "BRIDGE_CORS_ORIGINS": ("cors_origins", _origins),
     "BRIDGE_MAX_BODY_BYTES": ("max_body_bytes", _int(256, 1024 * 1024)),

@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     TWS_TIMEOUT = "tws_timeout"
     TWS_UNDECODABLE = "tws_undecodable"  # TWS sent a message this ibapi version cannot decode
     WORKER_UNAVAILABLE = "worker_unavailable"
+    OVERLOADED = "overloaded"  # an HTTP worker's bound on requests waiting for the TWS worker is reached
     INTERNAL_ERROR = "internal_error"
 
 
@@ -58,6 +59,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TWS_TIMEOUT: 504,
     ErrorCode.TWS_UNDECODABLE: 502,
     ErrorCode.WORKER_UNAVAILABLE: 503,
+    ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

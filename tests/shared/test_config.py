@@ -75,6 +75,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon", "\u0663\u0660"],
     "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
     "BRIDGE_WORKER_TIMEOUT": ["0", "61", "x"],
+    "BRIDGE_MAX_WAITING_REQUESTS": ["0", "10001", "x", "5.5"],
     "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07",
                          "s\u00e9cret-token-0123456789", "\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6" * 2],
     "BRIDGE_CORS_ORIGINS": ["", " , ,", "https://b\u00fccher.example"],
@@ -125,7 +126,8 @@ def test_keep_alive_defaults_to_75_s_and_0_turns_it_off(no_env_file: Path) -> No
 
 def test_an_http_worker_holds_2000_connections_by_default(no_env_file: Path) -> None:
     assert load_config({}, env_file=no_env_file).gunicorn_worker_connections == 2000
-    assert load_config({"GUNICORN_WORKER_CONNECTIONS": "5000"}, env_file=no_env_file).gunicorn_worker_connections == 5000
+    config = load_config({"GUNICORN_WORKER_CONNECTIONS": "5000"}, env_file=no_env_file)
+    assert config.gunicorn_worker_connections == 5000
 
 
 @pytest.mark.parametrize("source", ["environment", "env file"])
@@ -187,8 +189,10 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config", [
     BridgeConfig(),
     BridgeConfig(host="127.0.0.1", port=8080, tws_host="::1", tws_port=4002, tws_client_id=0, tws_market_data_type=4,
-                 log_level="WARNING", gunicorn_workers=1, gunicorn_worker_connections=50, gunicorn_keepalive=30, bar_timeout=2.5,
-                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, api_token="s3cret-token-0123456789",
+                 log_level="WARNING", gunicorn_workers=1, gunicorn_worker_connections=50, gunicorn_keepalive=30,
+                 bar_timeout=2.5,
+                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, max_waiting_requests=7,
+                 api_token="s3cret-token-0123456789",
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
                  tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1,
                  tws_max_messages_per_second=20.5, tws_message_burst=2, contract_not_found_ttl=0,
