@@ -1,11 +1,14 @@
-"""gunicorn's worker with the bridge's JSON errors for requests gunicorn itself cannot parse.
+"""The bridge's gunicorn worker class: gunicorn's gevent worker with the bridge's JSON errors.
+
+gevent: a waiting client costs a greenlet, not a thread, so thousands of connections (slow, idle or waiting for TWS)
+leave /health and everything else answering (docs/http-side.md has the measurements that chose it).
 
 gunicorn answers a request it cannot parse (a bad request line, a NUL in a header, contradictory proxy headers, a
 header section over its limits) with its own HTML page, before Flask ever runs. `JsonServerErrors` overrides the one
-method every gunicorn worker class shares for that, `Worker.handle_error`, so it serves the gthread worker of today
-and the gevent worker of tomorrow alike (`ThreadWorker` below is gthread with it). It also lets the app ask for the
-connection to be closed after its answer (app/request_body.py, a body that was not read to its end): gunicorn would
-otherwise drain the rest, and a framing error found there would be answered a second time on the same connection.
+method every gunicorn worker class shares for that, `Worker.handle_error`, so it does not depend on the worker class
+it is mixed into. It also lets the app ask for the connection to be closed after its answer (app/request_body.py, a
+body that was not read to its end): gunicorn would otherwise drain the rest, and a framing error found there would
+be answered a second time on the same connection.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import orjson
 from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.base import Worker
-from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
 
 from app.errors import error_body
 from app.request_body import CLOSE_CONNECTION
@@ -99,5 +102,7 @@ def _closing_on_request(app: Callable[[dict[str, Any], StartResponse], Iterable[
     return wsgi
 
 
-class ThreadWorker(JsonServerErrors, GthreadWorker):
-    """gunicorn's gthread worker with the bridge's JSON errors (gunicorn.conf.py: worker_class)."""
+class GeventWorker(JsonServerErrors, GunicornGeventWorker):
+    """gunicorn's gevent worker with the bridge's JSON errors (gunicorn.conf.py: worker_class). gunicorn
+    monkey-patches the process when the worker starts, before the app is loaded; the app's worker client uses
+    pyzmq's green sockets (app/worker_client.py), so a request waiting for the TWS worker blocks only its greenlet."""

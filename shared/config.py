@@ -67,12 +67,13 @@ class BridgeConfig:
     tws_market_data_type: int = 2
     log_level: str = "INFO"
     gunicorn_workers: int = 4
-    gunicorn_threads: int = 8
+    gunicorn_worker_connections: int = 2000  # connections one (gevent) HTTP worker holds at once
     gunicorn_keepalive: int = 75  # seconds an idle HTTP connection stays open: above clients' reuse, nginx's upstream
     bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
     worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
     worker_events_endpoint: str = ""  # the worker's PUB socket for live series; "" = default_events_endpoint()
     worker_timeout: float = 2.0  # seconds the HTTP side waits for the worker itself (health, control) before 503
+    max_waiting_requests: int = 500  # per HTTP worker: requests waiting for the TWS worker; past it 503 overloaded
     api_token: str = ""  # when set: required as "Authorization: Bearer <token>" on every endpoint but health
     cors_origins: tuple[str, ...] = ("*",)
     max_body_bytes: int = 16 * 1024
@@ -96,6 +97,7 @@ class BridgeConfig:
     contract_not_found_ttl: float = 300.0  # seconds "no such contract" is answered without asking TWS again
     pacing_ledger: str | None = None  # None: default_pacing_ledger(port); "": memory only
     env_file: str = ".env"
+    ignored_settings: tuple[str, ...] = ()  # obsolete settings found (OBSOLETE_SETTINGS): warned about, not used
 
     @property
     def endpoint(self) -> str:
@@ -210,12 +212,13 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TWS_MARKET_DATA_TYPE": ("tws_market_data_type", _int(1, 4)),
     "LOG_LEVEL": ("log_level", _level),
     "GUNICORN_WORKERS": ("gunicorn_workers", _int(1, 64)),
-    "GUNICORN_THREADS": ("gunicorn_threads", _int(1, 256)),
+    "GUNICORN_WORKER_CONNECTIONS": ("gunicorn_worker_connections", _int(10, 100_000)),
     "GUNICORN_KEEPALIVE": ("gunicorn_keepalive", _int(0, 3600)),
     "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
     "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
     "BRIDGE_WORKER_EVENTS_ENDPOINT": ("worker_events_endpoint", _endpoint),
     "BRIDGE_WORKER_TIMEOUT": ("worker_timeout", _float(0.1, 60)),
+    "BRIDGE_MAX_WAITING_REQUESTS": ("max_waiting_requests", _int(1, 10_000)),
     "BRIDGE_API_TOKEN": ("api_token", _token),
     "BRIDGE_CORS_ORIGINS": ("cors_origins", _origins),
     "BRIDGE_MAX_BODY_BYTES": ("max_body_bytes", _int(256, 1024 * 1024)),
@@ -240,6 +243,14 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+# settings that are no longer used: set, they are ignored with a warning at start-up (not refused: an .env made from
+# an older .env.example keeps working)
+OBSOLETE_SETTINGS: dict[str, str] = {
+    "GUNICORN_THREADS": "the HTTP workers are gevent workers now: each holds up to GUNICORN_WORKER_CONNECTIONS "
+                        "connections, without a thread per request",
+}
+
+
 def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> BridgeConfig:
     """Settings from `env_file` (default `.env`, optional) overridden by the environment."""
     environ = os.environ if environ is None else environ
@@ -247,8 +258,9 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
     values: dict[str, str] = {}
     if path.is_file():
         values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    values.update({k: v for k, v in environ.items() if k in SETTINGS})
-    kwargs: dict[str, Any] = {"env_file": str(path)}
+    values.update({k: v for k, v in environ.items() if k in SETTINGS or k in OBSOLETE_SETTINGS})
+    kwargs: dict[str, Any] = {"env_file": str(path),
+                              "ignored_settings": tuple(name for name in OBSOLETE_SETTINGS if name in values)}
     for name, (field_name, parse) in SETTINGS.items():
         if name in values:
             try:
@@ -289,10 +301,15 @@ def as_environment(config: BridgeConfig) -> dict[str, str]:
     return env
 
 
-def load_config_or_exit(program: str) -> BridgeConfig:
-    """For process entry points: the settings, or exit 2 with a message naming the bad setting."""
+def load_config_or_exit(program: str, warn: bool = False) -> BridgeConfig:
+    """For process entry points: the settings, or exit 2 with a message naming the bad setting. With `warn`, every
+    obsolete setting found is named on stderr (once per start: gunicorn.conf.py asks, the other entry points not)."""
     try:
-        return load_config()
+        config = load_config()
     except ConfigError as exc:
         print(f"{program}: bad setting {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if warn:
+        for name in config.ignored_settings:
+            print(f"{program}: {name} is no longer used and is ignored: {OBSOLETE_SETTINGS[name]}", file=sys.stderr)
+    return config

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     SUBSCRIPTIONS_EXHAUSTED = "subscriptions_exhausted"  # every live subscription slot serves stream clients
     RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's resume point lies before what the worker holds
     WORKER_UNAVAILABLE = "worker_unavailable"
+    OVERLOADED = "overloaded"  # an HTTP worker's bound on requests waiting for the TWS worker is reached
     INTERNAL_ERROR = "internal_error"
 
 
@@ -64,6 +65,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.SUBSCRIPTIONS_EXHAUSTED: 503,
     ErrorCode.RESUME_UNAVAILABLE: 410,
     ErrorCode.WORKER_UNAVAILABLE: 503,
+    ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

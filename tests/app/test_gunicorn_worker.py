@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from gunicorn.http import errors as http_errors
 
-from app.gunicorn_worker import JsonServerErrors, ThreadWorker, _closing_on_request, encode_error_response, server_error
+from app.gunicorn_worker import GeventWorker, JsonServerErrors, _closing_on_request, encode_error_response, server_error
 from app.request_body import CLOSE_CONNECTION
 from shared.errors import BridgeError, ErrorCode
 
@@ -53,7 +53,7 @@ def test_the_answer_is_the_bridges_json_error_and_closes_the_connection() -> Non
 
 
 def test_handle_error_writes_the_json_answer_to_the_client() -> None:
-    worker = ThreadWorker.__new__(ThreadWorker)  # handle_error needs none of a worker's process state
+    worker = GeventWorker.__new__(GeventWorker)  # handle_error needs none of a worker's process state
     ours, theirs = socket.socketpair()
     with ours, theirs:
         worker.handle_error(None, ours, ("127.0.0.1", 5555), http_errors.InvalidHeader("CONTENT-TYPE"))
@@ -63,11 +63,11 @@ def test_handle_error_writes_the_json_answer_to_the_client() -> None:
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["code"] == "invalid_request"
 
 
-def test_the_worker_class_is_gthread_with_the_json_errors() -> None:
-    from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+def test_the_worker_class_is_gunicorns_gevent_worker_with_the_json_errors() -> None:
+    from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
 
-    assert issubclass(ThreadWorker, JsonServerErrors) and issubclass(ThreadWorker, GthreadWorker)
-    assert ThreadWorker.handle_error is JsonServerErrors.handle_error
+    assert issubclass(GeventWorker, JsonServerErrors) and issubclass(GeventWorker, GunicornGeventWorker)
+    assert GeventWorker.handle_error is JsonServerErrors.handle_error
 
 
 class FakeResponse:

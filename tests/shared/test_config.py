@@ -18,6 +18,7 @@ from shared.config import (
     default_pacing_ledger,
     default_worker_endpoint,
     load_config,
+    load_config_or_exit,
 )
 
 
@@ -70,12 +71,13 @@ BAD_VALUES: dict[str, list[str]] = {
     "TWS_MARKET_DATA_TYPE": ["0", "5", "live"],
     "LOG_LEVEL": ["TRACE", "", "verbose", "\u0131nfo", "debu\u0261"],  # dotless i upper-cases to I
     "GUNICORN_WORKERS": ["0", "65", "many"],
-    "GUNICORN_THREADS": ["0", "257"],
+    "GUNICORN_WORKER_CONNECTIONS": ["0", "9", "100001", "many", "2000.5"],
     "GUNICORN_KEEPALIVE": ["-1", "3601", "long", "7.5"],
     "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon", "\u0663\u0660"],
     "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
     "BRIDGE_WORKER_EVENTS_ENDPOINT": ["http://127.0.0.1:5556", "/tmp/events.sock"],
     "BRIDGE_WORKER_TIMEOUT": ["0", "61", "x"],
+    "BRIDGE_MAX_WAITING_REQUESTS": ["0", "10001", "x", "5.5"],
     "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07",
                          "s\u00e9cret-token-0123456789", "\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6" * 2],
     "BRIDGE_CORS_ORIGINS": ["", " , ,", "https://b\u00fccher.example"],
@@ -124,6 +126,30 @@ def test_keep_alive_defaults_to_75_s_and_0_turns_it_off(no_env_file: Path) -> No
     assert load_config({"GUNICORN_KEEPALIVE": "0"}, env_file=no_env_file).gunicorn_keepalive == 0
 
 
+def test_an_http_worker_holds_2000_connections_by_default(no_env_file: Path) -> None:
+    assert load_config({}, env_file=no_env_file).gunicorn_worker_connections == 2000
+    config = load_config({"GUNICORN_WORKER_CONNECTIONS": "5000"}, env_file=no_env_file)
+    assert config.gunicorn_worker_connections == 5000
+
+
+@pytest.mark.parametrize("source", ["environment", "env file"])
+def test_gunicorn_threads_is_obsolete_ignored_and_named(source: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An .env made from an older .env.example still starts the bridge; the start-up names what is ignored."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("GUNICORN_THREADS=8\n" if source == "env file" else "")
+    environ = {"GUNICORN_THREADS": "8"} if source == "environment" else {}
+    config = load_config(environ, env_file=env_file)
+    assert config.ignored_settings == ("GUNICORN_THREADS",)
+    assert replace(config, ignored_settings=()) == BridgeConfig(env_file=str(env_file)), "nothing else changes"
+    monkeypatch.setattr(os, "environ", {**environ, "BRIDGE_ENV_FILE": str(env_file)})
+    load_config_or_exit("tws-bridge", warn=True)
+    assert "GUNICORN_THREADS is no longer used and is ignored" in capsys.readouterr().err
+    load_config_or_exit("tws-bridge")
+    assert capsys.readouterr().err == "", "only the entry point that asks warns (gunicorn.conf.py), once"
+
+
 def test_initial_reconnect_delay_may_not_exceed_the_maximum(no_env_file: Path) -> None:
     with pytest.raises(ConfigError, match=r"^TWS_RECONNECT_INITIAL_DELAY: "):
         load_config({"TWS_RECONNECT_INITIAL_DELAY": "10", "TWS_RECONNECT_MAX_DELAY": "5"}, env_file=no_env_file)
@@ -165,8 +191,10 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config", [
     BridgeConfig(),
     BridgeConfig(host="127.0.0.1", port=8080, tws_host="::1", tws_port=4002, tws_client_id=0, tws_market_data_type=4,
-                 log_level="WARNING", gunicorn_workers=1, gunicorn_threads=2, gunicorn_keepalive=30, bar_timeout=2.5,
-                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, api_token="s3cret-token-0123456789",
+                 log_level="WARNING", gunicorn_workers=1, gunicorn_worker_connections=50, gunicorn_keepalive=30,
+                 bar_timeout=2.5,
+                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, max_waiting_requests=7,
+                 api_token="s3cret-token-0123456789",
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
                  tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1,
                  tws_max_messages_per_second=20.5, tws_message_burst=2, contract_not_found_ttl=0,
