@@ -4,7 +4,6 @@ which topics the fan-out subscribed), and a stub for the worker's stream ops, re
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ import zmq.green as zmq
 from app.streams.fanout import Fanout
 from shared.errors import BridgeError, BridgeFailure
 from shared.protocol import WorkerReply
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 SERIES = "265598|SMART|1 min|TRADES|rth"
@@ -30,15 +30,8 @@ def bar(minute: int, close: float = 100.0) -> dict[str, Any]:
 
 
 def green_wait_until(condition: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
-    """tests/waiting.py's wait_until for code in greenlets: the wait yields to gevent's hub instead of blocking it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what or 'condition'} not met within {timeout} s (last value {value!r})")
-        gevent.sleep(0.005)
+    """wait_until for code in greenlets: the wait yields to gevent's hub instead of blocking it."""
+    return wait_until(condition, timeout, interval=0.005, what=what, sleep=gevent.sleep)
 
 
 class Feed:
