@@ -71,7 +71,8 @@ def test_the_readme_node_script_prints_bars_and_resumes_after_a_disconnect(bridg
     try:
         wait_until(lambda: bars(12), timeout=30, interval=0.05, what="backfill and live bars printed")
         proxy.cut()
-        wait_until(lambda: proxy.accepted >= 2 and bars(len(printed) + 4), timeout=40, interval=0.05,
+        target = len(printed) + 4
+        wait_until(lambda: bars(target) and proxy.accepted >= 2, timeout=40, interval=0.05,
                    what="bars after the reconnect")
     finally:
         proc.terminate()

@@ -70,9 +70,13 @@ def wait_bars(stream: StreamConnection, count: int, timeout: float = 30) -> None
     assert not stream.ended, stream.events[-3:]
 
 
-def wait_completed_after(tws: SimProcess, time: int, bars: int = 2) -> None:
-    """Until TWS's clock has completed `bars` more bars after the one at `time` (what a client away missed)."""
-    wait_until(lambda: tws.control("clock_now") >= time + 60 * (bars + 1), timeout=30, interval=0.1,
+UPDATE_S = 0.2 * SPEED  # TWS's clock between two keepUpToDate updates (SimProcess: --update-interval 0.2)
+
+
+def wait_completed_after(tws: SimProcess, time: int, bars: int = 3) -> None:
+    """Until `bars` more bars after the one at `time` have completed, by TWS's clock, and TWS's update for the bar
+    after them has had time to arrive (two update intervals): what a client away meanwhile missed."""
+    wait_until(lambda: tws.control("clock_now") >= time + 60 * (bars + 1) + 2 * UPDATE_S, timeout=30, interval=0.1,
                what="bars completed meanwhile")
 
 
