@@ -6,6 +6,7 @@ import subprocess
 import sys
 from typing import Any
 
+from app.client_deadlines import ClientTimeouts
 from app.open_files import raise_open_file_limit
 from shared.config import load_config_or_exit
 from shared.logging_setup import LOG_FORMAT
@@ -56,6 +57,11 @@ def when_ready(server: Any) -> None:
     global _supervisor
     if _config.start_worker:
         _supervisor = subprocess.Popen([sys.executable, "-m", "worker.supervisor"])
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Each HTTP worker closes slow clients' connections at the bridge's deadlines (app/client_deadlines.py)."""
+    worker.client_timeouts = ClientTimeouts(header=_config.header_timeout, body=_config.body_timeout)
 
 
 def on_exit(server: Any) -> None:

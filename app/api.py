@@ -43,7 +43,11 @@ def health() -> Response | tuple[Response, int]:
     config = state.config
     shape: dict[str, Any] = {"status": "ok", "connected": False, "tws_host": config.tws_host,
                              "tws_port": config.tws_port, "uptime_seconds": state.uptime_seconds,
-                             "version": VERSION, "http_worker_pid": os.getpid(), "worker": None}
+                             "version": VERSION, "http_worker_pid": os.getpid(),
+                             "http_worker": {"waiting_requests": state.worker.waiting,
+                                             "max_waiting_requests": config.max_waiting_requests,
+                                             "answer_cache": state.answers.stats()},
+                             "worker": None}
     try:
         result = _call("health", {}, config.worker_timeout)
     except BridgeFailure as exc:  # whatever failed, the worker did not answer usefully: 503, never 500
@@ -59,9 +63,14 @@ def bars() -> Response:
     bar_request = _load_bars_request()
     g.bridge_symbol = bar_request.symbol
     g.bridge_period = PERIOD_OF_BAR_SIZE[bar_request.bar_size]
-    config = bridge_state().config
+    state = bridge_state()
+    final_possible = bool(bar_request.end_datetime)  # only an end in the past can make an answer final
+    if final_possible and (cached := state.answers.get(bar_request)) is not None:
+        log.debug("bars %s %s %s -> from this HTTP worker's cache in %.3f s", bar_request.symbol, g.bridge_period,
+                  bar_request.duration, time.monotonic() - started)
+        return Response(cached, mimetype="application/json")
     try:
-        result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(config))
+        result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(state.config))
     except BridgeFailure as exc:
         log.info("bars %s %s %s -> %s (%s) in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
                  exc.error.code.value, exc.error.message, time.monotonic() - started)
@@ -73,9 +82,12 @@ def bars() -> Response:
                             "bars": bar_list, "count": len(bar_list), "error": None}
     if not bar_list and result.get("notice") is not None:
         body["notice"] = result["notice"]
+    data = orjson.dumps(body)
+    if final_possible and "ttl" in result and result["ttl"] is None:  # the worker keeps it for good: so may we
+        state.answers.put(bar_request, data)
     log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
              len(bar_list), time.monotonic() - started)
-    return json_response(body)
+    return Response(data, mimetype="application/json")
 
 
 @api.post("/connect")

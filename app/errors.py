@@ -29,6 +29,7 @@ CODE_OF_STATUS: dict[int, ErrorCode] = {
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     414: ErrorCode.URI_TOO_LONG,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    408: ErrorCode.REQUEST_TIMEOUT,
     417: ErrorCode.EXPECTATION_FAILED,
     431: ErrorCode.HEADERS_TOO_LARGE,
     501: ErrorCode.NOT_IMPLEMENTED,

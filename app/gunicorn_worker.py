@@ -25,6 +25,7 @@ from gunicorn.http import errors as http_errors
 from gunicorn.workers.base import Worker
 from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
 
+from app.client_deadlines import ClientTimeout, SlowClientDeadlines
 from app.errors import error_body
 from app.request_body import CLOSE_CONNECTION
 from shared.errors import BridgeError, ErrorCode
@@ -51,6 +52,8 @@ StartResponse = Callable[..., Any]
 
 def server_error(exc: BaseException) -> BridgeError:
     """The error to answer for an exception gunicorn raised outside the app (internal_error for anything unknown)."""
+    if isinstance(exc, ClientTimeout):
+        return BridgeError(ErrorCode.REQUEST_TIMEOUT, f"{exc}; the connection is closed")
     code = next((c for kind, c in CODE_OF_SERVER_ERROR if isinstance(exc, kind)), ErrorCode.INTERNAL_ERROR)
     if code is ErrorCode.INTERNAL_ERROR:
         return BridgeError(code, "internal error; see the bridge's log")
@@ -70,8 +73,11 @@ class JsonServerErrors(Worker):
     """A mixin for any gunicorn worker class: JSON instead of gunicorn's HTML errors, and closing on request."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        error = server_error(exc)
         peer = addr[0] if isinstance(addr, tuple) and addr else "unix socket"
+        if isinstance(exc, ClientTimeout) and not exc.answer:  # nothing that looks like a request: just close
+            (log.debug if exc.phase == "idle" else log.info)("closed the connection from %s: %s", peer, exc)
+            return
+        error = server_error(exc)
         if error.code is ErrorCode.INTERNAL_ERROR:
             log.error("error handling a request from %s", peer, exc_info=exc)
         else:
@@ -102,7 +108,8 @@ def _closing_on_request(app: Callable[[dict[str, Any], StartResponse], Iterable[
     return wsgi
 
 
-class GeventWorker(JsonServerErrors, GunicornGeventWorker):
-    """gunicorn's gevent worker with the bridge's JSON errors (gunicorn.conf.py: worker_class). gunicorn
-    monkey-patches the process when the worker starts, before the app is loaded; the app's worker client uses
-    pyzmq's green sockets (app/worker_client.py), so a request waiting for the TWS worker blocks only its greenlet."""
+class GeventWorker(JsonServerErrors, SlowClientDeadlines, GunicornGeventWorker):
+    """gunicorn's gevent worker with the bridge's JSON errors and slow-client deadlines (app/client_deadlines.py;
+    gunicorn.conf.py: worker_class). gunicorn monkey-patches the process when the worker starts, before the app is
+    loaded; the app's worker client uses pyzmq's green sockets (app/worker_client.py), so a request waiting for the
+    TWS worker blocks only its greenlet."""

@@ -14,6 +14,7 @@ from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
+from app.client_deadlines import ClientTimeout
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 
 log = logging.getLogger("http.request_body")
@@ -26,8 +27,9 @@ def read_body(max_bytes: int) -> bytes:
     """The whole body (b"" when there is none), kept in `g.request_body`.
 
     413 `payload_too_large` beyond `max_bytes`; 400 `invalid_request` when the body cannot be framed (a malformed
-    chunk size or terminator, fewer bytes than Content-Length). Either way the connection closes after the answer:
-    the rest of the body was not read, or where the next request would start is unknown.
+    chunk size or terminator, fewer bytes than Content-Length); 408 `request_timeout` when it did not arrive within
+    BRIDGE_BODY_TIMEOUT. Either way the connection closes after the answer: the rest of the body was not read, or
+    where the next request would start is unknown.
     """
     if (request.content_length or 0) > max_bytes:
         raise _too_large(max_bytes)
@@ -44,6 +46,10 @@ def read_body(max_bytes: int) -> bytes:
             size += len(part)
     except RequestEntityTooLarge:
         raise _too_large(max_bytes) from None
+    except ClientTimeout as exc:  # BRIDGE_BODY_TIMEOUT passed (app/client_deadlines.py): 408, then close
+        log.info("request body from %s too slow: %s", request.remote_addr, exc)
+        request.environ[CLOSE_CONNECTION] = True
+        raise BridgeFailure(BridgeError(ErrorCode.REQUEST_TIMEOUT, f"{exc}; the connection is closed")) from None
     except Exception as exc:  # whatever the reader raises: gunicorn's InvalidChunkSize, werkzeug's ClientDisconnected
         log.warning("unreadable request body from %s: %s: %s", request.remote_addr, type(exc).__name__, exc)
         request.environ[CLOSE_CONNECTION] = True

@@ -1,4 +1,5 @@
-"""What one HTTP process keeps for its lifetime: the configuration, the worker client, its start time."""
+"""What one HTTP process keeps for its lifetime: the configuration, the worker client, the answers that can no longer
+change, its start time."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from app.answer_cache import AnswerCache
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig
 
@@ -18,6 +20,7 @@ VERSION = "0.1.0"
 class BridgeState:
     config: BridgeConfig
     worker: WorkerClient
+    answers: AnswerCache
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -13,7 +13,8 @@ fresh one when it is needed. Every wait has a deadline: the caller gets a reply 
 The pool for requests that wait on TWS (bars, stream snapshots) holds `max_waiting` sockets: its size is the bound on
 waiting requests per HTTP worker (BRIDGE_MAX_WAITING_REQUESTS). When every one is in use, the request is refused at
 once with 503 `overloaded` and Retry-After, never queued. Health and control requests have their own small pool, so
-they get through while bar requests fill the bound.
+they get through while bar requests fill the bound; the worker answers them at once, so a burst of them waits its
+turn for a socket (within the worker timeout) instead of being refused.
 
 Sockets use ZMQ_IMMEDIATE, so a request is only queued on a live connection: when the worker process is down the
 send itself cannot complete, and the caller learns that within `connect_timeout` (the worker timeout, 2 s) even for a
@@ -27,7 +28,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent.select
 import zmq.green as zmq
+from gevent.lock import Semaphore
 from zmq.utils.monitor import recv_monitor_message
 
 from shared.config import BridgeConfig
@@ -38,21 +41,37 @@ from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_re
 RESERVED_OPS = frozenset({"health", "connect", "disconnect", "stream_interest"})
 RESERVED_SOCKETS = 16
 ZMQ_SOCKETS_PER_CHANNEL = 3  # the REQ socket, libzmq's monitor PAIR and ours
+MAX_SLEEP = 1.0  # seconds: look at a socket's events at least this often, should a wake-up ever be missed
 
 
 @dataclass(eq=False)
 class _Channel:
-    """One REQ socket with its disconnect monitor and the pollers made once for it."""
+    """One REQ socket with its disconnect monitor, and a green poll of their file descriptors.
+
+    Not zmq.green.Poller: it waits with select(), which refuses a descriptor above 1023, and an HTTP worker with
+    thousands of connections has those. gevent's poll waits on each descriptor with the event loop, without a limit.
+    A ZeroMQ socket's descriptor only says "look at ZMQ_EVENTS again" (edge-triggered), so every wait checks the
+    events first and after each wake-up."""
 
     socket: zmq.Socket[bytes]
     monitor: zmq.Socket[bytes]  # tells a waiting request that the worker process went away (killed, restarting)
-    out_poller: zmq.Poller = field(default_factory=zmq.Poller)
-    in_poller: zmq.Poller = field(default_factory=zmq.Poller)
+    wakeups: gevent.select.poll = field(default_factory=gevent.select.poll)
 
     def __post_init__(self) -> None:
-        self.out_poller.register(self.socket, zmq.POLLOUT)
-        self.in_poller.register(self.socket, zmq.POLLIN)
-        self.in_poller.register(self.monitor, zmq.POLLIN)
+        self.wakeups.register(self.socket.getsockopt(zmq.FD), gevent.select.POLLIN)
+        self.wakeups.register(self.monitor.getsockopt(zmq.FD), gevent.select.POLLIN)
+
+    @staticmethod
+    def ready(sock: zmq.Socket[bytes], event: int) -> bool:
+        return bool(sock.getsockopt(zmq.EVENTS) & event)
+
+    def sleep(self, deadline: float) -> bool:
+        """Wait until either socket's state may have changed or `deadline`; False when the deadline has passed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        self.wakeups.poll(max(1.0, min(remaining, MAX_SLEEP) * 1000))
+        return True
 
     def close(self) -> None:
         self.socket.disable_monitor()
@@ -64,10 +83,17 @@ class _Channel:
 class _Pool:
     """At most `size` channels in use at once; idle ones are reused (the most recent first)."""
 
-    name: str
     size: int
+    wait: bool  # wait for a free channel (within the connect timeout) rather than refuse at once
     idle: list[_Channel] = field(default_factory=list)
-    in_use: int = 0
+    slots: Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = Semaphore(self.size)
+
+    @property
+    def in_use(self) -> int:
+        return self.size - self.slots.counter
 
 
 class WorkerClient:
@@ -80,8 +106,8 @@ class WorkerClient:
         self.max_waiting = max_waiting
         self._pid = -1
         self._context: zmq.Context[zmq.Socket[bytes]] | None = None
-        self._waiting = _Pool("waiting", max_waiting)
-        self._reserved = _Pool("reserved", reserved)
+        self._waiting = _Pool(max_waiting, wait=False)
+        self._reserved = _Pool(reserved, wait=True)
 
     @classmethod
     def from_config(cls, config: BridgeConfig) -> WorkerClient:
@@ -110,10 +136,10 @@ class WorkerClient:
         deadline = started + timeout
         self._check_fork()
         pool = self._reserved if op in RESERVED_OPS else self._waiting
-        channel = self._take(pool)
+        channel = self._take(pool, min(deadline, started + self.connect_timeout) - started)
         envelope = WorkerRequest.new(op, body, time.time() + timeout)
         try:
-            if not _wait(channel.out_poller, min(deadline, started + self.connect_timeout)):
+            if not _wait_writable(channel, min(deadline, started + self.connect_timeout)):
                 raise _unavailable(f"the TWS worker is not running (no connection within "
                                    f"{min(timeout, self.connect_timeout):g} s)")
             _drain(channel.monitor)  # forget disconnects from before this request: it goes to the worker alive now
@@ -153,27 +179,26 @@ class WorkerClient:
 
     # -- pools --------------------------------------------------------------------------------------------------------
 
-    def _take(self, pool: _Pool) -> _Channel:
-        if pool.idle:
-            pool.in_use += 1
-            return pool.idle.pop()
-        if pool.in_use >= pool.size:
+    def _take(self, pool: _Pool, wait: float) -> _Channel:
+        if not pool.slots.acquire(blocking=pool.wait, timeout=max(0.0, wait) if pool.wait else None):
             what = ("requests waiting for the TWS worker (BRIDGE_MAX_WAITING_REQUESTS)" if pool is self._waiting
                     else "health and control requests in flight")
             raise BridgeFailure(BridgeError(ErrorCode.OVERLOADED, f"this HTTP worker has {pool.size} {what} "
                                             f"already; try again shortly", retry_after=1.0))
-        channel = self._open()
-        pool.in_use += 1
-        return channel
+        try:
+            return pool.idle.pop() if pool.idle else self._open()
+        except BaseException:
+            pool.slots.release()
+            raise
 
     def _give_back(self, pool: _Pool, channel: _Channel) -> None:
-        pool.in_use -= 1
         pool.idle.append(channel)
+        pool.slots.release()
 
     def _discard(self, pool: _Pool, channel: _Channel) -> None:
         """Close a channel whose request/reply cycle broke; its pool makes a new one when it needs one."""
-        pool.in_use -= 1
         channel.close()
+        pool.slots.release()
 
     def _open(self) -> _Channel:
         if self._context is None:
@@ -195,36 +220,31 @@ class WorkerClient:
         if pid != self._pid:
             self._pid = pid
             self._context = None  # the parent's context belongs to the parent; never term it here
-            self._waiting = _Pool(self._waiting.name, self._waiting.size)
-            self._reserved = _Pool(self._reserved.name, self._reserved.size)
+            self._waiting = _Pool(self._waiting.size, wait=False)
+            self._reserved = _Pool(self._reserved.size, wait=True)
+
+
+def _wait_writable(channel: _Channel, deadline: float) -> bool:
+    """Wait until the REQ socket may send: with ZMQ_IMMEDIATE, once it is connected to a live worker."""
+    while not channel.ready(channel.socket, zmq.POLLOUT):
+        if not channel.sleep(deadline):
+            return False
+    return True
 
 
 def _wait_reply(channel: _Channel, deadline: float) -> bool:
     """Wait for the reply; raise worker_unavailable at once if the worker's connection drops meanwhile."""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        ready = dict(channel.in_poller.poll(max(1, int(remaining * 1000))))
-        if channel.socket in ready:
-            return True
-        if channel.monitor in ready:
-            event = recv_monitor_message(channel.monitor)
-            if event["event"] == zmq.EVENT_DISCONNECTED:
+    while not channel.ready(channel.socket, zmq.POLLIN):
+        while channel.ready(channel.monitor, zmq.POLLIN):
+            if recv_monitor_message(channel.monitor)["event"] == zmq.EVENT_DISCONNECTED:
                 raise _unavailable("the TWS worker went away while answering; it is being restarted")
-
-
-def _wait(poller: zmq.Poller, deadline: float) -> bool:
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if not channel.sleep(deadline):
             return False
-        if poller.poll(max(1, int(remaining * 1000))):
-            return True
+    return True
 
 
 def _drain(monitor: zmq.Socket[bytes]) -> None:
-    while monitor.poll(0):
+    while monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
         recv_monitor_message(monitor)
 
 

@@ -69,6 +69,8 @@ class BridgeConfig:
     gunicorn_workers: int = 4
     gunicorn_worker_connections: int = 2000  # connections one (gevent) HTTP worker holds at once
     gunicorn_keepalive: int = 75  # seconds an idle HTTP connection stays open: above clients' reuse, nginx's upstream
+    header_timeout: float = 10.0  # seconds for a request's whole header section; past it the connection is closed
+    body_timeout: float = 10.0  # seconds for a request's whole body; past it 408 and the connection is closed
     bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
     worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
     worker_events_endpoint: str = ""  # the worker's PUB socket for live series; "" = default_events_endpoint()
@@ -85,6 +87,7 @@ class BridgeConfig:
     watchdog_interval: float = 30.0  # probe with reqCurrentTime when TWS said nothing for this long
     connectivity_grace: float = 30.0  # after 1100/2110, reconnect unless 1101/1102 comes within this many seconds
     cache_max_mb: float = 64.0
+    http_cache_mb: float = 32.0  # per HTTP worker: encoded answers that can no longer change; 0 = none
     cache_now_ttl: float = 15.0  # reuse of answers that end now (capped at one bar): covers IB's 15-s identical rule
     subscription_idle_ttl: float = 300.0
     max_subscriptions: int = 40  # live keepUpToDate subscriptions (they count against IB's 50 open requests)
@@ -214,6 +217,8 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "GUNICORN_WORKERS": ("gunicorn_workers", _int(1, 64)),
     "GUNICORN_WORKER_CONNECTIONS": ("gunicorn_worker_connections", _int(10, 100_000)),
     "GUNICORN_KEEPALIVE": ("gunicorn_keepalive", _int(0, 3600)),
+    "BRIDGE_HEADER_TIMEOUT": ("header_timeout", _float(0.5, 600)),
+    "BRIDGE_BODY_TIMEOUT": ("body_timeout", _float(0.5, 600)),
     "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
     "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
     "BRIDGE_WORKER_EVENTS_ENDPOINT": ("worker_events_endpoint", _endpoint),
@@ -230,6 +235,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TWS_WATCHDOG_INTERVAL": ("watchdog_interval", _float(0.5, 3600)),
     "TWS_CONNECTIVITY_GRACE": ("connectivity_grace", _float(0, 3600)),
     "BRIDGE_CACHE_MAX_MB": ("cache_max_mb", _float(0, 16384)),
+    "BRIDGE_HTTP_CACHE_MB": ("http_cache_mb", _float(0, 16384)),
     "BRIDGE_CACHE_NOW_TTL": ("cache_now_ttl", _float(0, 3600)),
     "BRIDGE_SUBSCRIPTION_IDLE_TTL": ("subscription_idle_ttl", _float(0.1, 86400)),
     "BRIDGE_MAX_SUBSCRIPTIONS": ("max_subscriptions", _int(1, 50)),

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     EXPECTATION_FAILED = "expectation_failed"
     HEADERS_TOO_LARGE = "headers_too_large"
     NOT_IMPLEMENTED = "not_implemented"
+    REQUEST_TIMEOUT = "request_timeout"  # the header section or the body did not arrive in time
     SYMBOL_NOT_FOUND = "symbol_not_found"
     AMBIGUOUS_SYMBOL = "ambiguous_symbol"
     PACING_LIMITED = "pacing_limited"
@@ -52,6 +53,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.EXPECTATION_FAILED: 417,
     ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.SYMBOL_NOT_FOUND: 404,
     ErrorCode.AMBIGUOUS_SYMBOL: 400,
     ErrorCode.PACING_LIMITED: 429,

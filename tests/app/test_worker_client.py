@@ -5,12 +5,14 @@ gunicorn's gevent worker."""
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterator
 
 import gevent
 import pytest
 
+from app.open_files import raise_open_file_limit
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
@@ -85,6 +87,22 @@ class TestRoundTrip:
         held.kill()
 
 
+class TestManyConnections:
+    def test_requests_work_with_file_descriptors_above_1023(self, endpoint: str, stub: WorkerStub) -> None:
+        """An HTTP worker holding thousands of connections has its ZeroMQ sockets above select()'s limit."""
+        assert raise_open_file_limit() > 1200, "this machine's hard limit leaves no room for the test"
+        filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+        client = WorkerClient(endpoint, connect_timeout=0.3)
+        try:
+            stub.handler = lambda request: None if request.op == "bars" else WorkerReply(request.id, result={})
+            assert client.request("health", {}, timeout=1.0).ok
+            assert failure_code(lambda: client.request("bars", {}, timeout=0.3)) is ErrorCode.WORKER_UNAVAILABLE
+        finally:
+            client.close()
+            for fd in filler:
+                os.close(fd)
+
+
 class TestBound:
     def test_past_the_bound_a_request_is_overloaded_at_once_with_retry_after(
             self, small_worker: WorkerClient, stub: WorkerStub) -> None:
@@ -109,12 +127,21 @@ class TestBound:
             assert small_worker.request(op, {}, timeout=1.0).result == {"ok": 1}
         gevent.killall(held)
 
+    def test_health_requests_past_their_pool_wait_their_turn(self, small_worker: WorkerClient,
+                                                             stub: WorkerStub) -> None:
+        stub.handler = lambda request: WorkerReply(request.id, result={})
+        burst = [gevent.spawn(small_worker.request, "health", {}, 2.0) for _ in range(20)]  # 1 socket for them
+        gevent.joinall(burst, timeout=5, raise_error=True)
+        assert all(b.value.ok for b in burst) and len({r.identity for r in stub.received}) == 1
+
     def test_health_requests_are_bounded_by_their_own_pool(self, small_worker: WorkerClient,
                                                            stub: WorkerStub) -> None:
         stub.handler = lambda request: None
         held = gevent.spawn(small_worker.request, "health", {}, 5.0)
         green_wait_until(lambda: stub.received, what="a health request waiting")
+        started = time.monotonic()
         assert failure_code(lambda: small_worker.request("health", {}, timeout=1.0)) is ErrorCode.OVERLOADED
+        assert 0.25 <= time.monotonic() - started < 1.0, "waited its turn up to the connect timeout (0.3 s)"
         held.kill()
 
     def test_the_bound_frees_as_replies_arrive_and_timed_out_sockets_are_replaced(

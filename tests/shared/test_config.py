@@ -73,6 +73,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "GUNICORN_WORKERS": ["0", "65", "many"],
     "GUNICORN_WORKER_CONNECTIONS": ["0", "9", "100001", "many", "2000.5"],
     "GUNICORN_KEEPALIVE": ["-1", "3601", "long", "7.5"],
+    "BRIDGE_HEADER_TIMEOUT": ["0", "0.4", "601", "x", "nan"],
+    "BRIDGE_BODY_TIMEOUT": ["0", "0.4", "601", "x", "inf"],
     "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon", "\u0663\u0660"],
     "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
     "BRIDGE_WORKER_EVENTS_ENDPOINT": ["http://127.0.0.1:5556", "/tmp/events.sock"],
@@ -90,6 +92,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "TWS_WATCHDOG_INTERVAL": ["0", "x"],
     "TWS_CONNECTIVITY_GRACE": ["-1", "x"],
     "BRIDGE_CACHE_MAX_MB": ["-1", "x"],
+    "BRIDGE_HTTP_CACHE_MB": ["-1", "16385", "x", "nan"],
     "BRIDGE_CACHE_NOW_TTL": ["-1", "x"],
     "BRIDGE_SUBSCRIPTION_IDLE_TTL": ["0", "x"],
     "BRIDGE_MAX_SUBSCRIPTIONS": ["0", "51", "x"],
@@ -119,6 +122,11 @@ def test_a_non_ascii_token_is_refused_without_echoing_it(no_env_file: Path) -> N
         load_config({"BRIDGE_API_TOKEN": "s\u00e9cret-token-0123456789"}, env_file=no_env_file)
     assert str(caught.value).startswith("BRIDGE_API_TOKEN: must be ASCII")
     assert "cret-token" not in str(caught.value)
+
+
+def test_slow_clients_get_10_s_for_the_header_and_10_s_for_the_body_by_default(no_env_file: Path) -> None:
+    config = load_config({}, env_file=no_env_file)
+    assert (config.header_timeout, config.body_timeout) == (10.0, 10.0)
 
 
 def test_keep_alive_defaults_to_75_s_and_0_turns_it_off(no_env_file: Path) -> None:
@@ -192,7 +200,7 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
     BridgeConfig(),
     BridgeConfig(host="127.0.0.1", port=8080, tws_host="::1", tws_port=4002, tws_client_id=0, tws_market_data_type=4,
                  log_level="WARNING", gunicorn_workers=1, gunicorn_worker_connections=50, gunicorn_keepalive=30,
-                 bar_timeout=2.5,
+                 bar_timeout=2.5, header_timeout=3.5, body_timeout=0.5, http_cache_mb=0,
                  worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, max_waiting_requests=7,
                  api_token="s3cret-token-0123456789",
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
