@@ -20,11 +20,13 @@ from shared.bars import BarRequest, InvalidBarRequest
 from shared.config import BridgeConfig
 from shared.errors import BridgeError, ErrorCode
 from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_request
+from shared.streams import StreamInterest, StreamOpen
 from worker.contracts.resolver import ContractResolver, ResolvedContract, contract_key
 from worker.health import health_report
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher
 from worker.history.upstream import UpstreamRequests
+from worker.live.publisher import Publisher, bind_publisher
 from worker.live.subscriptions import SubscriptionBook
 from worker.mailbox import Mailbox
 from worker.timers import Timers
@@ -67,7 +69,8 @@ class WorkerService:
         self.budget = MessageBudget(config.tws_max_messages_per_second, config.tws_message_burst)
         self.connection = ConnectionManager(config, self.mailbox, self.timers, self._on_ready, self._on_lost,
                                             client_factory=client_factory, on_outage=self._on_outage,
-                                            on_data_lost=self._on_data_lost, budget=self.budget)
+                                            on_data_lost=self._on_data_lost, on_data_kept=self._on_data_kept,
+                                            budget=self.budget)
         self.pacing = PacingRules(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
                          max_open=config.pacing_max_open),
@@ -80,17 +83,24 @@ class WorkerService:
         self.undecodable = UndecodableMessages(self.upstream, self.resolver)
         self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
         self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
-        self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
-                                              config.max_subscriptions, self.cache, self.bars.ttl_for,
-                                              self.tws_clock)
-        self._probe_sent = 0.0
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
+        self._events: zmq.Socket[Any] | None = None  # the PUB socket for live series (shared/streams.py)
+        self.publisher = Publisher(self._publish)
+        self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
+                                              config.max_subscriptions, self.cache, self.bars.ttl_for,
+                                              self.tws_clock, self.publisher,
+                                              probe=lambda: self.outbox.send(CurrentTimeRequest()))
+        self._probe_sent = 0.0
         self._running = False
         self.requests = 0
 
     def _next_id(self) -> int:
         return next(self._ids)
+
+    def _publish(self, frames: list[bytes]) -> None:
+        if self._events is not None:
+            self._events.send_multipart(frames, zmq.NOBLOCK)  # past the high-water mark ZeroMQ drops, never blocks
 
     def _unavailable(self, message: str | None = None) -> BridgeError:
         text = message or ("IB is unreachable behind TWS (1100)" if self.connection.connected
@@ -114,15 +124,21 @@ class WorkerService:
         self.outbox.pump()
 
     def _on_outage(self, reason: str) -> None:
-        """1100/2110: plain requests in flight fail at once; live subscriptions wait for 1101/1102 or a reconnect."""
+        """1100/2110: plain requests in flight fail at once; live subscriptions wait for 1101/1102 or a reconnect
+        (their streams hear that they are interrupted)."""
         error = self._unavailable(reason)
         self.bars.fail_all(error)
         self.resolver.fail_all(error)
+        self.subscriptions.outage(reason)
 
     def _on_data_lost(self) -> None:
         """1101: TWS dropped every request: plain ones in flight fail, subscriptions are requested again."""
         self.bars.fail_all(self._unavailable("TWS lost the request (1101)"))
-        self.subscriptions.resubscribe_all("1101 (data lost)")
+        self.subscriptions.resubscribe_all("TWS lost the live subscriptions (1101)")
+
+    def _on_data_kept(self) -> None:
+        """1102: TWS kept the subscriptions; interrupted series are requested again, for what the outage hid."""
+        self.subscriptions.data_kept()
 
     def _watchdog(self) -> None:
         """A connection that looks alive but says nothing is probed with reqCurrentTime, and dropped if silent."""
@@ -146,7 +162,9 @@ class WorkerService:
 
     def run(self) -> None:
         self._router = bind_router(self._ctx, self.config.endpoint)
-        log.info("worker listening on %s (pid %d)", self.config.endpoint, os.getpid())
+        self._events = bind_publisher(self._ctx, self.config.events_endpoint)
+        log.info("worker listening on %s, publishing live series on %s (pid %d)", self.config.endpoint,
+                 self.config.events_endpoint, os.getpid())
         self.connection.start()
         self._watchdog()
         poller = zmq.Poller()
@@ -170,8 +188,9 @@ class WorkerService:
     def _shutdown(self) -> None:
         self.connection.stop()
         self.pacing.ledger.close()
-        if self._router is not None:
-            self._router.close(0)
+        for sock in (self._router, self._events):
+            if sock is not None:
+                sock.close(0)
         self._ctx.term()
 
     @staticmethod
@@ -244,11 +263,41 @@ class WorkerService:
                 reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
                 return
             self._bars(bar_request, time.monotonic() + timeout, reply)
+        elif request.op == "stream_open":
+            try:
+                opening = StreamOpen.from_wire(request.body)
+            except InvalidBarRequest as exc:
+                reply(None, BridgeError(ErrorCode.INVALID_REQUEST, str(exc), fields=exc.fields))
+                return
+            timeout = min(self.config.bar_timeout, request.deadline - time.time())
+            if timeout <= 0:
+                reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
+                return
+            deadline = time.monotonic() + timeout
+            self._with_contract(opening.request, deadline, reply,
+                                lambda contract: self.subscriptions.open(opening, contract, deadline, reply))
+        elif request.op == "stream_interest":
+            try:
+                interest = StreamInterest.from_wire(request.body)
+            except InvalidBarRequest as exc:
+                reply(None, BridgeError(ErrorCode.INVALID_REQUEST, str(exc), fields=exc.fields))
+                return
+            reply({"unknown": self.subscriptions.interest(interest)}, None)
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
         if not self.connection.usable:
             reply(None, self._unavailable())
             return
+        if request.include_forming:
+            self._with_contract(request, deadline, reply,
+                                lambda contract: self.subscriptions.fetch(request, contract, deadline, reply))
+        else:
+            self._with_contract(request, deadline, reply,
+                                lambda contract: self.bars.fetch(request, contract, deadline, reply))
+
+    def _with_contract(self, request: BarRequest, deadline: float, reply: Reply,
+                       then: Callable[[ResolvedContract], None]) -> None:
+        """Resolve the request's contract (at once when cached), then go on with it before the deadline."""
         timer: Any = None
         answered = False
 
@@ -261,10 +310,8 @@ class WorkerService:
                 return  # the caller already has its 504; nothing may be sent for it now
             if error is not None or contract is None:
                 reply(None, error)
-            elif request.include_forming:
-                self.subscriptions.fetch(request, contract, deadline, reply)
             else:
-                self.bars.fetch(request, contract, deadline, reply)
+                then(contract)
 
         self.resolver.resolve(contract_key(request), resolved, deadline)
         if not answered:  # cached, or remembered as not found: answered at once, no timer needed
@@ -279,6 +326,7 @@ class WorkerService:
         kind = event[0]
         if kind == "current_time":
             self.tws_clock.observe(float(event[2]))
+            self.subscriptions.clock_reading(float(event[2]))
             return
         if kind == "undecodable":  # a message ibapi could not decode: its request fails, the connection stays
             self.undecodable.on_report(event[2])
