@@ -18,10 +18,12 @@ from app.request_body import request_body
 from app.responses import json_response
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsQuerySchema, field_messages
 from app.state import VERSION, bridge_state
+from app.streams.hub import fanout, forming_answers
 from app.worker_client import WorkerClient
 from shared.bars import BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
-from shared.protocol import WorkerReply
+from shared.protocol import ProtocolError, WorkerReply
+from shared.streams import LiveAnswer
 
 log = logging.getLogger("http.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,7 +48,9 @@ def health() -> Response | tuple[Response, int]:
                              "version": VERSION, "http_worker_pid": os.getpid(),
                              "http_worker": {"waiting_requests": state.worker.waiting,
                                              "max_waiting_requests": config.max_waiting_requests,
-                                             "answer_cache": state.answers.stats()},
+                                             "answer_cache": state.answers.stats(),
+                                             "forming_answers": forming_answers().stats(),
+                                             "stream_clients": fanout().receivers},
                              "worker": None}
     try:
         result = _call("health", {}, config.worker_timeout)
@@ -69,6 +73,9 @@ def bars() -> Response:
         log.debug("bars %s %s %s -> from this HTTP worker's cache in %.3f s", bar_request.symbol, g.bridge_period,
                   bar_request.duration, time.monotonic() - started)
         return Response(cached, mimetype="application/json")
+    forming = forming_answers() if bar_request.include_forming else None  # current until the series' next event
+    if forming is not None and (cached := forming.get(bar_request)) is not None:
+        return Response(cached, mimetype="application/json")
     try:
         result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(state.config))
     except BridgeFailure as exc:
@@ -85,6 +92,11 @@ def bars() -> Response:
     data = orjson.dumps(body)
     if final_possible and "ttl" in result and result["ttl"] is None:  # the worker keeps it for good: so may we
         state.answers.put(bar_request, data)
+    if forming is not None:
+        try:
+            forming.put(bar_request, data, LiveAnswer.from_result(result))
+        except ProtocolError as exc:
+            log.warning("bars %s: the TWS worker's live marker is invalid (%s); not repeated", bar_request.symbol, exc)
     log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
              len(bar_list), time.monotonic() - started)
     return Response(data, mimetype="application/json")

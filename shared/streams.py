@@ -32,6 +32,13 @@ Operations on the worker's ROUTER (shared/protocol.py):
   INTEREST_INTERVAL_S while it has clients (and once with 0 when the last client of a series leaves). A series no
   HTTP worker renewed for BRIDGE_SUBSCRIPTION_IDLE_TTL is cancelled.
 
+include_forming answers (the `bars` operation's result): an answer the worker took from a published series, for a
+window counted in trading days of intraday or daily bars, carries "live": {"series": id, "incarnation": str,
+"seq": int}. Such a window depends on the series' bars alone, not on the clock (a new session's first bar is an event
+too), so the answer stays what the worker answers until the series' next event after `seq`: an HTTP worker may answer
+the same request again itself until its SUB socket shows that event (app/streams/forming_cache.py). Every change of
+such a series is an event, its end included (an eviction publishes `error`).
+
 Where this module refines the issue's first draft of the protocol (BRIEF9.md):
 - A snapshot always carries "gap" (false unless `after` lies before what the series holds).
 - `error` with `resume_unavailable` is also published when, after a resubscription, TWS's history no longer reaches
@@ -239,6 +246,35 @@ class StreamSnapshot:
         if not isinstance(status, dict) or status.get("status") not in STATUSES:
             raise ProtocolError("status must be {status, reason}")
         return cls(result["series"], result["incarnation"], seq, bars, forming, status, result.get("gap") is True)
+
+
+# ---- include_forming answers -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LiveAnswer:
+    """Where an include_forming answer came from: the series, as of its event `seq` (see the module's docstring)."""
+
+    series: str
+    incarnation: str
+    seq: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"series": self.series, "incarnation": self.incarnation, "seq": self.seq}
+
+    @classmethod
+    def from_result(cls, result: Any) -> LiveAnswer | None:
+        """The `live` of a bars result; None when it has none. ProtocolError when it is malformed."""
+        live = result.get("live") if isinstance(result, dict) else None
+        if live is None:
+            return None
+        if not isinstance(live, dict):
+            raise ProtocolError("live must be an object")
+        parse_series_id(live.get("series"))
+        _check_incarnation(live.get("incarnation"))
+        seq = live.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ProtocolError("seq must be an integer >= 0")
+        return cls(live["series"], live["incarnation"], seq)
 
 
 # ---- stream_interest ----------------------------------------------------------------------------------------------

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
 from app.api import authenticate, load_validated
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsStreamQuerySchema
 from app.state import bridge_state
-from app.streams.fanout import Fanout
+from app.streams.hub import fanout
 from app.streams.request import StreamRequest
 from app.streams.session import StreamSession
 from app.worker_client import WorkerClient
@@ -24,10 +24,7 @@ from shared.errors import BridgeError, BridgeFailure, ErrorCode
 log = logging.getLogger("http.streams")
 streams = Blueprint("streams", __name__, url_prefix="/api/v1")
 streams.before_request(authenticate)
-EXTENSION = "tws_bridge_streams"
-HEARTBEAT_S = 15.0  # a comment line this often: below every proxy's idle read timeout (nginx: 60 s by default)
 CLIENT_BUFFER_EVENTS = 1000  # bars, revisions and statuses a client may leave unread before it is closed
-INTEREST_INTERVAL_S = 5.0
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: pass each event at once
 _schema = BarsStreamQuerySchema()
 
@@ -43,20 +40,10 @@ def bars_stream() -> Response:
     log.info("stream %s %s opened (after %s, backfill %d)", series.symbol, g.bridge_period, stream_request.after,
              stream_request.backfill)
     session = StreamSession(stream_request, fanout(), bridge_state().worker.request,
-                            open_timeout=WorkerClient.bars_timeout(config), heartbeat=HEARTBEAT_S,
-                            buffer_limit=CLIENT_BUFFER_EVENTS, connection=request.environ.get("gunicorn.socket"))
-    return Response(session.events(), mimetype="text/event-stream", headers=STREAM_HEADERS)
-
-
-def fanout(app: Flask | None = None) -> Fanout:
-    """This app's fan-out, made on first use (its socket and greenlets start with the first stream client)."""
-    app = app or current_app
-    fan: Fanout | None = app.extensions.get(EXTENSION)
-    if fan is None:
-        state = bridge_state(app)
-        fan = app.extensions[EXTENSION] = Fanout(state.config.events_endpoint, state.worker.request,
-                                                 INTEREST_INTERVAL_S, state.config.worker_timeout)
-    return fan
+                            open_timeout=WorkerClient.bars_timeout(config), buffer_limit=CLIENT_BUFFER_EVENTS,
+                            connection=request.environ.get("gunicorn.socket"))
+    # direct_passthrough: the server iterates the events themselves, without werkzeug's layers around each chunk
+    return Response(session.events(), mimetype="text/event-stream", headers=STREAM_HEADERS, direct_passthrough=True)
 
 
 def _load_stream_request() -> StreamRequest:

@@ -40,6 +40,7 @@ class Receiver:
         self.cursor: int | None = request.after
         self.closed = False  # a terminal error was queued, or the buffer overflowed
         self.reopen_needed = False
+        self.heartbeat_due = False
         self.opens = 0
         self._on_overflow = on_overflow
         self._incarnation: str | None = None
@@ -65,6 +66,11 @@ class Receiver:
         self._opening = True
         self.reopen_needed = True
         self.buffer.ready.set()  # wake the client's greenlet, which re-opens
+
+    def beat(self) -> None:
+        """Time for a heartbeat comment (the fan-out's timer)."""
+        self.heartbeat_due = True
+        self.buffer.ready.set()
 
     # -- the snapshot ------------------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,12 +29,11 @@ Request = Callable[[str, dict[str, Any], float], WorkerReply]
 
 class StreamSession:
     def __init__(self, request: StreamRequest, fanout: Fanout, worker_request: Request, open_timeout: float,
-                 heartbeat: float, buffer_limit: int, connection: socket.socket | None = None) -> None:
+                 buffer_limit: int, connection: socket.socket | None = None) -> None:
         self.request = request
         self._fanout = fanout
         self._worker_request = worker_request
         self._open_timeout = open_timeout
-        self._heartbeat = heartbeat
         self._connection = connection  # shut down on overflow: the greenlet may be blocked writing to it
         self.receiver = Receiver(request, ClientBuffer(buffer_limit), on_overflow=self._overflowed)
 
@@ -43,7 +41,6 @@ class StreamSession:
         receiver = self.receiver
         try:
             yield sse.retry()
-            next_beat = time.monotonic() + self._heartbeat
             while True:
                 if receiver.reopen_needed or receiver.opens == 0:
                     self._open()
@@ -52,12 +49,10 @@ class StreamSession:
                     yield chunk
                 if receiver.closed:
                     return
-                now = time.monotonic()
-                if now >= next_beat:
+                if receiver.heartbeat_due:
+                    receiver.heartbeat_due = False
                     yield sse.HEARTBEAT
-                    next_beat = now + self._heartbeat
-                    continue
-                receiver.buffer.ready.wait(next_beat - now)
+                receiver.buffer.ready.wait()  # set by an event, a heartbeat, a re-open or an overflow
         finally:
             self._fanout.detach(receiver)
 

@@ -8,7 +8,9 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from tests.sse import Event, SseParser
@@ -35,6 +37,7 @@ class StreamConnection:
     bytes_read: int = 0
     sock: socket.socket | None = None
     _raw: bytes = b""
+    _inbox: list[tuple[float, bytes]] = field(default_factory=list)  # read, not parsed yet
     _head_done: bool = False
     _chunked: bool = False
     _chunk_left: int = 0  # bytes of the current chunk still to read; -1: reading its trailing CRLF
@@ -56,7 +59,9 @@ class StreamConnection:
     def bar_times(self) -> list[int]:
         return [e.data["time"] for e in self.of_kind("bar")]
 
-    def read_ready(self) -> None:
+    def receive(self) -> None:
+        """Read what arrived, stamped now; parsing waits until every ready connection was read, so that one
+        connection's parsing never delays another's time stamp."""
         assert self.sock is not None
         try:
             data = self.sock.recv(262144)
@@ -68,7 +73,14 @@ class StreamConnection:
             self.ended = True
             return
         self.bytes_read += len(data)
-        now = time.time()
+        self._inbox.append((time.time(), data))
+
+    def process(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        for at, data in inbox:
+            self._parse(at, data)
+
+    def _parse(self, now: float, data: bytes) -> None:
         self._raw += data
         if not self._head_done:
             head, sep, rest = self._raw.partition(b"\r\n\r\n")
@@ -123,36 +135,59 @@ class StreamConnection:
 
 
 class StreamReaders:
-    """A thread reading any number of `StreamConnection`s (one selector); connections may be added any time."""
+    """A thread reading any number of `StreamConnection`s (one selector); connections may be added any time. The
+    thread owns the selector and the sockets: other threads hand it work (`_call`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, loads: Callable[[str], Any] | None = None) -> None:
+        self._loads = loads
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
-        self._pending: list[StreamConnection] = []
-        self._dropping: list[tuple[StreamConnection, threading.Event]] = []
+        self._calls: list[tuple[Callable[[], None], threading.Event]] = []
         self._stop = threading.Event()
+        self._parsing = True
         self.connections: list[StreamConnection] = []
         self._thread = threading.Thread(target=self._run, name="stream-readers", daemon=True)
         self._thread.start()
 
     def open(self, port: int, path: str, headers: dict[str, str] | None = None) -> StreamConnection:
         conn = StreamConnection(port, path, dict(headers or {}))
+        if self._loads is not None:
+            conn.parser.loads = self._loads
         conn.connect()
-        with self._lock:
-            self._pending.append(conn)
-            self.connections.append(conn)
+        self.connections.append(conn)
+        self._call(lambda: self._selector.register(conn.sock, selectors.EVENT_READ, conn))  # type: ignore[arg-type]
         return conn
 
     def open_bars(self, port: int, headers: dict[str, str] | None = None, **query: object) -> StreamConnection:
         return self.open(port, f"/api/v1/bars/stream?{urlencode(query)}", headers)
 
     def drop(self, conn: StreamConnection) -> None:
-        """The client's own disconnect (made by the reading thread, which owns the selector)."""
+        """The client's own disconnect."""
+        def drop() -> None:
+            self._unregister(conn)
+            conn.close()
+        self._call(drop)
+
+    def hold_parsing(self) -> None:
+        """From now on only read and stamp (a measuring window: no parsing delays the next read)."""
+        def hold() -> None:
+            self._parsing = False
+        self._call(hold)
+
+    def parse_held(self) -> None:
+        """Parse everything read while parsing was held, and parse as bytes come again."""
+        def resume() -> None:
+            self._parsing = True
+            for conn in self.connections:
+                conn.process()
+        self._call(resume)
+
+    def _call(self, work: Callable[[], None]) -> None:
         done = threading.Event()
         with self._lock:
-            self._dropping.append((conn, done))
-        if not done.wait(5):
-            raise AssertionError("the reader thread did not drop the connection")
+            self._calls.append((work, done))
+        if not done.wait(30):
+            raise AssertionError("the reader thread did not do what it was asked")
 
     def _unregister(self, conn: StreamConnection) -> None:
         try:
@@ -163,20 +198,16 @@ class StreamReaders:
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                pending, self._pending = self._pending, []
-                dropping, self._dropping = self._dropping, []
-            for conn, done in dropping:
-                if conn in pending:
-                    pending.remove(conn)
-                self._unregister(conn)
-                conn.close()
+                calls, self._calls = self._calls, []
+            for work, done in calls:
+                work()
                 done.set()
-            for conn in pending:
-                if not conn.ended:
-                    self._selector.register(conn.sock, selectors.EVENT_READ, conn)  # type: ignore[arg-type]
-            for key, _ in self._selector.select(0.02):
-                conn = key.data
-                conn.read_ready()
+            ready = [key.data for key, _ in self._selector.select(0.02)]  # epoll: an empty one waits too
+            for conn in ready:
+                conn.receive()
+            for conn in ready:
+                if self._parsing:
+                    conn.process()
                 if conn.ended:
                     self._unregister(conn)
 

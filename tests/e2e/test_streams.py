@@ -5,6 +5,7 @@ afterwards: no gap, no duplicate, no reordering."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,3 +170,35 @@ def test_no_free_subscription_slot_is_an_error_event(make_tws, make_bridge, read
     wait_until(lambda: second.ended, what="the second stream ended")
     assert [(e.kind, e.data["code"]) for e in second.events] == [("error", "subscriptions_exhausted")]
     assert not first.ended
+
+
+def test_include_forming_answers_the_http_worker_repeats_are_never_behind_the_stream(bridge, readers) -> None:
+    """The HTTP workers repeat a live series' include_forming answer until its next event (app/streams/
+    forming_cache.py): every answer is at least as new as what a stream of the series had shown before it was asked,
+    and its completed bars are the series'."""
+    stream = readers.open_bars(bridge.port, **SERIES)
+    wait_until(lambda: stream.of_kind("update"), what="the stream live")
+    poll = {**WINDOW, "include_forming": True}
+    checked, served_before = 0, _forming_hits(bridge)
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        asked = time.time()
+        shown = [r.event.data for r in list(stream.received) if r.event.kind == "update" and r.at < asked]
+        answer = bridge.post("/bars", poll)
+        assert answer.status == 200, answer.body
+        forming = answer.body["bars"][-1]
+        if shown:
+            assert (forming["time"], forming["volume"]) >= (shown[-1]["time"], shown[-1]["volume"]), \
+                "an answer older than what the stream had shown"
+            checked += 1
+    assert checked > 50
+    assert _forming_hits(bridge) > served_before, "no answer was repeated by an HTTP worker"
+
+
+def _forming_hits(bridge: BridgeProcess) -> int:
+    """Hits of the include_forming answers, summed over the HTTP workers health reached (each answers for itself)."""
+    seen: dict[int, int] = {}
+    for _ in range(20):
+        body = bridge.get("/health").body
+        seen[body["http_worker_pid"]] = body["http_worker"]["forming_answers"]["hits"]
+    return sum(seen.values())

@@ -29,12 +29,12 @@ from typing import Any
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from shared.ib_limits import LONGEST_DURATION
-from shared.streams import INTEREST_INTERVAL_S, StreamInterest, StreamOpen
+from shared.streams import INTEREST_INTERVAL_S, LiveAnswer, StreamInterest, StreamOpen
 from worker.contracts.resolver import ResolvedContract
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import request_key
 from worker.history.upstream import Upstream, UpstreamRequests
-from worker.live.duration_window import parse_duration
+from worker.live.duration_window import WEEK, parse_duration
 from worker.live.finality import ClockWatch
 from worker.live.publisher import Publisher
 from worker.live.series import LiveSeries, SeriesKey
@@ -132,7 +132,11 @@ class SubscriptionBook:
             self._wait(entry, waiter, deadline)
 
     def _answer(self, entry: LiveSeries, request: BarRequest) -> dict[str, Any]:
-        return {"bars": entry.bars.bars_for(request.duration, self._clock.now()), "notice": None}
+        answer: dict[str, Any] = {"bars": entry.bars.bars_for(request.duration, self._clock.now()), "notice": None}
+        if entry.publisher is not None and entry.request.bar_seconds < WEEK and \
+                parse_duration(request.duration)[1] == "D":  # trading days: the bars alone decide (shared/streams.py)
+            answer["live"] = LiveAnswer(entry.id, entry.publisher.incarnation, entry.publisher.seq(entry.id)).to_wire()
+        return answer
 
     # ---- streams ----------------------------------------------------------------------------------------------
 
@@ -201,6 +205,8 @@ class SubscriptionBook:
                 return None
             log.info("subscription %s %s evicted (least recently used)", victim.id, victim.request.duration)
             self._drop(victim)
+            victim.end(BridgeError(ErrorCode.SUBSCRIPTIONS_EXHAUSTED, "the live subscription was closed for another "
+                                   "one (BRIDGE_MAX_SUBSCRIPTIONS)"))  # its end is an event too: answers change
             self._close(victim)
             waiters, victim.waiters = victim.waiters, []
             for evicted in waiters:

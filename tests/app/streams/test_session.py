@@ -59,11 +59,10 @@ class Client:
         self.chunks.close()  # what the HTTP server does when the client goes away
 
 
-def session(fanout: Fanout, ops: Ops, backfill: int = 0, after: int | None = None, heartbeat: float = 15.0,
-            limit: int = 100, connection: socket.socket | None = None) -> StreamSession:
+def session(fanout: Fanout, ops: Ops, backfill: int = 0, after: int | None = None, limit: int = 100,
+            connection: socket.socket | None = None) -> StreamSession:
     request = StreamRequest(BarRequest("AAPL", "1 min", "1 D", include_forming=True), backfill, after)
-    return StreamSession(request, fanout, ops.request, open_timeout=1.0, heartbeat=heartbeat, buffer_limit=limit,
-                         connection=connection)
+    return StreamSession(request, fanout, ops.request, open_timeout=1.0, buffer_limit=limit, connection=connection)
 
 
 def kinds(events: list[Event]) -> list[str]:
@@ -117,8 +116,9 @@ def test_a_failure_at_open_is_an_error_event_and_the_end_of_the_stream(
 
 
 def test_a_heartbeat_comment_comes_every_interval(fanout: Fanout, ops: Ops) -> None:
+    fanout.heartbeat = 0.05
     ops.open_results = [snapshot([bar(0)], 0)]
-    client = Client(session(fanout, ops, heartbeat=0.05))
+    client = Client(session(fanout, ops))
     green_wait_until(lambda: (client.read(), client.reader.comments.count("heartbeat") >= 3)[1], what="heartbeats")
     client.close()
 
@@ -153,7 +153,7 @@ def test_a_second_client_is_attached_before_it_opens_so_nothing_published_meanwh
             ops.open_results = [snapshot([bar(0)], 3)]
         return ops.request(op, body, timeout)
 
-    second = Client(StreamSession(first.session.request, fanout, open_while_a_bar_is_published, 1.0, 15.0, 100))
+    second = Client(StreamSession(first.session.request, fanout, open_while_a_bar_is_published, 1.0, 100))
     second.read_until(lambda events: bar_ids(events) == [str(T0 + 60)])
     assert len(ops.bodies("stream_open")) == 2, "no re-open was needed"
     first.close()
