@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from bench.processes import Gunicorn, Simulator, cpu_seconds, descendants, rss_mb
+from bench.processes import Gunicorn, Simulator, cpu_seconds, descendants, http_json, rss_mb
 from bench.stats import latency_summary
 from tests.e2e.crowd import raise_open_file_limit
 from tests.e2e.stream_clients import StreamConnection, StreamReaders
@@ -35,6 +35,19 @@ def content(bar: dict[str, Any]) -> Key:
     """What identifies one update of a series: the simulator's values as the bridge passes them on."""
     return (float(bar["open"]), float(bar["high"]), float(bar["low"]), float(bar["close"]), str(bar["volume"]),
             int(bar["count"]))
+
+
+def prime_forming(bridge: Gunicorn, body: dict[str, Any], workers: int) -> None:
+    """Until every HTTP worker repeats the include_forming answer itself: each keeps it only once its SUB socket has
+    seen an event of the series since it subscribed (app/streams/forming_cache.py), up to one update interval."""
+    def primed() -> bool:
+        http_json(bridge.port, "POST", "/api/v1/bars", body)
+        entries: dict[int, int] = {}
+        for _ in range(4 * workers):
+            _, health = http_json(bridge.port, "GET", "/api/v1/health")
+            entries[health["http_worker_pid"]] = health["http_worker"]["forming_answers"]["entries"]
+        return len(entries) == workers and all(entries.values())
+    wait_until(primed, timeout=60, interval=0.2, what="every HTTP worker repeating the include_forming answer")
 
 
 def run(log_dir: Path, quick: bool, log_level: str) -> dict[str, Any]:
