@@ -19,6 +19,7 @@ from app.responses import json_response
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsQuerySchema, field_messages
 from app.state import VERSION, bridge_state
 from app.streams.hub import fanout, forming_answers
+from app.validated_requests import ValidatedRequests
 from app.worker_client import WorkerClient
 from shared.bars import BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
@@ -64,10 +65,10 @@ def health() -> Response | tuple[Response, int]:
 @api.post("/bars")
 def bars() -> Response:
     started = time.monotonic()
-    bar_request = _load_bars_request()
+    state = bridge_state()
+    bar_request = _load_bars_request(state.validated)
     g.bridge_symbol = bar_request.symbol
     g.bridge_period = PERIOD_OF_BAR_SIZE[bar_request.bar_size]
-    state = bridge_state()
     final_possible = bool(bar_request.end_datetime)  # only an end in the past can make an answer final
     if final_possible and (cached := state.answers.get(bar_request)) is not None:
         log.debug("bars %s %s %s -> from this HTTP worker's cache in %.3f s", bar_request.symbol, g.bridge_period,
@@ -140,14 +141,18 @@ def _load_control_body() -> None:
         raise _invalid("control requests take no fields", {str(name): "unknown field" for name in payload})
 
 
-def _load_bars_request() -> BarRequest:
+def _load_bars_request(validated: ValidatedRequests) -> BarRequest:
     """The JSON body as a validated `BarRequest`; 415 for a body that is not JSON, 400 for anything invalid."""
     data = request_body()
     if data.strip() and not request.is_json:
         raise BridgeFailure(BridgeError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                                         "send the request body as JSON with 'Content-Type: application/json'"))
+    known = validated.get(data)
+    if known is not None:
+        return known
     payload = _json_object(data)
     bar_request: BarRequest = load_validated(_bars_schema, payload)
+    validated.put(data, bar_request)
     return bar_request
 
 

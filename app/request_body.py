@@ -31,19 +31,11 @@ def read_body(max_bytes: int) -> bytes:
     BRIDGE_BODY_TIMEOUT. Either way the connection closes after the answer: the rest of the body was not read, or
     where the next request would start is unknown.
     """
-    if (request.content_length or 0) > max_bytes:
+    length = request.content_length  # None for a chunked body
+    if (length or 0) > max_bytes:
         raise _too_large(max_bytes)
-    # the server terminates the stream (gunicorn sets wsgi.input_terminated): read one byte past the cap to see it
-    stream = get_input_stream(request.environ, max_content_length=max_bytes + 1)
-    parts: list[bytes] = []
-    size = 0
     try:
-        while size <= max_bytes:
-            part = stream.read(min(READ_STEP, max_bytes + 1 - size))
-            if not part:
-                break
-            parts.append(part)
-            size += len(part)
+        body = _read_exactly(length) if length is not None else _read_chunked(max_bytes)
     except RequestEntityTooLarge:
         raise _too_large(max_bytes) from None
     except ClientTimeout as exc:  # BRIDGE_BODY_TIMEOUT passed (app/client_deadlines.py): 408, then close
@@ -56,11 +48,33 @@ def read_body(max_bytes: int) -> bytes:
         raise BridgeFailure(BridgeError(
             ErrorCode.INVALID_REQUEST, "the request body could not be read: malformed chunked encoding, or fewer "
             "bytes than Content-Length", fields={"body": "malformed HTTP framing"})) from None
-    if size > max_bytes:
-        raise _too_large(max_bytes)
-    body = b"".join(parts)
     g.request_body = body
     return body
+
+
+def _read_exactly(length: int) -> bytes:
+    """A body with Content-Length: the server's stream ends there (WSGI), so one read of `length` bytes is all."""
+    body: bytes = request.environ["wsgi.input"].read(length) if length else b""
+    if len(body) != length:
+        raise ValueError(f"{len(body)} of {length} bytes")
+    return body
+
+
+def _read_chunked(max_bytes: int) -> bytes:
+    """A chunked body (or none): read to its end, one byte past the cap at most, to see that it is over."""
+    # the server terminates the stream (gunicorn sets wsgi.input_terminated)
+    stream = get_input_stream(request.environ, max_content_length=max_bytes + 1)
+    parts: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        part = stream.read(min(READ_STEP, max_bytes + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > max_bytes:
+        raise RequestEntityTooLarge()
+    return b"".join(parts)
 
 
 def request_body() -> bytes:

@@ -1,5 +1,5 @@
 """What one HTTP process keeps for its lifetime: the configuration, the worker client, the answers that can no longer
-change, its start time."""
+change, the requests validated recently, its start time."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app
 
 from app.answer_cache import AnswerCache
+from app.validated_requests import ValidatedRequests
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig
 
@@ -21,6 +22,7 @@ class BridgeState:
     config: BridgeConfig
     worker: WorkerClient
     answers: AnswerCache
+    validated: ValidatedRequests = field(default_factory=ValidatedRequests)
     started: float = field(default_factory=time.monotonic)
 
     @property
