@@ -14,9 +14,11 @@ not ended yet (a simulator with a frozen or slow clock); it never decides on the
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import Any
 
+from worker.contracts.trading_sessions import TradingSessions
 from worker.timers import Timer, Timers
 from worker.tws.dates import TwsClock, period_end
 
@@ -27,14 +29,23 @@ MAX_CHECK_S = 5.0  # a reading short of the end is checked again at most this mu
 MIN_PROBE_INTERVAL_S = 1.0  # currentTime has a resolution of one second
 
 
-def bar_end(bar: Bar, bar_seconds: int, tz: str) -> float:
-    """When the bar's period is over (daily and larger bars at the next period's midnight in the exchange's zone)."""
-    return period_end(bar["time"], bar_seconds, tz, len(bar["date"]) == 8)
+def bar_end(bar: Bar, bar_seconds: int, sessions: TradingSessions) -> float:
+    """When the bar's period is over: its size after its start (daily and larger bars at the next period's midnight in
+    the exchange's zone), or the end of its session when TWS's hours show it sooner (a 3-hour bar from 15:00 ends at
+    the 16:00 close)."""
+    daily = len(bar["date"]) == 8
+    end = period_end(bar["time"], bar_seconds, sessions.zone_name, daily)
+    if not daily:
+        ranges = sessions.ranges
+        i = bisect.bisect_right(ranges, bar["time"], key=lambda r: r.start) - 1
+        if i >= 0 and bar["time"] < ranges[i].end:
+            end = min(end, float(ranges[i].end))
+    return end
 
 
-def forming_in(bars: list[Bar], bar_seconds: int, tz: str, tws_now: float | None) -> bool:
+def forming_in(bars: list[Bar], bar_seconds: int, sessions: TradingSessions, tws_now: float | None) -> bool:
     """Whether the last bar of a history answered at TWS time `tws_now` is still forming (its period not over)."""
-    return bool(bars) and (tws_now is None or bar_end(bars[-1], bar_seconds, tz) > tws_now)
+    return bool(bars) and (tws_now is None or bar_end(bars[-1], bar_seconds, sessions) > tws_now)
 
 
 class ClockWatch:
