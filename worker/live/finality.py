@@ -25,7 +25,7 @@ from worker.tws.dates import TwsClock, period_end
 Bar = dict[str, Any]
 PROBE_DELAY_S = 0.5  # past a bar's estimated end before TWS is asked: the next bar's update normally comes first
 MIN_CHECK_S = 0.5
-MAX_CHECK_S = 5.0  # a reading short of the end is checked again at most this much later
+MAX_CHECK_S = 5.0  # the longest wait between checks, and between probes while readings come back short
 MIN_PROBE_INTERVAL_S = 1.0  # currentTime has a resolution of one second
 
 
@@ -58,6 +58,7 @@ class ClockWatch:
         self._ends: dict[Any, float] = {}  # key -> when its forming bar ends (TWS epoch)
         self._timer: Timer | None = None
         self._probed = float("-inf")
+        self._spacing = MIN_PROBE_INTERVAL_S  # doubles while readings come back short of the ends (a frozen clock)
         self.probes = 0
 
     def watch(self, key: Any, end: float) -> None:
@@ -69,10 +70,13 @@ class ClockWatch:
 
     def reading(self, tws_now: float) -> None:
         """TWS said its time: every watched bar that has ended by then is reported, the rest checked again later."""
+        short = bool(self._ends)
         for key, end in list(self._ends.items()):
             if end <= tws_now:
                 del self._ends[key]
                 self._passed(key, tws_now)
+                short = False
+        self._spacing = min(MAX_CHECK_S, self._spacing * 2) if short else MIN_PROBE_INTERVAL_S
         self._schedule()
 
     def _schedule(self) -> None:
@@ -89,12 +93,14 @@ class ClockWatch:
         self._timer = None
         estimate = self._clock.now()
         due = estimate is None or any(end + PROBE_DELAY_S <= estimate for end in self._ends.values())
-        if due and self._timers.clock() - self._probed >= MIN_PROBE_INTERVAL_S:
-            self._probed = self._timers.clock()
-            self.probes += 1
-            self._probe()
-        if due:  # the reading re-anchors the estimate; until it comes, ask again in a while
-            self._timer = self._timers.call_later(MAX_CHECK_S if estimate is None else MIN_PROBE_INTERVAL_S,
-                                                  self._check)
-        else:
+        if not due:
             self._schedule()
+            return
+        now = self._timers.clock()
+        if now - self._probed >= self._spacing:
+            self._probed = now
+            self.probes += 1
+            self._probe()  # its answer comes as reading(), which re-anchors the estimate and reschedules
+        if self._timer is None and self._ends:  # no answer yet: ask again once the spacing allows
+            wait = max(MIN_CHECK_S, self._probed + self._spacing - now)
+            self._timer = self._timers.call_later(wait, self._check)
