@@ -123,3 +123,24 @@ def test_after_the_fault_the_stream_bar_events_equal_a_fresh_request(live: tuple
     receiver.wait_for("a bar after the restoration", lambda r: len(r.bars) >= restored_at + 2)
     fresh_equals_stream(sim, worker, receiver)
     assert "error" not in receiver.kinds()
+
+
+def test_at_the_close_the_last_bar_is_published_once_tws_clock_says_it_ended(
+        sim_factory: Callable[..., SimulatedTws], tmp_path: Path) -> None:
+    sim = sim_factory(clock_at=ny("2025-01-28 15:59:56"), speed=1.0)
+    worker = LiveWorker(tmp_path, sim)
+    try:
+        receiver = worker.receiver(AAPL_5S)
+        receiver.open()
+        last = int(ny("2025-01-28 15:59:55"))
+        receiver.wait_for("the session's last bar", lambda r: r.bars and r.bars[-1]["time"] == last, timeout=20)
+        assert worker.health()["streams"]["clock_probes"] >= 1, "TWS was asked its time: no later bar comes"
+        fresh = worker.fresh(AAPL_5S, WINDOW)
+        assert fresh[-1]["time"] == last and receiver.bars[-1] == fresh[-1]
+        passed = sim.clock.now() + 2
+        wait_until(lambda: sim.clock.now() >= passed, what="TWS repeating the last bar for a while")
+        receiver.pump()
+        assert [e.data["time"] for e in receiver.events if e.event == "bar"].count(last) == 1
+        assert receiver.bars[-1]["time"] == last
+    finally:
+        worker.stop()
