@@ -85,4 +85,5 @@ class StreamDesk:
                          "status": s.status if s.has_history else "starting", "seq": book.publisher.seq(s.id),
                          "bars": len(s.bars.bars)} for s in book.publishing()}
         return {**book.publisher.stats(), "opened": self.opened, "clock_probes": book.watch.probes,
+                "gap_fills": book.gaps.fills,
                 "series": series}

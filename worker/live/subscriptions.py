@@ -36,8 +36,10 @@ from worker.contracts.resolver import ResolvedContract
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import request_key
 from worker.history.upstream import Upstream, UpstreamRequests
+from worker.live.connection_events import ConnectionEvents
 from worker.live.duration_window import parse_duration
 from worker.live.finality import ClockWatch
+from worker.live.gap_fill import GapFiller
 from worker.live.publisher import Publisher
 from worker.live.series import LiveSeries, SeriesKey
 from worker.timers import Timers
@@ -47,7 +49,6 @@ log = logging.getLogger("tws.subscriptions")
 
 Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
 Ttl = Callable[[BarRequest, ResolvedContract], "float | None"]
-RESUBSCRIBE_PATIENCE_S = 3600.0
 STREAM_GRACE_S = 2 * INTEREST_INTERVAL_S  # a stream just opened has a client until its HTTP worker's interest says
 
 
@@ -69,7 +70,7 @@ class Waiter:
     failed: Reply  # (the empty answer when TWS had no data, or the error)
 
 
-class SubscriptionBook:
+class SubscriptionBook(ConnectionEvents):
     def __init__(self, upstream: UpstreamRequests, timers: Timers, idle_ttl: float, max_subscriptions: int,
                  answers: BarCache, ttl: Ttl, clock: TwsClock, publisher: Publisher | None = None,
                  probe: Callable[[], None] = lambda: None) -> None:
@@ -84,6 +85,7 @@ class SubscriptionBook:
         self._series: dict[str, LiveSeries] = {}  # the publishing ones, by series id
         self.publisher = publisher or Publisher(lambda frames: None)
         self.watch = ClockWatch(timers, clock, probe, lambda series, reading: series.clock_passed(reading))
+        self.gaps = GapFiller(upstream, self._apply, self._update)
         self.created = self.expired = self.resubscribed = self.exhausted = 0
         self._sweep_every = max(0.05, min(idle_ttl / 4, 5.0))
         self._timers.call_later(self._sweep_every, self._sweep)
@@ -195,6 +197,7 @@ class SubscriptionBook:
 
     def _request(self, entry: LiveSeries, deadline: float) -> None:
         entry.live = False
+        self.gaps.cancel(entry)
         entry.requests += 1
         entry.upstream = Upstream(entry.request, entry.contract, True, _Handler(self, entry))
         self._upstream.start(entry.upstream, deadline)
@@ -204,6 +207,7 @@ class SubscriptionBook:
         if self._series.get(entry.id) is entry:
             del self._series[entry.id]
         self.watch.unwatch(entry)
+        self.gaps.cancel(entry)
 
     def _close(self, entry: LiveSeries) -> None:
         if entry.upstream is not None:
@@ -216,6 +220,12 @@ class SubscriptionBook:
         tws_now = parse_tws_time(end, entry.contract.time_zone)  # a keepUpToDate answer ends now
         if tws_now is not None:
             self._clock.observe(tws_now)
+        if self.gaps.needed(entry, bars):  # it starts after the last bar published: ask for what lies between
+            self.gaps.start(entry, bars, tws_now)
+        else:
+            self._apply(entry, bars, tws_now)
+
+    def _apply(self, entry: LiveSeries, bars: list[dict[str, Any]], tws_now: float | None) -> None:
         entry.history(bars, tws_now)
         if tws_now is not None:
             self.watch.reading(tws_now)
@@ -236,6 +246,10 @@ class SubscriptionBook:
         for waiter in waiters:
             waiter.failed(answer, error)
 
+    def _update(self, entry: LiveSeries, bar: dict[str, Any]) -> None:
+        if not entry.update(bar, self._clock.now()):
+            self._missed(entry)
+
     # ---- life cycle -------------------------------------------------------------------------------------------
 
     def _sweep(self) -> None:
@@ -250,50 +264,6 @@ class SubscriptionBook:
                 self._drop(entry)
                 self._close(entry)
         self._timers.call_later(self._sweep_every, self._sweep)
-
-    def connection_lost(self, error: BridgeError) -> None:
-        """TWS forgot every request; callers waiting for a history fail now, the rest wait for resubscribe."""
-        for entry in list(self._subs.values()):
-            entry.upstream = None
-            entry.live = False
-            entry.interrupt(error.message)
-            waiters, entry.waiters = entry.waiters, []
-            for waiter in waiters:
-                waiter.failed(None, error)
-
-    def outage(self, reason: str) -> None:
-        """1100/2110: the series' streams are interrupted; polls are still answered from memory meanwhile."""
-        for entry in self._series.values():
-            entry.interrupt(reason)
-
-    def data_kept(self) -> None:
-        """1102: TWS kept the subscriptions; their updates resume (worker/live/series.py: a bar that completed unseen
-        meanwhile makes its subscription be requested again)."""
-        for entry in self._subs.values():
-            if entry.upstream is not None:
-                entry.resumed()
-
-    def _missed(self, entry: LiveSeries) -> None:
-        """A subscription TWS kept missed bars: cancel it and request it again, in full."""
-        self._close(entry)
-        self._resubscribe([entry], "bars missed during an outage")
-
-    def resubscribe_all(self, reason: str) -> None:
-        """After a reconnect or 1101: request every subscription again, in full (TWS dropped them)."""
-        for entry in self._subs.values():
-            entry.interrupt(reason)
-            if entry.upstream is not None:
-                self._upstream.discard(entry.upstream)  # TWS already dropped it (1101): nothing to cancel
-                entry.upstream = None
-        self._resubscribe(list(self._subs.values()), reason)
-
-    def _resubscribe(self, entries: list[LiveSeries], reason: str) -> None:
-        if entries:
-            log.info("resubscribing %d subscription(s) after %s", len(entries), reason)
-        for entry in entries:
-            self.resubscribed += 1
-            # no caller waits on it: it may wait as long as IB's pacing needs (the 15-second identical rule)
-            self._request(entry, time.monotonic() + RESUBSCRIBE_PATIENCE_S)
 
     def clock_reading(self, tws_now: float) -> None:
         """TWS said its time (currentTime): a series whose forming bar ended by then takes its next update as final."""
@@ -328,5 +298,5 @@ class _Handler:
             self._book._failed(self._entry, error, notice)
 
     def updated(self, upstream: Upstream, bar: dict[str, Any]) -> None:
-        if self._current(upstream) and not self._entry.update(bar, self._book._clock.now()):
-            self._book._missed(self._entry)
+        if self._current(upstream) and not self._book.gaps.holds(self._entry, bar):
+            self._book._update(self._entry, bar)

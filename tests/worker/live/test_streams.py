@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 import worker.history.upstream
+import worker.live.connection_events
+import worker.live.gap_fill
 import worker.live.streams
 import worker.live.subscriptions
 from shared.bars import BarRequest
@@ -25,7 +27,8 @@ END = "20250127 11:02:30 America/New_York"
 @pytest.fixture
 def h(monkeypatch: pytest.MonkeyPatch) -> LiveHarness:
     harness = LiveHarness()
-    use_clock(monkeypatch, harness.clock, worker.history.upstream, worker.live.subscriptions, worker.live.streams)
+    use_clock(monkeypatch, harness.clock, worker.history.upstream, worker.live.subscriptions, worker.live.streams,
+              worker.live.connection_events, worker.live.gap_fill)
     return harness
 
 
@@ -244,5 +247,48 @@ def test_health_shows_series_clients_and_events_published(h: LiveHarness) -> Non
     h.interest(4)
     h.update(values("11:02", close=101.0))
     stats = h.desk.stats()
-    assert stats["events_published"] == 1 and stats["opened"] == 1 and stats["incarnation"] == "00c0ffee00c0ffee"
+    assert stats["events_published"] == 1 and stats["opened"] == 1 and stats["gap_fills"] == 0
+    assert stats["incarnation"] == "00c0ffee00c0ffee"
     assert stats["series"][SERIES] == {"clients": 4, "http_workers": 1, "status": "live", "seq": 1, "bars": 93}
+
+
+# ---- a resubscription across a session boundary ------------------------------------------------------------------
+
+def reconnect_next_morning(h: LiveHarness) -> int:
+    """Streaming at 15:59 (the bar forming), the connection lost; back at 09:35 the next day, whose "1 D" history
+    holds only the new session. Returns the reqId of the resubscription."""
+    replies = h.open()
+    h.history(session("15:30", "15:59"), "20250127 15:59:30 America/New_York")
+    snapshot(replies)
+    h.advance(20)
+    h.client = None
+    h.up.forget_all()
+    h.book.connection_lost(LOST)
+    h.client = h.tws
+    h.book.resubscribe_all("reconnect")
+    h.advance(1)
+    resubscription = h.last_id
+    h.history(session("09:30", "09:35", day="2025-01-28"), "20250128 09:35:30 America/New_York", resubscription)
+    return resubscription
+
+
+def test_a_history_that_starts_after_the_last_bar_published_is_completed_by_one_past_request(h: LiveHarness) -> None:
+    resubscription = reconnect_next_morning(h)
+    _, _, end, duration, bar_size, _, _, _, keep_up, _ = h.tws.historical[-1]
+    assert (end, duration, bar_size, keep_up) == ("20250128-14:30:00", "1 D", "1 min", False)
+    h.update(values("09:35", close=107.0, day="2025-01-28"), resubscription)  # held until the bars before it came
+    assert h.published.kinds() == ["status"]
+    h.history(session("15:30", "15:59"), "20250128 09:35:30 America/New_York")  # the previous session
+    bars = [b["date"] for b in h.published.of("bar")]
+    assert bars == ["20250127 15:59:00"] + [f"20250128 09:3{n}:00" for n in range(5)]
+    assert h.published.kinds()[-3:] == ["update", "status", "update"] and h.published.of("error") == []
+    assert h.published.of("update")[-1]["close"] == 107.0
+    assert h.book.gaps.fills == 1
+
+
+def test_when_the_past_request_does_not_reach_back_either_the_streams_hear_resume_unavailable(
+        h: LiveHarness) -> None:
+    reconnect_next_morning(h)
+    h.up.on_error(h.last_id, 162, NO_DATA)
+    assert [e["code"] for e in h.published.of("error")] == ["resume_unavailable"]
+    assert h.published.of("status")[-1]["status"] == "restored", "the series goes on for new streams"
