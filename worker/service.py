@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import zmq
@@ -20,15 +19,16 @@ from shared.bars import BarRequest, InvalidBarRequest
 from shared.config import BridgeConfig
 from shared.errors import BridgeError, ErrorCode
 from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_request
-from shared.streams import StreamInterest, StreamOpen
 from worker.contracts.resolver import ContractResolver, ResolvedContract, contract_key
 from worker.health import health_report
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher
 from worker.history.upstream import UpstreamRequests
-from worker.live.publisher import Publisher, bind_publisher
+from worker.live.publisher import Publisher
+from worker.live.streams import STREAM_OPS, StreamDesk
 from worker.live.subscriptions import SubscriptionBook
 from worker.mailbox import Mailbox
+from worker.sockets import bind_publisher, bind_router
 from worker.timers import Timers
 from worker.tws.client import TwsClient
 from worker.tws.connection_manager import ConnectionManager
@@ -43,19 +43,6 @@ from worker.tws.undecodable import UndecodableMessages
 log = logging.getLogger("tws.worker")
 
 Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
-
-
-def bind_router(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-    """Bind the ROUTER; an ipc:// endpoint lives in a private directory (mode 0700)."""
-    if endpoint.startswith("ipc://"):
-        directory = Path(endpoint[len("ipc://"):]).parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
-    sock = ctx.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.ROUTER_MANDATORY, 0)  # a caller that went away: drop its late answer silently
-    sock.bind(endpoint)
-    return sock
 
 
 class WorkerService:
@@ -91,6 +78,7 @@ class WorkerService:
                                               config.max_subscriptions, self.cache, self.bars.ttl_for,
                                               self.tws_clock, self.publisher,
                                               probe=lambda: self.outbox.send(CurrentTimeRequest()))
+        self.streams = StreamDesk(self.subscriptions, config.bar_timeout)
         self._probe_sent = 0.0
         self._running = False
         self.requests = 0
@@ -263,37 +251,15 @@ class WorkerService:
                 reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
                 return
             self._bars(bar_request, time.monotonic() + timeout, reply)
-        elif request.op == "stream_open":
-            try:
-                opening = StreamOpen.from_wire(request.body)
-            except InvalidBarRequest as exc:
-                reply(None, BridgeError(ErrorCode.INVALID_REQUEST, str(exc), fields=exc.fields))
-                return
-            timeout = min(self.config.bar_timeout, request.deadline - time.time())
-            if timeout <= 0:
-                reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
-                return
-            deadline = time.monotonic() + timeout
-            self._with_contract(opening.request, deadline, reply,
-                                lambda contract: self.subscriptions.open(opening, contract, deadline, reply))
-        elif request.op == "stream_interest":
-            try:
-                interest = StreamInterest.from_wire(request.body)
-            except InvalidBarRequest as exc:
-                reply(None, BridgeError(ErrorCode.INVALID_REQUEST, str(exc), fields=exc.fields))
-                return
-            reply({"unknown": self.subscriptions.interest(interest)}, None)
+        elif request.op in STREAM_OPS:
+            self.streams.handle(request.op, request.body, request.deadline, reply, self._with_contract)
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
         if not self.connection.usable:
             reply(None, self._unavailable())
             return
-        if request.include_forming:
-            self._with_contract(request, deadline, reply,
-                                lambda contract: self.subscriptions.fetch(request, contract, deadline, reply))
-        else:
-            self._with_contract(request, deadline, reply,
-                                lambda contract: self.bars.fetch(request, contract, deadline, reply))
+        fetch = self.subscriptions.fetch if request.include_forming else self.bars.fetch
+        self._with_contract(request, deadline, reply, lambda contract: fetch(request, contract, deadline, reply))
 
     def _with_contract(self, request: BarRequest, deadline: float, reply: Reply,
                        then: Callable[[ResolvedContract], None]) -> None:

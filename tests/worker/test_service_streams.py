@@ -117,7 +117,62 @@ def test_after_the_fault_the_stream_bar_events_equal_a_fresh_request(live: tuple
     fault(sim)
     receiver.wait_for("interrupted, then restored", lambda r: "restored" in r.statuses, timeout=30)
     assert receiver.statuses[:2] == ["interrupted", "restored"]
+    if fault is data_kept:  # TWS kept the subscription; the first later update showed the bars it did not send
+        receiver.wait_for("requested again", lambda r: r.statuses == ["interrupted", "restored"] * 2)
     restored_at = len(receiver.bars)
     receiver.wait_for("a bar after the restoration", lambda r: len(r.bars) >= restored_at + 2)
     fresh_equals_stream(sim, worker, receiver)
     assert "error" not in receiver.kinds()
+
+
+def test_at_the_close_the_last_bar_is_published_once_tws_clock_says_it_ended(
+        sim_factory: Callable[..., SimulatedTws], tmp_path: Path) -> None:
+    sim = sim_factory(clock_at=ny("2025-01-28 15:59:56"), speed=1.0)
+    worker = LiveWorker(tmp_path, sim)
+    try:
+        receiver = worker.receiver(AAPL_5S)
+        receiver.open()
+        last = int(ny("2025-01-28 15:59:55"))
+        receiver.wait_for("the session's last bar", lambda r: r.bars and r.bars[-1]["time"] == last, timeout=20)
+        assert worker.health()["streams"]["clock_probes"] >= 1, "TWS was asked its time: no later bar comes"
+        fresh = worker.fresh(AAPL_5S, WINDOW)
+        assert fresh[-1]["time"] == last and receiver.bars[-1] == fresh[-1]
+        passed = sim.clock.now() + 2
+        wait_until(lambda: sim.clock.now() >= passed, what="TWS repeating the last bar for a while")
+        receiver.pump()
+        assert [e.data["time"] for e in receiver.events if e.event == "bar"].count(last) == 1
+        assert receiver.bars[-1]["time"] == last
+    finally:
+        worker.stop()
+
+
+EUR_1M = {"symbol": "EUR", "bar_size": "1 min", "what_to_show": "MIDPOINT", "use_rth": False, "sec_type": "CASH",
+          "exchange": "IDEALPRO", "currency": "USD"}
+
+
+def test_an_outage_across_fx_17_00_roll_loses_no_bar(sim_factory: Callable[..., SimulatedTws],
+                                                     tmp_path: Path) -> None:
+    """FX's trading day rolls at 17:00 New York: the resubscription's "1 D" history holds only the new day, and the
+    bars between the last one published and it are fetched before it is applied."""
+    sim = sim_factory(clock_at=ny("2025-01-28 16:59:40"), speed=10.0, pacing=False)
+    worker = LiveWorker(tmp_path, sim, pacing_identical_window=0.0)
+    try:
+        receiver = worker.receiver(EUR_1M, backfill=3)
+        receiver.open()
+        assert receiver.bars[-1]["time"] == ny("2025-01-28 16:58")  # 16:59 forms
+        sim.control("refuse_connections", seconds=4)  # 40 s of TWS's clock: back after 17:00
+        sim.control("drop_all")
+        receiver.wait_for("restored", lambda r: "restored" in r.statuses, timeout=30)
+        assert worker.health()["streams"]["gap_fills"] == 1, "the new history started at 17:00"
+        receiver.wait_for("17:00 completed", lambda r: r.bars[-1]["time"] >= ny("2025-01-28 17:00"), timeout=30)
+        sim.clock.freeze()
+        receiver.wait_for("every bar up to the freeze",
+                          lambda r: r.bars[-1]["time"] == int(sim.clock.now() // 60) * 60 - 60)
+        before = worker.result("bars", {**EUR_1M, "duration": "1 D", "end_datetime": "20250128-22:00:00"})["bars"]
+        after = worker.fresh(EUR_1M, "1 D")
+        expected = [b for b in before + after if b["time"] >= receiver.bars[0]["time"]]
+        assert receiver.bars == expected
+        assert "error" not in receiver.kinds()
+        assert worker.health()["streams"]["series"][receiver.series]["status"] == "live"
+    finally:
+        worker.stop()

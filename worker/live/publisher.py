@@ -9,10 +9,8 @@ is refused here whatever asks for it (a value TWS changes later is a `revision`)
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import zmq
@@ -22,20 +20,6 @@ from shared.streams import StreamEvent
 log = logging.getLogger("tws.publisher")
 
 Send = Callable[[list[bytes]], None]
-SEND_HWM = 100_000  # messages queued per subscriber before ZeroMQ drops (a receiver sees the gap in seq)
-
-
-def bind_publisher(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-    """Bind the PUB socket; an ipc:// endpoint lives in a private directory (mode 0700), like the ROUTER's."""
-    if endpoint.startswith("ipc://"):
-        directory = Path(endpoint[len("ipc://"):]).parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
-    sock = ctx.socket(zmq.PUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDHWM, SEND_HWM)
-    sock.bind(endpoint)
-    return sock
 
 
 class Publisher:

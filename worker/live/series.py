@@ -53,6 +53,7 @@ class LiveSeries:
         self.has_history = False
         self.final_until: int | None = None  # the time of its latest final bar
         self.armed = False  # TWS's clock passed the forming bar's end: the bar's next update is final
+        self.suspect = False  # updates resumed after 1102: the first later bar shows whether bars went unseen
         self.status, self.reason = "live", None
         self.interest = Interest()
 
@@ -70,7 +71,7 @@ class LiveSeries:
 
     def history(self, bars: list[Bar], tws_now: float | None) -> None:
         """TWS's answer to the subscription's request (the first, or a resubscription's)."""
-        forming = forming_in(bars, self.request.bar_seconds, self.contract.time_zone, tws_now)
+        forming = forming_in(bars, self.request.bar_seconds, self.bars.sessions, tws_now)
         done = bars[:-1] if forming else bars
         if self.has_history and self.publisher is not None:
             self._restore(bars, done, forming, tws_now)
@@ -79,7 +80,7 @@ class LiveSeries:
             self.final_until = done[-1]["time"] if done else None
         self.has_history = self.live = True
         self.status, self.reason = "live", None
-        self.armed = False
+        self.armed = self.suspect = False
         self._watch_forming()
 
     def _restore(self, bars: list[Bar], done: list[Bar], forming: bool, tws_now: float | None) -> None:
@@ -100,12 +101,13 @@ class LiveSeries:
         if was_interrupted:
             self._publish("status", status_data("restored"))
 
-    def update(self, bar: Bar, tws_now: float | None) -> None:
-        """A keepUpToDate update: the forming bar rewritten, or a later bar (the forming one completed)."""
+    def update(self, bar: Bar, tws_now: float | None) -> bool:
+        """A keepUpToDate update: the forming bar rewritten, or a later bar (the forming one completed). False when
+        it shows bars that completed unseen during an outage: the series must be requested again (not applied)."""
         bars = self.bars.bars
         last = bars[-1] if bars else None
         if last is not None and bar["time"] < last["time"]:
-            return  # older than the forming bar: changes nothing
+            return True  # older than the forming bar: changes nothing
         if last is not None and bar["time"] == last["time"]:
             changed = bar != last
             if changed:
@@ -117,18 +119,35 @@ class LiveSeries:
                 self._final(bar)
             elif changed:
                 self._publish("update", bar)
-            return
+            return True
+        if self.suspect and last is not None:
+            self.suspect = False
+            if bar["time"] > self._end(last):  # a bar began and ended while TWS sent nothing
+                self.interrupt("bars completed during the outage (1100/2110 until 1102) without an update")
+                return False
         if last is not None and self.forming is not None:
             self._final(last)
         self.bars.update(bar, tws_now)
         self.armed = False
         self._publish("update", bar)
         self._watch_forming()
+        return True
+
+    def resumed(self) -> None:
+        """1102: TWS kept the subscription and its updates resume. The first update of a later bar tells whether a
+        bar went by unseen meanwhile (then `update` says so and the series is requested again)."""
+        if not self.has_history:
+            return
+        self.suspect = True
+        if self.publisher is not None and self.status == "interrupted":
+            self.status, self.reason = "live", None
+            self._publish("status", status_data("restored"))
+        self._watch_forming()
 
     def clock_passed(self, reading: float) -> None:
         """TWS's clock read `reading`: if the forming bar has ended, its next update carries its final values."""
         forming = self.forming
-        if forming is not None and bar_end(forming, self.request.bar_seconds, self.contract.time_zone) <= reading:
+        if forming is not None and self._end(forming) <= reading:
             self.armed = True
 
     def interrupt(self, reason: str) -> None:
@@ -169,6 +188,9 @@ class LiveSeries:
 
     # ---- publishing -------------------------------------------------------------------------------------------
 
+    def _end(self, bar: Bar) -> float:
+        return bar_end(bar, self.request.bar_seconds, self.bars.sessions)
+
     def _final(self, bar: Bar) -> None:
         self.final_until = bar["time"]
         self.armed = False
@@ -188,4 +210,4 @@ class LiveSeries:
         if forming is None:
             self._watch.unwatch(self)
         else:
-            self._watch.watch(self, bar_end(forming, self.request.bar_seconds, self.contract.time_zone))
+            self._watch.watch(self, self._end(forming))

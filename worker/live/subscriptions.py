@@ -10,11 +10,13 @@ recently used one without stream clients is evicted, and when every one has stre
 stream_interest with clients from any HTTP worker.
 
 When the connection is lost, IB is unreachable (1100/2110) or TWS lost the subscriptions (1101), a series' streams
-hear `interrupted`; after a reconnect or 1101 every subscription is requested again in full, and after 1102 (data
-kept) every interrupted series too, since bars that completed during the outage got no update; the new history
-publishes what completed meanwhile, then `restored` (worker/live/series.py). A request TWS has no data for is an
-answer too: the empty answer is kept in the bar cache under the same TTL rule as every other answer ending now
-(BarFetcher.ttl_for), so repeats do not go upstream again; a stream of it gets `no_data`.
+hear `interrupted`; after a reconnect or 1101 every subscription is requested again in full, and the new history
+publishes what completed meanwhile, then `restored` (worker/live/series.py). After 1102 (data kept) nothing is
+requested, unless the first update of a later bar shows that a bar completed unseen during the outage.
+
+A request TWS has no data for is an answer too: the empty answer is kept in the bar cache under the same TTL rule as
+every other answer ending now (BarFetcher.ttl_for), so repeats do not go upstream again; a stream of it gets
+`no_data`. Stream operations are worker/live/streams.py's.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ from typing import Any
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from shared.ib_limits import LONGEST_DURATION
-from shared.streams import INTEREST_INTERVAL_S, LiveAnswer, StreamInterest, StreamOpen
+from shared.streams import INTEREST_INTERVAL_S, LiveAnswer
 from worker.contracts.resolver import ResolvedContract
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import request_key
 from worker.history.upstream import Upstream, UpstreamRequests
+from worker.live.connection_events import ConnectionEvents
 from worker.live.duration_window import WEEK, parse_duration
 from worker.live.finality import ClockWatch
+from worker.live.gap_fill import GapFiller
 from worker.live.publisher import Publisher
 from worker.live.series import LiveSeries, SeriesKey
 from worker.timers import Timers
@@ -45,7 +49,6 @@ log = logging.getLogger("tws.subscriptions")
 
 Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
 Ttl = Callable[[BarRequest, ResolvedContract], "float | None"]
-RESUBSCRIBE_PATIENCE_S = 3600.0
 STREAM_GRACE_S = 2 * INTEREST_INTERVAL_S  # a stream just opened has a client until its HTTP worker's interest says
 
 
@@ -60,14 +63,14 @@ def within(duration: str, longest: str) -> bool:
 
 
 @dataclass(eq=False)
-class _Waiter:
+class Waiter:
     """A caller waiting for a subscription's history: a poll or a stream_open."""
 
     ready: Callable[[LiveSeries], None]
     failed: Reply  # (the empty answer when TWS had no data, or the error)
 
 
-class SubscriptionBook:
+class SubscriptionBook(ConnectionEvents):
     def __init__(self, upstream: UpstreamRequests, timers: Timers, idle_ttl: float, max_subscriptions: int,
                  answers: BarCache, ttl: Ttl, clock: TwsClock, publisher: Publisher | None = None,
                  probe: Callable[[], None] = lambda: None) -> None:
@@ -76,12 +79,13 @@ class SubscriptionBook:
         self._answers = answers  # where empty answers wait out their TTL
         self._ttl = ttl  # the one TTL rule for answers ending now
         self._clock = clock
-        self._idle_ttl = idle_ttl
+        self.idle_ttl = self._idle_ttl = idle_ttl
         self._max = max_subscriptions
         self._subs: OrderedDict[tuple[SeriesKey, str], LiveSeries] = OrderedDict()  # LRU: oldest use first
         self._series: dict[str, LiveSeries] = {}  # the publishing ones, by series id
         self.publisher = publisher or Publisher(lambda frames: None)
         self.watch = ClockWatch(timers, clock, probe, lambda series, reading: series.clock_passed(reading))
+        self.gaps = GapFiller(upstream, self._apply, self._update)
         self.created = self.expired = self.resubscribed = self.exhausted = 0
         self._sweep_every = max(0.05, min(idle_ttl / 4, 5.0))
         self._timers.call_later(self._sweep_every, self._sweep)
@@ -96,7 +100,7 @@ class SubscriptionBook:
         longest = LONGEST_DURATION[request.bar_size]
         series = self._subs.get((key, longest))
         if series is not None and series.live and series.bars.covers(request.duration, self._clock.now()):
-            self._touch(series)
+            self.touch(series)
             reply(self._answer(series, request), None)
         elif within(request.duration, longest) or (
                 (series is None or not series.live) and (key, request.duration) not in self._subs):
@@ -104,19 +108,20 @@ class SubscriptionBook:
                 if entry.bars.covers(request.duration, self._clock.now()):
                     reply(self._answer(entry, request), None)
                 else:
-                    self._join(key, request, contract, False, deadline, _Waiter(answer, reply))
+                    self.join(key, request, contract, False, deadline, Waiter(answer, reply))
 
             def answer(entry: LiveSeries) -> None:
                 reply(self._answer(entry, request), None)
 
-            self._join(key, replace(request, duration=longest), contract, True, deadline, _Waiter(ready, reply))
+            self.join(key, replace(request, duration=longest), contract, True, deadline, Waiter(ready, reply))
         else:  # its own window: the series cannot answer it
-            self._join(key, request, contract, False, deadline,
-                       _Waiter(lambda entry: reply(self._answer(entry, request), None), reply))
+            self.join(key, request, contract, False, deadline,
+                       Waiter(lambda entry: reply(self._answer(entry, request), None), reply))
 
-    def _join(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract, publishes: bool,
-              deadline: float, waiter: _Waiter) -> None:
-        """Answer from the entry for `request`'s duration once it is live; start it when there is none."""
+    def join(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract, publishes: bool,
+             deadline: float, waiter: Waiter, held: bool = False) -> None:
+        """Answer from the entry for `request`'s duration once it is live (`held`: once it has a history, also while
+        it is restored); start it when there is none."""
         entry = self._subs.get((key, request.duration))
         if entry is None:
             answered = self._answers.get(request_key(request, contract))
@@ -125,8 +130,8 @@ class SubscriptionBook:
             else:
                 self._start(key, request, contract, publishes, waiter, deadline)
             return
-        self._touch(entry)
-        if entry.live:
+        self.touch(entry)
+        if entry.live or (held and entry.has_history):
             waiter.ready(entry)
         else:
             self._wait(entry, waiter, deadline)
@@ -138,52 +143,12 @@ class SubscriptionBook:
             answer["live"] = LiveAnswer(entry.id, entry.publisher.incarnation, entry.publisher.seq(entry.id)).to_wire()
         return answer
 
-    # ---- streams ----------------------------------------------------------------------------------------------
+    def get(self, key: SeriesKey, duration: str) -> LiveSeries | None:
+        return self._subs.get((key, duration))
 
-    def open(self, opening: StreamOpen, contract: ResolvedContract, deadline: float, reply: Reply) -> None:
-        """stream_open: the series' snapshot once its history is there (at once when it has one, also while it is
-        interrupted: the events that follow say what happens)."""
-        request = opening.request
-        key = series_key(request, contract)
-
-        def ready(series: LiveSeries) -> None:
-            reply(series.snapshot(opening.after, opening.backfill).to_wire(), None)
-
-        def failed(answer: dict[str, Any] | None, error: BridgeError | None) -> None:
-            notice = (answer or {}).get("notice") or {}
-            reply(None, error or BridgeError(ErrorCode.NO_DATA, f"TWS has no bars for this series now: "
-                                             f"{notice.get('message', 'no data')}", notice.get("tws_code")))
-
-        series = self._subs.get((key, request.duration))
-        if series is None:
-            answered = self._answers.get(request_key(request, contract))
-            if answered is not None:
-                failed(answered, None)
-                return
-            series = self._start(key, request, contract, True, _Waiter(ready, failed), deadline)
-            if series is not None:
-                series.opened_at = time.monotonic()
-            return
-        self._touch(series)
-        series.opened_at = time.monotonic()
-        if series.has_history:
-            ready(series)
-        else:
-            self._wait(series, _Waiter(ready, failed), deadline)
-
-    def interest(self, interest: StreamInterest) -> list[str]:
-        """stream_interest: renew the clients per series of one HTTP worker; the ids no series is live for."""
-        now = time.monotonic()
-        unknown = []
-        for sid, clients in interest.series.items():
-            series = self._series.get(sid)
-            if series is None:
-                unknown.append(sid)
-                continue
-            series.interest.renew(interest.http_worker, clients, now)
-            if clients > 0:
-                self._touch(series)
-        return unknown
+    def series(self, sid: str) -> LiveSeries | None:
+        """The publishing subscription of a series id (worker/live/streams.py)."""
+        return self._series.get(sid)
 
     def _has_clients(self, entry: LiveSeries, now: float) -> bool:
         return entry.publisher is not None and (entry.interest.clients(now, self._idle_ttl) > 0
@@ -192,7 +157,7 @@ class SubscriptionBook:
     # ---- entries ----------------------------------------------------------------------------------------------
 
     def _start(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract, publishes: bool,
-               waiter: _Waiter, deadline: float) -> LiveSeries | None:
+               waiter: Waiter, deadline: float) -> LiveSeries | None:
         """A new entry, its first waiter and its upstream request; None when no slot is free (the waiter is told)."""
         now = time.monotonic()
         while len(self._subs) >= self._max:
@@ -222,7 +187,7 @@ class SubscriptionBook:
         self._request(entry, deadline)  # may fail at once (pacing, a remembered failure): the waiter is told
         return entry
 
-    def _wait(self, entry: LiveSeries, waiter: _Waiter, deadline: float) -> None:
+    def _wait(self, entry: LiveSeries, waiter: Waiter, deadline: float) -> None:
         entry.waiters.append(waiter)
         if entry.requests > 1:  # being restored after a reconnect or 1101: do not wait past the caller's deadline
             def give_up() -> None:
@@ -232,12 +197,13 @@ class SubscriptionBook:
                                                     "restored after a TWS reconnect", retry_after=5.0))
             self._timers.call_later(deadline - time.monotonic(), give_up)
 
-    def _touch(self, entry: LiveSeries) -> None:
+    def touch(self, entry: LiveSeries) -> None:
         entry.last_used = time.monotonic()
         self._subs.move_to_end((entry.key, entry.request.duration))
 
     def _request(self, entry: LiveSeries, deadline: float) -> None:
         entry.live = False
+        self.gaps.cancel(entry)
         entry.requests += 1
         entry.upstream = Upstream(entry.request, entry.contract, True, _Handler(self, entry))
         self._upstream.start(entry.upstream, deadline)
@@ -247,6 +213,7 @@ class SubscriptionBook:
         if self._series.get(entry.id) is entry:
             del self._series[entry.id]
         self.watch.unwatch(entry)
+        self.gaps.cancel(entry)
 
     def _close(self, entry: LiveSeries) -> None:
         if entry.upstream is not None:
@@ -259,6 +226,12 @@ class SubscriptionBook:
         tws_now = parse_tws_time(end, entry.contract.time_zone)  # a keepUpToDate answer ends now
         if tws_now is not None:
             self._clock.observe(tws_now)
+        if self.gaps.needed(entry, bars):  # it starts after the last bar published: ask for what lies between
+            self.gaps.start(entry, bars, tws_now)
+        else:
+            self._apply(entry, bars, tws_now)
+
+    def _apply(self, entry: LiveSeries, bars: list[dict[str, Any]], tws_now: float | None) -> None:
         entry.history(bars, tws_now)
         if tws_now is not None:
             self.watch.reading(tws_now)
@@ -279,6 +252,10 @@ class SubscriptionBook:
         for waiter in waiters:
             waiter.failed(answer, error)
 
+    def _update(self, entry: LiveSeries, bar: dict[str, Any]) -> None:
+        if not entry.update(bar, self._clock.now()):
+            self._missed(entry)
+
     # ---- life cycle -------------------------------------------------------------------------------------------
 
     def _sweep(self) -> None:
@@ -294,46 +271,6 @@ class SubscriptionBook:
                 self._close(entry)
         self._timers.call_later(self._sweep_every, self._sweep)
 
-    def connection_lost(self, error: BridgeError) -> None:
-        """TWS forgot every request; callers waiting for a history fail now, the rest wait for resubscribe."""
-        for entry in list(self._subs.values()):
-            entry.upstream = None
-            entry.live = False
-            entry.interrupt(error.message)
-            waiters, entry.waiters = entry.waiters, []
-            for waiter in waiters:
-                waiter.failed(None, error)
-
-    def outage(self, reason: str) -> None:
-        """1100/2110: the series' streams are interrupted; polls are still answered from memory meanwhile."""
-        for entry in self._series.values():
-            entry.interrupt(reason)
-
-    def data_kept(self) -> None:
-        """1102: TWS kept the subscriptions, but bars that completed during the outage had no update: a series whose
-        streams were interrupted is requested again (its old request cancelled), so they miss nothing."""
-        interrupted = [s for s in self._series.values() if s.status == "interrupted" and s.upstream is not None]
-        for entry in interrupted:
-            self._close(entry)
-        self._resubscribe(interrupted, "1102 (data kept)")
-
-    def resubscribe_all(self, reason: str) -> None:
-        """After a reconnect or 1101: request every subscription again, in full (TWS dropped them)."""
-        for entry in self._subs.values():
-            entry.interrupt(reason)
-            if entry.upstream is not None:
-                self._upstream.discard(entry.upstream)  # TWS already dropped it (1101): nothing to cancel
-                entry.upstream = None
-        self._resubscribe(list(self._subs.values()), reason)
-
-    def _resubscribe(self, entries: list[LiveSeries], reason: str) -> None:
-        if entries:
-            log.info("resubscribing %d subscription(s) after %s", len(entries), reason)
-        for entry in entries:
-            self.resubscribed += 1
-            # no caller waits on it: it may wait as long as IB's pacing needs (the 15-second identical rule)
-            self._request(entry, time.monotonic() + RESUBSCRIBE_PATIENCE_S)
-
     def clock_reading(self, tws_now: float) -> None:
         """TWS said its time (currentTime): a series whose forming bar ended by then takes its next update as final."""
         self.watch.reading(tws_now)
@@ -345,12 +282,8 @@ class SubscriptionBook:
                 "created": self.created, "expired": self.expired, "resubscribed": self.resubscribed,
                 "exhausted": self.exhausted}
 
-    def stream_stats(self) -> dict[str, Any]:
-        now, ttl = time.monotonic(), self._idle_ttl
-        series = {sid: {"clients": s.interest.clients(now, ttl), "http_workers": s.interest.workers(now, ttl),
-                        "status": s.status if s.has_history else "waiting", "seq": self.publisher.seq(sid),
-                        "bars": len(s.bars.bars)} for sid, s in self._series.items()}
-        return {**self.publisher.stats(), "clock_probes": self.watch.probes, "series": series}
+    def publishing(self) -> list[LiveSeries]:
+        return list(self._series.values())
 
 
 class _Handler:
@@ -371,5 +304,5 @@ class _Handler:
             self._book._failed(self._entry, error, notice)
 
     def updated(self, upstream: Upstream, bar: dict[str, Any]) -> None:
-        if self._current(upstream):
-            self._entry.update(bar, self._book._clock.now())
+        if self._current(upstream) and not self._book.gaps.holds(self._entry, bar):
+            self._book._update(self._entry, bar)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import worker.history.upstream
+import worker.live.connection_events
 import worker.live.subscriptions
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
@@ -91,7 +92,8 @@ class Harness(UpstreamHarness):
 @pytest.fixture
 def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
     harness = Harness()
-    use_clock(monkeypatch, harness.clock, worker.history.upstream, worker.live.subscriptions)
+    use_clock(monkeypatch, harness.clock, worker.history.upstream, worker.live.subscriptions,
+              worker.live.connection_events)
     return harness
 
 
