@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
+import gevent
 import orjson
 from gunicorn import util
 from gunicorn.http import errors as http_errors
@@ -113,3 +114,12 @@ class GeventWorker(JsonServerErrors, SlowClientDeadlines, GunicornGeventWorker):
     gunicorn.conf.py: worker_class). gunicorn monkey-patches the process when the worker starts, before the app is
     loaded; the app's worker client uses pyzmq's green sockets (app/worker_client.py), so a request waiting for the
     TWS worker blocks only its greenlet."""
+
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+        """One request, then a turn for every other connection that is ready. A greenlet runs until it waits, and an
+        answer from memory (the HTTP cache, a 404) never waits: without the turn, a keep-alive connection whose next
+        request is already there (back-to-back clients, pipelining) would be served to its end before any other
+        (wrk at 64 connections: p99 1.3-1.6 s at a p50 of 0.4 ms; with the turn p99 21 ms; docs/http-side.md)."""
+        keep_alive = super().handle_request(listener_name, req, sock, addr)
+        gevent.sleep(0)
+        return keep_alive
