@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak
+.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak bench-worker-classes
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
@@ -68,6 +68,10 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) -m bench --quick
+
+# The HTTP side's worker class against gthread with 8 and 256 threads (issue 9, docs/http-side.md); about 2 minutes.
+bench-worker-classes: $(VENV)/.installed
+	$(PY) -m bench.worker_classes
 
 clean:
 	rm -rf $(VENV) $(VENV10) .pytest_cache .ruff_cache

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from typing import Any
 
+from gunicorn.glogging import Logger as GunicornLogger
+
+from app.client_deadlines import ClientTimeouts
+from app.open_files import raise_open_file_limit
 from shared.config import load_config_or_exit
 from shared.logging_setup import LOG_FORMAT
 
-_config = load_config_or_exit("tws-bridge")  # a bad setting stops start-up with a message naming it
+_config = load_config_or_exit("tws-bridge", warn=True)  # a bad setting stops start-up with a message naming it
+# each connection is a file descriptor: the soft limit (often 1024) goes up to the hard one; the workers inherit it
+_open_files = raise_open_file_limit()
+# its connections, 4 per pooled REQ socket (the connection, its monitor, their signalling), the listener, logs
+_files_per_worker = _config.gunicorn_worker_connections + 4 * (_config.max_waiting_requests + 16) + 256
+if _open_files < _files_per_worker:
+    print(f"tws-bridge: warning: the open-file limit ({_open_files} per process) is below what one HTTP worker may "
+          f"need ({_files_per_worker}: GUNICORN_WORKER_CONNECTIONS, the sockets of BRIDGE_MAX_WAITING_REQUESTS, "
+          f"its own files); raise it (systemd: LimitNOFILE=) or connections past it will be refused", file=sys.stderr)
 
 bind = f"[{_config.host}]:{_config.port}" if ":" in _config.host else f"{_config.host}:{_config.port}"
 workers = _config.gunicorn_workers
-threads = _config.gunicorn_threads
-worker_class = "app.gunicorn_worker.ThreadWorker"  # gthread, answering what gunicorn cannot parse with JSON
+worker_class = "app.gunicorn_worker.GeventWorker"  # gevent, answering what gunicorn cannot parse with JSON
+worker_connections = _config.gunicorn_worker_connections  # per worker: greenlets, not threads
 # Idle keep-alive connections stay open this long (gunicorn's default is 2 s): longer than clients reuse an idle
 # connection (Node's undici 4 s, its http.Agent until the server closes), and longer than nginx's upstream
 # keepalive_timeout (deploy/nginx/tws-bridge.conf, 60 s), so it is always the client that closes an idle connection
@@ -36,6 +49,19 @@ logconfig_dict = {
     },
 }
 
+
+
+class _AccessLinesOnlyWhenLogged(GunicornLogger):
+    """gunicorn builds every access log line when logconfig_dict is set, even though gunicorn.access (WARNING above)
+    drops it: a tenth of the time of an answer from the HTTP worker's cache. Build it only when it is written."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        if self.access_log.isEnabledFor(logging.INFO):
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = _AccessLinesOnlyWhenLogged
+
 _supervisor: subprocess.Popen[bytes] | None = None
 
 
@@ -47,6 +73,11 @@ def when_ready(server: Any) -> None:
     global _supervisor
     if _config.start_worker:
         _supervisor = subprocess.Popen([sys.executable, "-m", "worker.supervisor"])
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Each HTTP worker closes slow clients' connections at the bridge's deadlines (app/client_deadlines.py)."""
+    worker.client_timeouts = ClientTimeouts(header=_config.header_timeout, body=_config.body_timeout)
 
 
 def on_exit(server: Any) -> None:

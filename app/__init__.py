@@ -8,10 +8,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
+from app.answer_cache import AnswerCache
 from app.api import api
 from app.errors import register_error_handlers
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
+from app.streams.blueprint import streams
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig, load_config
 
@@ -30,7 +32,8 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     # "//api/v1//bars" is no route (JSON 404), not werkzeug's HTML 308 redirect to the merged path
     app.url_map.merge_slashes = False
-    app.extensions[EXTENSION] = BridgeState(config, worker or WorkerClient.from_config(config))
+    app.extensions[EXTENSION] = BridgeState(config, worker or WorkerClient.from_config(config),
+                                            AnswerCache(int(config.http_cache_mb * 1024 * 1024)))
     # CORS for everything under /api/ but the control endpoints, which never answer a browser (app/control_access.py)
     CORS(app, resources={r"^/api/(?!v1/(?:connect|disconnect)\Z)": {"origins": list(config.cors_origins)}},
          send_wildcard="*" in config.cors_origins,  # answer "*" rather than echo each origin back
@@ -42,5 +45,6 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
         read_body(config.max_body_bytes)
 
     app.register_blueprint(api)
+    app.register_blueprint(streams)
     register_error_handlers(app)
     return app

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, g, request
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from app.auth import require_token
 from app.control_access import require_control_access
@@ -18,10 +18,13 @@ from app.request_body import request_body
 from app.responses import json_response
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsQuerySchema, field_messages
 from app.state import VERSION, bridge_state
+from app.streams.hub import fanout, forming_answers
+from app.validated_requests import ValidatedRequests
 from app.worker_client import WorkerClient
 from shared.bars import BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
-from shared.protocol import WorkerReply
+from shared.protocol import ProtocolError, WorkerReply
+from shared.streams import LiveAnswer
 
 log = logging.getLogger("http.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -43,7 +46,13 @@ def health() -> Response | tuple[Response, int]:
     config = state.config
     shape: dict[str, Any] = {"status": "ok", "connected": False, "tws_host": config.tws_host,
                              "tws_port": config.tws_port, "uptime_seconds": state.uptime_seconds,
-                             "version": VERSION, "http_worker_pid": os.getpid(), "worker": None}
+                             "version": VERSION, "http_worker_pid": os.getpid(),
+                             "http_worker": {"waiting_requests": state.worker.waiting,
+                                             "max_waiting_requests": config.max_waiting_requests,
+                                             "answer_cache": state.answers.stats(),
+                                             "forming_answers": forming_answers().stats(),
+                                             "stream_clients": fanout().receivers},
+                             "worker": None}
     try:
         result = _call("health", {}, config.worker_timeout)
     except BridgeFailure as exc:  # whatever failed, the worker did not answer usefully: 503, never 500
@@ -56,12 +65,20 @@ def health() -> Response | tuple[Response, int]:
 @api.post("/bars")
 def bars() -> Response:
     started = time.monotonic()
-    bar_request = _load_bars_request()
+    state = bridge_state()
+    bar_request = _load_bars_request(state.validated)
     g.bridge_symbol = bar_request.symbol
     g.bridge_period = PERIOD_OF_BAR_SIZE[bar_request.bar_size]
-    config = bridge_state().config
+    final_possible = bool(bar_request.end_datetime)  # only an end in the past can make an answer final
+    if final_possible and (cached := state.answers.get(bar_request)) is not None:
+        log.debug("bars %s %s %s -> from this HTTP worker's cache in %.3f s", bar_request.symbol, g.bridge_period,
+                  bar_request.duration, time.monotonic() - started)
+        return Response(cached, mimetype="application/json")
+    forming = forming_answers() if bar_request.include_forming else None  # current until the series' next event
+    if forming is not None and (cached := forming.get(bar_request)) is not None:
+        return Response(cached, mimetype="application/json")
     try:
-        result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(config))
+        result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(state.config))
     except BridgeFailure as exc:
         log.info("bars %s %s %s -> %s (%s) in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
                  exc.error.code.value, exc.error.message, time.monotonic() - started)
@@ -73,9 +90,17 @@ def bars() -> Response:
                             "bars": bar_list, "count": len(bar_list), "error": None}
     if not bar_list and result.get("notice") is not None:
         body["notice"] = result["notice"]
+    data = orjson.dumps(body)
+    if final_possible and "ttl" in result and result["ttl"] is None:  # the worker keeps it for good: so may we
+        state.answers.put(bar_request, data)
+    if forming is not None:
+        try:
+            forming.put(bar_request, data, LiveAnswer.from_result(result))
+        except ProtocolError as exc:
+            log.warning("bars %s: the TWS worker's live marker is invalid (%s); not repeated", bar_request.symbol, exc)
     log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
              len(bar_list), time.monotonic() - started)
-    return json_response(body)
+    return Response(data, mimetype="application/json")
 
 
 @api.post("/connect")
@@ -116,15 +141,26 @@ def _load_control_body() -> None:
         raise _invalid("control requests take no fields", {str(name): "unknown field" for name in payload})
 
 
-def _load_bars_request() -> BarRequest:
+def _load_bars_request(validated: ValidatedRequests) -> BarRequest:
     """The JSON body as a validated `BarRequest`; 415 for a body that is not JSON, 400 for anything invalid."""
     data = request_body()
     if data.strip() and not request.is_json:
         raise BridgeFailure(BridgeError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                                         "send the request body as JSON with 'Content-Type: application/json'"))
+    known = validated.get(data)
+    if known is not None:
+        return known
     payload = _json_object(data)
+    bar_request: BarRequest = load_validated(_bars_schema, payload)
+    validated.put(data, bar_request)
+    return bar_request
+
+
+def load_validated(schema: Schema, payload: dict[str, Any]) -> Any:
+    """`schema.load(payload)`, or 400 invalid_request with a message per field (POST /bars and the stream alike);
+    symbol and period are named in the answer when they were valid."""
     try:
-        bar_request: BarRequest = _bars_schema.load(payload)
+        return schema.load(payload)
     except ValidationError as exc:
         messages = field_messages(exc.messages)
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
@@ -134,7 +170,6 @@ def _load_bars_request() -> BarRequest:
             g.bridge_period = valid["period"]
         summary = "; ".join(f"{name}: {text}" for name, text in messages.items())
         raise _invalid(f"invalid request: {summary}", messages) from None
-    return bar_request
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

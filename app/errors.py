@@ -29,12 +29,14 @@ CODE_OF_STATUS: dict[int, ErrorCode] = {
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     414: ErrorCode.URI_TOO_LONG,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    408: ErrorCode.REQUEST_TIMEOUT,
     417: ErrorCode.EXPECTATION_FAILED,
     431: ErrorCode.HEADERS_TOO_LARGE,
     501: ErrorCode.NOT_IMPLEMENTED,
 }
 MESSAGE_OF_STATUS: dict[int, str] = {
-    404: "no such endpoint; see /api/v1/health, /api/v1/bars, /api/v1/connect, /api/v1/disconnect",
+    404: "no such endpoint; see /api/v1/health, /api/v1/bars, /api/v1/bars/stream, /api/v1/connect, "
+         "/api/v1/disconnect",
     405: "method not allowed on this endpoint",
     413: "request body too large",
 }

@@ -1,4 +1,5 @@
-"""Validation of the HTTP input (marshmallow) into the `BarRequest` the worker receives.
+"""Validation of the HTTP input (marshmallow) into the `BarRequest` (POST /bars) or `StreamRequest` (the stream) the
+worker receives.
 
 Every string that may reach TWS is checked here against the same patterns `shared.bars` enforces again on the
 worker side, so a NUL, a comma or a control character is refused with 400 before anything is sent anywhere.
@@ -10,12 +11,14 @@ become SPY).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import OneOf
 
+from app.streams.request import StreamRequest
 from shared.bars import (
     CODE_RE,
     DURATION_RE,
@@ -28,8 +31,11 @@ from shared.bars import (
     InvalidBarRequest,
     parse_end_datetime,
 )
+from shared.streams import MAX_BACKFILL, series_request
 
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+DIGITS_RE = re.compile(r"^[0-9]{1,12}\Z", re.ASCII)
+MAX_EPOCH = 7_258_118_400  # 2200-01-01: bar times are epoch seconds within shared.bars' years
 PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 # BarRequest attribute -> the HTTP field a client sent, for messages that come from BarRequest.validate
 HTTP_FIELD = {"bar_size": "period", "what_to_show": "what", "use_rth": "session"}
@@ -77,25 +83,29 @@ def _end_datetime(value: str) -> None:
                               "or ISO 8601 with an offset, e.g. '2025-01-26T10:30:00-05:00'") from None
 
 
+def _digits(lo: int, hi: int, message: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if not DIGITS_RE.match(value) or not lo <= int(value) <= hi:
+            raise ValidationError(message)
+    return check
+
+
 def _string(**kwargs: Any) -> fields.String:
     messages = {"required": "is required", "null": "must not be null", "invalid": "must be a string"}
     return fields.String(error_messages=messages, **kwargs)
 
 
-class BarsQuerySchema(Schema):
-    """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`. Unknown fields are refused."""
+class SeriesFieldsSchema(Schema):
+    """The fields that name a series (instrument, bar size, what to show, session): one definition for POST /bars
+    and the stream, so both take the same values with the same messages. Unknown fields are refused."""
 
     class Meta:
         unknown = RAISE
 
     symbol = _string(required=True, validate=_symbol)
     period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
-    duration = _string(required=True, validate=_duration)
     what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper))
     session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower))
-    include_forming = fields.Boolean(load_default=False, error_messages={
-        "invalid": "must be true or false", "null": "must not be null"})
-    end_datetime = _string(load_default="", validate=_end_datetime)
     sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper))
     exchange = _string(load_default="SMART", validate=_code)
     currency = _string(load_default=None, validate=_code)  # USD, or the quote currency of a CASH pair
@@ -107,6 +117,25 @@ class BarsQuerySchema(Schema):
             return data
         return {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
+    @staticmethod
+    def series_fields(data: dict[str, Any]) -> dict[str, Any]:
+        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as `BarRequest` fields."""
+        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data.get(name) is not None},
+                "session": data["session"].lower()}
+        symbol, currency = _cash_pair(data["symbol"], data["sec_type"], data["currency"])
+        return {"symbol": symbol, "bar_size": PERIODS[data["period"]], "what_to_show": data["what"],
+                "use_rth": SESSIONS[data["session"]], "sec_type": data["sec_type"], "exchange": data["exchange"],
+                "currency": currency}
+
+
+class BarsQuerySchema(SeriesFieldsSchema):
+    """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`."""
+
+    duration = _string(required=True, validate=_duration)
+    include_forming = fields.Boolean(load_default=False, error_messages={
+        "invalid": "must be true or false", "null": "must not be null"})
+    end_datetime = _string(load_default="", validate=_end_datetime)
+
     @validates_schema
     def forming_needs_now(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("include_forming") and data.get("end_datetime", "").strip():
@@ -115,20 +144,40 @@ class BarsQuerySchema(Schema):
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
-        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as the worker's request."""
-        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data[name] is not None},
-                "session": data["session"].lower()}
-        symbol, currency = _cash_pair(data["symbol"], data["sec_type"], data["currency"])
-        request = BarRequest(
-            symbol=symbol, bar_size=PERIODS[data["period"]], duration=data["duration"],
-            what_to_show=data["what"], use_rth=SESSIONS[data["session"]], include_forming=data["include_forming"],
-            end_datetime=parse_end_datetime(data["end_datetime"]), sec_type=data["sec_type"],
-            exchange=data["exchange"], currency=currency)
-        try:
-            request.validate()  # the worker's own check: never send what the worker would refuse
-        except InvalidBarRequest as exc:
-            raise ValidationError({HTTP_FIELD.get(k, k): [v] for k, v in exc.fields.items()}) from None
+        request = BarRequest(**self.series_fields(data), duration=data["duration"],
+                             include_forming=data["include_forming"],
+                             end_datetime=parse_end_datetime(data["end_datetime"]))
+        with worker_checks():
+            request.validate()
         return request
+
+
+class BarsStreamQuerySchema(SeriesFieldsSchema):
+    """The query of GET /api/v1/bars/stream; `load` returns a validated `StreamRequest`.
+
+    Query values are text: `backfill` and `last_event_id` are checked as ASCII digits before they become numbers
+    (int() would read other scripts' digits and surrounding spaces)."""
+
+    backfill = _string(load_default="0", validate=_digits(0, MAX_BACKFILL, "must be a whole number of bars from 0 "
+                                                          f"to {MAX_BACKFILL}"))
+    last_event_id = _string(load_default=None, validate=_digits(0, MAX_EPOCH, "must be the id of a bar event "
+                                                                "(the bar's epoch seconds)"))
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> StreamRequest:
+        with worker_checks():  # BarRequest's, and a live series' own (bars of 5 secs or more)
+            series = series_request(self.series_fields(data))
+        after = data["last_event_id"]
+        return StreamRequest(series, backfill=int(data["backfill"]), after=None if after is None else int(after))
+
+
+@contextmanager
+def worker_checks() -> Iterator[None]:
+    """The worker's own checks, made here too (never send what the worker would refuse), as field messages."""
+    try:
+        yield
+    except InvalidBarRequest as exc:
+        raise ValidationError({HTTP_FIELD.get(k, k): [v] for k, v in exc.fields.items()}) from None
 
 
 def _cash_pair(symbol: str, sec_type: str, currency: str | None) -> tuple[str, str]:

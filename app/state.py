@@ -1,4 +1,5 @@
-"""What one HTTP process keeps for its lifetime: the configuration, the worker client, its start time."""
+"""What one HTTP process keeps for its lifetime: the configuration, the worker client, the answers that can no longer
+change, the requests validated recently, its start time."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from app.answer_cache import AnswerCache
+from app.validated_requests import ValidatedRequests
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig
 
@@ -18,6 +21,8 @@ VERSION = "0.1.0"
 class BridgeState:
     config: BridgeConfig
     worker: WorkerClient
+    answers: AnswerCache
+    validated: ValidatedRequests = field(default_factory=ValidatedRequests)
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import report, scenarios, streams
 from bench.direct import DirectClient
 from bench.load import ensure_wrk, wrk_version
 from bench.processes import ROOT, SIM_CLOCK_START, Gunicorn, Simulator
@@ -57,14 +57,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     miss_n, hit_s, large_reps = (30, 2.0, 1) if quick else (300, 10.0, 6)
     concurrencies = (1, 8, 64)
-    threads = os.environ.get("GUNICORN_THREADS", "8")  # the product's default unless the caller's environment says
+    # the product's default unless the caller's environment says
+    connections = os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000")
     started = time.monotonic()
     wrk = ensure_wrk(log=lambda m: print(m, file=sys.stderr))
     tool = wrk_version(wrk) if wrk else "python multi-process client (fallback: wrk unavailable)"
     results: dict[str, Any] = {"meta": {
         "mode": "quick" if quick else "full", "machine": machine(), "ibapi": ibapi_version(), "load_generator": tool,
         "command": "make bench-quick" if quick else "make bench", "hit_seconds": hit_s,
-        "bridge": f"gunicorn gthread, 4 HTTP workers x {threads} threads, LOG_LEVEL={args.log_level}",
+        "bridge": f"gunicorn gevent (app.gunicorn_worker.GeventWorker), 4 HTTP workers x {connections} "
+                  f"connections, LOG_LEVEL={args.log_level}",
         "simulator": f"--no-pacing, no reply delay, --clock-start {SIM_CLOCK_START} --clock-speed 1",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
     with tempfile.TemporaryDirectory(prefix="tws-bench-") as tmp:
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             step("coalescing")
             results["coalescing"] = scenarios.coalescing(bridge, sim, keys, 100)
             results["memory"] = {"before": mem_before, "after": scenarios.memory(bridge)}
+            step("streams")
+            results["streams"] = streams.run(log_dir, quick, args.log_level)
         except Exception:
             for proc in (sim, bridge, trivial):
                 print(f"--- {proc.log_path.name} (tail) ---\n{_tail(proc.log_path)}", file=sys.stderr)

@@ -69,11 +69,12 @@ class Managed:
 class Simulator(Managed):
     """`python -m sim` with pacing enforcement off, no injected delay, and a control socket."""
 
-    def __init__(self, log_dir: Path, clock_start: str = SIM_CLOCK_START, speed: float = 1.0) -> None:
+    def __init__(self, log_dir: Path, clock_start: str = SIM_CLOCK_START, speed: float = 1.0,
+                 extra: tuple[str, ...] = (), name: str = "sim") -> None:
         self.port, self.control_port = free_port(), free_port()
-        super().__init__("sim", [sys.executable, "-m", "sim", "--port", str(self.port), "--control-port",
-                                 str(self.control_port), "--no-pacing", "--clock-start", clock_start,
-                                 "--clock-speed", str(speed), "--log-level", "WARNING"], log_dir)
+        super().__init__(name, [sys.executable, "-m", "sim", "--port", str(self.port), "--control-port",
+                                str(self.control_port), "--no-pacing", "--clock-start", clock_start,
+                                "--clock-speed", str(speed), "--log-level", "WARNING", *extra], log_dir)
 
     def start(self) -> Simulator:
         self.spawn()
@@ -160,6 +161,26 @@ def cmdline(pid: int) -> str:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process under it (gunicorn: its master, HTTP workers, the supervisor and the TWS worker)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children(current)
+    return found
 
 
 def rss_mb(pid: int | None) -> float | None:

@@ -20,6 +20,7 @@ from bench.direct import DirectClient
 from bench.load import run_load
 from bench.processes import Gunicorn, Simulator, rss_mb
 from bench.stats import compare, latency_summary, rate
+from bench.streams import prime_forming
 from sim.trading_calendar import CalendarKind, session_for_day, trading_days
 
 BARS = "/api/v1/bars"
@@ -131,6 +132,7 @@ def hit_path(bridge: Gunicorn, trivial: Gunicorn, sim: Simulator, wrk: str | Non
     client = BridgeClient(bridge.port)
     client.bars(HIT_BODY)  # prime: the cache (end in the past) and the live subscription
     client.bars(FORMING_BODY)
+    prime_forming(bridge, FORMING_BODY, len(bridge.http_worker_pids()))  # each HTTP worker repeats it itself
     targets = {"cached": (bridge.port, BARS, HIT_BODY), "forming": (bridge.port, BARS, FORMING_BODY),
                "trivial": (trivial.port, "/ping", HIT_BODY)}
     out: dict[str, Any] = {}

@@ -39,6 +39,19 @@ def default_worker_endpoint(port: int = 3003) -> str:
     return f"ipc://{private_directory()}/worker-{port}.sock"
 
 
+def default_events_endpoint(worker_endpoint: str) -> str:
+    """Where the worker publishes live series' events (shared/streams.py) unless BRIDGE_WORKER_EVENTS_ENDPOINT says:
+    next to an ipc:// worker endpoint ("worker-3003.sock" -> "worker-3003-events.sock", in the same 0700
+    directory), or the next port of a tcp:// one ("tcp://127.0.0.1:5555" -> "tcp://127.0.0.1:5556")."""
+    if worker_endpoint.startswith("tcp://"):
+        host, sep, port = worker_endpoint.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65535:
+            raise ValueError(f"cannot derive it from BRIDGE_WORKER_ENDPOINT {worker_endpoint!r}: set it")
+        return f"{host}:{int(port) + 1}"
+    base = worker_endpoint[:-len(".sock")] if worker_endpoint.endswith(".sock") else worker_endpoint
+    return f"{base}-events.sock"
+
+
 def default_pacing_ledger(port: int = 3003) -> str:
     """The pacing ledger next to the default ipc socket, per HTTP port like it."""
     return str(private_directory() / f"pacing-{port}.jsonl")
@@ -54,11 +67,15 @@ class BridgeConfig:
     tws_market_data_type: int = 2
     log_level: str = "INFO"
     gunicorn_workers: int = 4
-    gunicorn_threads: int = 8
+    gunicorn_worker_connections: int = 2000  # connections one (gevent) HTTP worker holds at once
     gunicorn_keepalive: int = 75  # seconds an idle HTTP connection stays open: above clients' reuse, nginx's upstream
+    header_timeout: float = 10.0  # seconds for a request's whole header section; past it the connection is closed
+    body_timeout: float = 10.0  # seconds for a request's whole body; past it 408 and the connection is closed
     bar_timeout: float = 30.0  # seconds before a bar request that TWS does not answer gets 504
     worker_endpoint: str = ""  # ZeroMQ endpoint of the TWS worker; "" = default_worker_endpoint()
+    worker_events_endpoint: str = ""  # the worker's PUB socket for live series; "" = default_events_endpoint()
     worker_timeout: float = 2.0  # seconds the HTTP side waits for the worker itself (health, control) before 503
+    max_waiting_requests: int = 500  # per HTTP worker: requests waiting for the TWS worker; past it 503 overloaded
     api_token: str = ""  # when set: required as "Authorization: Bearer <token>" on every endpoint but health
     cors_origins: tuple[str, ...] = ("*",)
     max_body_bytes: int = 16 * 1024
@@ -70,6 +87,7 @@ class BridgeConfig:
     watchdog_interval: float = 30.0  # probe with reqCurrentTime when TWS said nothing for this long
     connectivity_grace: float = 30.0  # after 1100/2110, reconnect unless 1101/1102 comes within this many seconds
     cache_max_mb: float = 64.0
+    http_cache_mb: float = 32.0  # per HTTP worker: encoded answers that can no longer change; 0 = none
     cache_now_ttl: float = 15.0  # reuse of answers that end now (capped at one bar): covers IB's 15-s identical rule
     subscription_idle_ttl: float = 300.0
     max_subscriptions: int = 40  # live keepUpToDate subscriptions (they count against IB's 50 open requests)
@@ -82,10 +100,15 @@ class BridgeConfig:
     contract_not_found_ttl: float = 300.0  # seconds "no such contract" is answered without asking TWS again
     pacing_ledger: str | None = None  # None: default_pacing_ledger(port); "": memory only
     env_file: str = ".env"
+    ignored_settings: tuple[str, ...] = ()  # obsolete settings found (OBSOLETE_SETTINGS): warned about, not used
 
     @property
     def endpoint(self) -> str:
         return self.worker_endpoint or default_worker_endpoint(self.port)
+
+    @property
+    def events_endpoint(self) -> str:
+        return self.worker_events_endpoint or default_events_endpoint(self.endpoint)
 
     @property
     def pacing_ledger_path(self) -> Path | None:
@@ -192,11 +215,15 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TWS_MARKET_DATA_TYPE": ("tws_market_data_type", _int(1, 4)),
     "LOG_LEVEL": ("log_level", _level),
     "GUNICORN_WORKERS": ("gunicorn_workers", _int(1, 64)),
-    "GUNICORN_THREADS": ("gunicorn_threads", _int(1, 256)),
+    "GUNICORN_WORKER_CONNECTIONS": ("gunicorn_worker_connections", _int(10, 100_000)),
     "GUNICORN_KEEPALIVE": ("gunicorn_keepalive", _int(0, 3600)),
+    "BRIDGE_HEADER_TIMEOUT": ("header_timeout", _float(0.5, 600)),
+    "BRIDGE_BODY_TIMEOUT": ("body_timeout", _float(0.5, 600)),
     "BAR_TIMEOUT": ("bar_timeout", _float(1, 600)),
     "BRIDGE_WORKER_ENDPOINT": ("worker_endpoint", _endpoint),
+    "BRIDGE_WORKER_EVENTS_ENDPOINT": ("worker_events_endpoint", _endpoint),
     "BRIDGE_WORKER_TIMEOUT": ("worker_timeout", _float(0.1, 60)),
+    "BRIDGE_MAX_WAITING_REQUESTS": ("max_waiting_requests", _int(1, 10_000)),
     "BRIDGE_API_TOKEN": ("api_token", _token),
     "BRIDGE_CORS_ORIGINS": ("cors_origins", _origins),
     "BRIDGE_MAX_BODY_BYTES": ("max_body_bytes", _int(256, 1024 * 1024)),
@@ -208,6 +235,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "TWS_WATCHDOG_INTERVAL": ("watchdog_interval", _float(0.5, 3600)),
     "TWS_CONNECTIVITY_GRACE": ("connectivity_grace", _float(0, 3600)),
     "BRIDGE_CACHE_MAX_MB": ("cache_max_mb", _float(0, 16384)),
+    "BRIDGE_HTTP_CACHE_MB": ("http_cache_mb", _float(0, 16384)),
     "BRIDGE_CACHE_NOW_TTL": ("cache_now_ttl", _float(0, 3600)),
     "BRIDGE_SUBSCRIPTION_IDLE_TTL": ("subscription_idle_ttl", _float(0.1, 86400)),
     "BRIDGE_MAX_SUBSCRIPTIONS": ("max_subscriptions", _int(1, 50)),
@@ -221,6 +249,14 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+# settings that are no longer used: set, they are ignored with a warning at start-up (not refused: an .env made from
+# an older .env.example keeps working)
+OBSOLETE_SETTINGS: dict[str, str] = {
+    "GUNICORN_THREADS": "the HTTP workers are gevent workers now: each holds up to GUNICORN_WORKER_CONNECTIONS "
+                        "connections, without a thread per request",
+}
+
+
 def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> BridgeConfig:
     """Settings from `env_file` (default `.env`, optional) overridden by the environment."""
     environ = os.environ if environ is None else environ
@@ -228,8 +264,9 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
     values: dict[str, str] = {}
     if path.is_file():
         values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    values.update({k: v for k, v in environ.items() if k in SETTINGS})
-    kwargs: dict[str, Any] = {"env_file": str(path)}
+    values.update({k: v for k, v in environ.items() if k in SETTINGS or k in OBSOLETE_SETTINGS})
+    kwargs: dict[str, Any] = {"env_file": str(path),
+                              "ignored_settings": tuple(name for name in OBSOLETE_SETTINGS if name in values)}
     for name, (field_name, parse) in SETTINGS.items():
         if name in values:
             try:
@@ -239,6 +276,12 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
     config = BridgeConfig(**kwargs)
     if config.reconnect_initial_delay > config.reconnect_max_delay:
         raise ConfigError("TWS_RECONNECT_INITIAL_DELAY: must not exceed TWS_RECONNECT_MAX_DELAY")
+    try:
+        events = config.events_endpoint
+    except ValueError as exc:
+        raise ConfigError(f"BRIDGE_WORKER_EVENTS_ENDPOINT: {exc}") from None
+    if events == config.endpoint:
+        raise ConfigError("BRIDGE_WORKER_EVENTS_ENDPOINT: must differ from BRIDGE_WORKER_ENDPOINT")
     if config.max_subscriptions >= config.pacing_max_open:
         raise ConfigError("BRIDGE_MAX_SUBSCRIPTIONS: must be below PACING_MAX_OPEN, to leave room for plain requests")
     if config.tws_max_messages_per_second + config.tws_message_burst > MAX_MESSAGE_WINDOW:
@@ -264,10 +307,15 @@ def as_environment(config: BridgeConfig) -> dict[str, str]:
     return env
 
 
-def load_config_or_exit(program: str) -> BridgeConfig:
-    """For process entry points: the settings, or exit 2 with a message naming the bad setting."""
+def load_config_or_exit(program: str, warn: bool = False) -> BridgeConfig:
+    """For process entry points: the settings, or exit 2 with a message naming the bad setting. With `warn`, every
+    obsolete setting found is named on stderr (once per start: gunicorn.conf.py asks, the other entry points not)."""
     try:
-        return load_config()
+        config = load_config()
     except ConfigError as exc:
         print(f"{program}: bad setting {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if warn:
+        for name in config.ignored_settings:
+            print(f"{program}: {name} is no longer used and is ignored: {OBSOLETE_SETTINGS[name]}", file=sys.stderr)
+    return config

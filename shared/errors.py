@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     EXPECTATION_FAILED = "expectation_failed"
     HEADERS_TOO_LARGE = "headers_too_large"
     NOT_IMPLEMENTED = "not_implemented"
+    REQUEST_TIMEOUT = "request_timeout"  # the header section or the body did not arrive in time
     SYMBOL_NOT_FOUND = "symbol_not_found"
     AMBIGUOUS_SYMBOL = "ambiguous_symbol"
     PACING_LIMITED = "pacing_limited"
@@ -32,7 +33,11 @@ class ErrorCode(StrEnum):
     TWS_UNAVAILABLE = "tws_unavailable"
     TWS_TIMEOUT = "tws_timeout"
     TWS_UNDECODABLE = "tws_undecodable"  # TWS sent a message this ibapi version cannot decode
+    NO_DATA = "no_data"  # a stream of a series TWS has no bars for now (shared/streams.py)
+    SUBSCRIPTIONS_EXHAUSTED = "subscriptions_exhausted"  # every live subscription slot serves stream clients
+    RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's resume point lies before what the worker holds
     WORKER_UNAVAILABLE = "worker_unavailable"
+    OVERLOADED = "overloaded"  # an HTTP worker's bound on requests waiting for the TWS worker is reached
     INTERNAL_ERROR = "internal_error"
 
 
@@ -48,6 +53,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.EXPECTATION_FAILED: 417,
     ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.SYMBOL_NOT_FOUND: 404,
     ErrorCode.AMBIGUOUS_SYMBOL: 400,
     ErrorCode.PACING_LIMITED: 429,
@@ -57,7 +63,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TWS_UNAVAILABLE: 503,
     ErrorCode.TWS_TIMEOUT: 504,
     ErrorCode.TWS_UNDECODABLE: 502,
+    ErrorCode.NO_DATA: 404,
+    ErrorCode.SUBSCRIPTIONS_EXHAUSTED: 503,
+    ErrorCode.RESUME_UNAVAILABLE: 410,
     ErrorCode.WORKER_UNAVAILABLE: 503,
+    ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

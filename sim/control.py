@@ -57,6 +57,8 @@ OPERATIONS: dict[str, Operation] = {
     "received": lambda s, name=None: [dataclasses.asdict(r) for r in s.request_log.received(name)],
     "errors": lambda s, code=None: [dataclasses.asdict(e) for e in s.request_log.errors(code)],
     "clear_log": lambda s: s.request_log.clear(),
+    "record_updates": lambda s, value=True: setattr(s.request_log, "recording_updates", bool(value)),
+    "updates_sent": lambda s: [dataclasses.asdict(u) for u in s.request_log.updates()],
 }
 
 

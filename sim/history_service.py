@@ -111,6 +111,7 @@ class HistoryService:
                 return
             forming = current
             for update in server.faults.volumes_of(instrument.symbol, bars):
+                server.request_log.record_update(conn.number, conn.client_id, request.req_id, update)
                 conn.send(conn.encoder.historical_data_update(request.req_id, update))
                 server.after_stream_update()
 

@@ -1,4 +1,5 @@
-"""A record of every message the simulator received and every error it sent.
+"""A record of every message the simulator received and every error it sent, and (when asked) every keepUpToDate
+update it sent.
 
 Tests count upstream requests with it ("100 identical bridge requests caused one reqHistoricalData"), and
 `--log-requests FILE` writes the same records as JSON lines for runs outside pytest.
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +49,19 @@ class SentError:
     message: str
 
 
+@dataclass(frozen=True)
+class SentUpdate:
+    """One keepUpToDate update sent (recorded while `record_updates` is on): `wall` is the real epoch time just before
+    it was written to the client's socket, so a test can measure how long the update took to reach a stream client."""
+
+    seq: int
+    wall: float
+    connection: int
+    client_id: int | None
+    req_id: int
+    bar: dict[str, Any]  # date, open, high, low, close, volume, wap, count as sent
+
+
 _MSG_IDS = {
     "StartApi": 71, "RequestIds": 8, "RequestCurrentTime": 49, "RequestMarketDataType": 59,
     "RequestContractDetails": 9, "RequestHistoricalData": 20, "CancelHistoricalData": 25,
@@ -61,6 +76,8 @@ class RequestLog:
         self._lock = threading.Lock()
         self._received: list[ReceivedMessage] = []
         self._errors: list[SentError] = []
+        self._updates: list[SentUpdate] = []
+        self.recording_updates = False  # off by default: a stream sends many updates a second, for hours
         self._seq = 0
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
 
@@ -84,6 +101,20 @@ class RequestLog:
             rec = SentError(self._seq, time.time(), connection, client_id, req_id, code, message)
             self._errors.append(rec)
             self._write({"kind": "error", **dataclasses.asdict(rec)})
+
+    def record_update(self, connection: int, client_id: int | None, req_id: int, bar: Any) -> None:
+        if not self.recording_updates:
+            return
+        with self._lock:
+            self._seq += 1
+            rec = SentUpdate(self._seq, time.time(), connection, client_id, req_id,
+                             {k: str(v) if isinstance(v, Decimal) else v for k, v in dataclasses.asdict(bar).items()})
+            self._updates.append(rec)
+            self._write({"kind": "update", **dataclasses.asdict(rec)})
+
+    def updates(self) -> list[SentUpdate]:
+        with self._lock:
+            return list(self._updates)
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is not None:
@@ -109,6 +140,7 @@ class RequestLog:
         with self._lock:
             self._received.clear()
             self._errors.clear()
+            self._updates.clear()
 
     def close(self) -> None:
         if self._file is not None:

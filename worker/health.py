@@ -41,6 +41,7 @@ def health_report(service: WorkerService) -> dict[str, Any]:
         "message_budget": service.outbox.stats(),
         "contracts": service.resolver.stats(),
         "subscriptions": service.subscriptions.stats(),
+        "streams": {"events_endpoint": config.events_endpoint, **service.streams.stats()},
         "cache": service.cache.stats(),
         "undecodable_messages": service.undecodable.stats(),
     }

@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import zmq
@@ -25,8 +24,11 @@ from worker.health import health_report
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher
 from worker.history.upstream import UpstreamRequests
+from worker.live.publisher import Publisher
+from worker.live.streams import STREAM_OPS, StreamDesk
 from worker.live.subscriptions import SubscriptionBook
 from worker.mailbox import Mailbox
+from worker.sockets import bind_publisher, bind_router
 from worker.timers import Timers
 from worker.tws.client import TwsClient
 from worker.tws.connection_manager import ConnectionManager
@@ -43,19 +45,6 @@ log = logging.getLogger("tws.worker")
 Reply = Callable[[dict[str, Any] | None, BridgeError | None], None]
 
 
-def bind_router(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-    """Bind the ROUTER; an ipc:// endpoint lives in a private directory (mode 0700)."""
-    if endpoint.startswith("ipc://"):
-        directory = Path(endpoint[len("ipc://"):]).parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
-    sock = ctx.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.ROUTER_MANDATORY, 0)  # a caller that went away: drop its late answer silently
-    sock.bind(endpoint)
-    return sock
-
-
 class WorkerService:
     def __init__(self, config: BridgeConfig, client_factory: Callable[[Mailbox, int], TwsClient] = TwsClient) -> None:
         self.config = config
@@ -67,7 +56,8 @@ class WorkerService:
         self.budget = MessageBudget(config.tws_max_messages_per_second, config.tws_message_burst)
         self.connection = ConnectionManager(config, self.mailbox, self.timers, self._on_ready, self._on_lost,
                                             client_factory=client_factory, on_outage=self._on_outage,
-                                            on_data_lost=self._on_data_lost, budget=self.budget)
+                                            on_data_lost=self._on_data_lost, on_data_kept=self._on_data_kept,
+                                            budget=self.budget)
         self.pacing = PacingRules(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
                          max_open=config.pacing_max_open),
@@ -80,17 +70,25 @@ class WorkerService:
         self.undecodable = UndecodableMessages(self.upstream, self.resolver)
         self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
         self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
-        self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
-                                              config.max_subscriptions, self.cache, self.bars.ttl_for,
-                                              self.tws_clock)
-        self._probe_sent = 0.0
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
+        self._events: zmq.Socket[Any] | None = None  # the PUB socket for live series (shared/streams.py)
+        self.publisher = Publisher(self._publish)
+        self.subscriptions = SubscriptionBook(self.upstream, self.timers, config.subscription_idle_ttl,
+                                              config.max_subscriptions, self.cache, self.bars.ttl_for,
+                                              self.tws_clock, self.publisher,
+                                              probe=lambda: self.outbox.send(CurrentTimeRequest()))
+        self.streams = StreamDesk(self.subscriptions, config.bar_timeout)
+        self._probe_sent = 0.0
         self._running = False
         self.requests = 0
 
     def _next_id(self) -> int:
         return next(self._ids)
+
+    def _publish(self, frames: list[bytes]) -> None:
+        if self._events is not None:
+            self._events.send_multipart(frames, zmq.NOBLOCK)  # past the high-water mark ZeroMQ drops, never blocks
 
     def _unavailable(self, message: str | None = None) -> BridgeError:
         text = message or ("IB is unreachable behind TWS (1100)" if self.connection.connected
@@ -114,15 +112,21 @@ class WorkerService:
         self.outbox.pump()
 
     def _on_outage(self, reason: str) -> None:
-        """1100/2110: plain requests in flight fail at once; live subscriptions wait for 1101/1102 or a reconnect."""
+        """1100/2110: plain requests in flight fail at once; live subscriptions wait for 1101/1102 or a reconnect
+        (their streams hear that they are interrupted)."""
         error = self._unavailable(reason)
         self.bars.fail_all(error)
         self.resolver.fail_all(error)
+        self.subscriptions.outage(reason)
 
     def _on_data_lost(self) -> None:
         """1101: TWS dropped every request: plain ones in flight fail, subscriptions are requested again."""
         self.bars.fail_all(self._unavailable("TWS lost the request (1101)"))
-        self.subscriptions.resubscribe_all("1101 (data lost)")
+        self.subscriptions.resubscribe_all("TWS lost the live subscriptions (1101)")
+
+    def _on_data_kept(self) -> None:
+        """1102: TWS kept the subscriptions; interrupted series are requested again, for what the outage hid."""
+        self.subscriptions.data_kept()
 
     def _watchdog(self) -> None:
         """A connection that looks alive but says nothing is probed with reqCurrentTime, and dropped if silent."""
@@ -146,7 +150,9 @@ class WorkerService:
 
     def run(self) -> None:
         self._router = bind_router(self._ctx, self.config.endpoint)
-        log.info("worker listening on %s (pid %d)", self.config.endpoint, os.getpid())
+        self._events = bind_publisher(self._ctx, self.config.events_endpoint)
+        log.info("worker listening on %s, publishing live series on %s (pid %d)", self.config.endpoint,
+                 self.config.events_endpoint, os.getpid())
         self.connection.start()
         self._watchdog()
         poller = zmq.Poller()
@@ -170,8 +176,9 @@ class WorkerService:
     def _shutdown(self) -> None:
         self.connection.stop()
         self.pacing.ledger.close()
-        if self._router is not None:
-            self._router.close(0)
+        for sock in (self._router, self._events):
+            if sock is not None:
+                sock.close(0)
         self._ctx.term()
 
     @staticmethod
@@ -244,11 +251,19 @@ class WorkerService:
                 reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
                 return
             self._bars(bar_request, time.monotonic() + timeout, reply)
+        elif request.op in STREAM_OPS:
+            self.streams.handle(request.op, request.body, request.deadline, reply, self._with_contract)
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
         if not self.connection.usable:
             reply(None, self._unavailable())
             return
+        fetch = self.subscriptions.fetch if request.include_forming else self.bars.fetch
+        self._with_contract(request, deadline, reply, lambda contract: fetch(request, contract, deadline, reply))
+
+    def _with_contract(self, request: BarRequest, deadline: float, reply: Reply,
+                       then: Callable[[ResolvedContract], None]) -> None:
+        """Resolve the request's contract (at once when cached), then go on with it before the deadline."""
         timer: Any = None
         answered = False
 
@@ -261,10 +276,8 @@ class WorkerService:
                 return  # the caller already has its 504; nothing may be sent for it now
             if error is not None or contract is None:
                 reply(None, error)
-            elif request.include_forming:
-                self.subscriptions.fetch(request, contract, deadline, reply)
             else:
-                self.bars.fetch(request, contract, deadline, reply)
+                then(contract)
 
         self.resolver.resolve(contract_key(request), resolved, deadline)
         if not answered:  # cached, or remembered as not found: answered at once, no timer needed
@@ -279,6 +292,7 @@ class WorkerService:
         kind = event[0]
         if kind == "current_time":
             self.tws_clock.observe(float(event[2]))
+            self.subscriptions.clock_reading(float(event[2]))
             return
         if kind == "undecodable":  # a message ibapi could not decode: its request fails, the connection stays
             self.undecodable.on_report(event[2])

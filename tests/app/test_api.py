@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
+from shared.protocol import WorkerReply
 from tests.app.conftest import BAR, CONNECTED_HEALTH, WorkerStub, error, result
 
 VALID = {"symbol": "AAPL", "period": "5m", "duration": "1 D"}
@@ -118,6 +119,80 @@ class TestBars:
         assert response.status_code == 503 and time.monotonic() - started < 1.0  # not the bar timeout
         body = response.get_json()
         assert (body["code"], body["symbol"], body["period"]) == ("worker_unavailable", "AAPL", "5m")
+
+
+PAST = {**VALID, "end_datetime": "20250127 16:00:00"}
+
+
+class TestFinalAnswersKeptByTheHttpWorker:
+    """An answer the worker calls final (`"ttl": null`) is answered again from the HTTP worker, without a trip."""
+
+    def test_a_final_answer_is_repeated_without_asking_the_worker(self, client: FlaskClient,
+                                                                  stub: WorkerStub) -> None:
+        stub.handler = result({"bars": [BAR], "notice": None, "ttl": None})
+        first = client.post("/api/v1/bars", json=PAST)
+        again = client.post("/api/v1/bars", json={**PAST, "symbol": "aapl", "what": "trades"})  # the same request
+        assert first.status_code == again.status_code == 200
+        assert again.data == first.data and again.mimetype == "application/json"
+        assert again.get_json() == {"success": True, "symbol": "AAPL", "period": "5m", "bars": [BAR], "count": 1,
+                                    "error": None}
+        assert len(stub.requests) == 1
+
+    def test_a_different_request_still_goes_to_the_worker(self, client: FlaskClient, stub: WorkerStub) -> None:
+        stub.handler = result({"bars": [BAR], "notice": None, "ttl": None})
+        client.post("/api/v1/bars", json=PAST)
+        client.post("/api/v1/bars", json={**PAST, "duration": "2 D"})
+        client.post("/api/v1/bars", json={**PAST, "session": "all"})
+        assert len(stub.requests) == 3
+
+    @pytest.mark.parametrize("reply", [{"bars": [BAR], "notice": None, "ttl": 15.0},  # ends now: may still change
+                                       {"bars": [BAR], "notice": None}])  # a worker that does not say
+    def test_an_answer_that_may_change_is_asked_again(self, client: FlaskClient, stub: WorkerStub,
+                                                      reply: dict[str, Any]) -> None:
+        stub.handler = result(reply)
+        for _ in range(2):
+            assert client.post("/api/v1/bars", json=PAST).status_code == 200
+        assert len(stub.requests) == 2
+
+    def test_an_answer_ending_now_is_never_kept_whatever_the_worker_says(self, client: FlaskClient,
+                                                                         stub: WorkerStub) -> None:
+        stub.handler = result({"bars": [BAR], "notice": None, "ttl": None})
+        for _ in range(2):
+            client.post("/api/v1/bars", json=VALID)
+            client.post("/api/v1/bars", json={**VALID, "include_forming": True})
+        assert len(stub.requests) == 4
+
+    def test_an_error_is_never_kept(self, client: FlaskClient, stub: WorkerStub) -> None:
+        stub.handler = error(BridgeError(ErrorCode.TWS_TIMEOUT, "slow"))
+        for _ in range(2):
+            assert client.post("/api/v1/bars", json=PAST).status_code == 504
+        assert len(stub.requests) == 2
+
+    def test_a_kept_answer_is_served_while_the_worker_is_down(self, app_factory: Callable[..., Flask],
+                                                              stub: WorkerStub) -> None:
+        client = app_factory().test_client()
+        stub.handler = result({"bars": [], "notice": {"tws_code": 162, "message": "no data"}, "ttl": None})
+        first = client.post("/api/v1/bars", json=PAST)
+        stub.stop()
+        assert client.post("/api/v1/bars", json=PAST).data == first.data
+        assert client.post("/api/v1/bars", json={**PAST, "duration": "2 D"}).status_code == 503
+
+    def test_bridge_http_cache_mb_0_keeps_nothing(self, app_factory: Callable[..., Flask], stub: WorkerStub) -> None:
+        client = app_factory(http_cache_mb=0).test_client()
+        stub.handler = result({"bars": [BAR], "notice": None, "ttl": None})
+        for _ in range(2):
+            client.post("/api/v1/bars", json=PAST)
+        assert len(stub.requests) == 2
+
+    def test_health_shows_this_http_workers_cache_and_waiting_requests(self, client: FlaskClient,
+                                                                       stub: WorkerStub) -> None:
+        stub.handler = lambda request: WorkerReply(request.id, result=(
+            CONNECTED_HEALTH if request.op == "health" else {"bars": [BAR], "notice": None, "ttl": None}))
+        for _ in range(3):
+            client.post("/api/v1/bars", json=PAST)
+        http_worker = client.get("/api/v1/health").get_json()["http_worker"]
+        assert http_worker["waiting_requests"] == 0 and http_worker["max_waiting_requests"] == 500
+        assert (http_worker["answer_cache"]["entries"], http_worker["answer_cache"]["hits"]) == (1, 2)
 
 
 class TestWorkerErrorsBecomeStatuses:

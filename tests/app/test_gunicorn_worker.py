@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from gunicorn.http import errors as http_errors
 
-from app.gunicorn_worker import JsonServerErrors, ThreadWorker, _closing_on_request, encode_error_response, server_error
+from app.client_deadlines import ClientTimeout, SlowClientDeadlines
+from app.gunicorn_worker import GeventWorker, JsonServerErrors, _closing_on_request, encode_error_response, server_error
 from app.request_body import CLOSE_CONNECTION
 from shared.errors import BridgeError, ErrorCode
 
@@ -53,7 +54,7 @@ def test_the_answer_is_the_bridges_json_error_and_closes_the_connection() -> Non
 
 
 def test_handle_error_writes_the_json_answer_to_the_client() -> None:
-    worker = ThreadWorker.__new__(ThreadWorker)  # handle_error needs none of a worker's process state
+    worker = GeventWorker.__new__(GeventWorker)  # handle_error needs none of a worker's process state
     ours, theirs = socket.socketpair()
     with ours, theirs:
         worker.handle_error(None, ours, ("127.0.0.1", 5555), http_errors.InvalidHeader("CONTENT-TYPE"))
@@ -63,11 +64,29 @@ def test_handle_error_writes_the_json_answer_to_the_client() -> None:
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["code"] == "invalid_request"
 
 
-def test_the_worker_class_is_gthread_with_the_json_errors() -> None:
-    from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+def test_a_slow_client_that_sent_a_request_line_gets_408_request_timeout() -> None:
+    error = server_error(ClientTimeout("header", 10, answer=True))
+    assert (error.code, error.http_status) == (ErrorCode.REQUEST_TIMEOUT, 408)
+    assert error.message == "the request's header section did not arrive within 10 s; the connection is closed"
 
-    assert issubclass(ThreadWorker, JsonServerErrors) and issubclass(ThreadWorker, GthreadWorker)
-    assert ThreadWorker.handle_error is JsonServerErrors.handle_error
+
+@pytest.mark.parametrize("phase", ["header", "idle"])
+def test_a_slow_client_without_a_request_line_is_closed_without_an_answer(phase: str) -> None:
+    worker = GeventWorker.__new__(GeventWorker)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        worker.handle_error(None, ours, ("127.0.0.1", 5555), ClientTimeout(phase, 10, answer=False))
+        ours.close()  # what gunicorn does next
+        assert theirs.recv(65536) == b""
+
+
+def test_the_worker_class_is_gunicorns_gevent_worker_with_json_errors_and_deadlines() -> None:
+    from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
+
+    assert issubclass(GeventWorker, JsonServerErrors) and issubclass(GeventWorker, GunicornGeventWorker)
+    assert issubclass(GeventWorker, SlowClientDeadlines)
+    assert GeventWorker.handle_error is JsonServerErrors.handle_error
+    assert GeventWorker.handle is SlowClientDeadlines.handle
 
 
 class FakeResponse:

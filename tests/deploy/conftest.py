@@ -21,8 +21,8 @@ def nginx_installed() -> None:
 def make_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., NginxProcess]]:
     made: list[NginxProcess] = []
 
-    def make(upstream_port: int, read_timeout: str | None = None) -> NginxProcess:
-        proxy = NginxProcess(tmp_path_factory.mktemp("nginx"), upstream_port, read_timeout)
+    def make(upstream_port: int, read_timeout: str | None = None, http_extra: str = "") -> NginxProcess:
+        proxy = NginxProcess(tmp_path_factory.mktemp("nginx"), upstream_port, read_timeout, http_extra)
         made.append(proxy)
         return proxy.start()
 

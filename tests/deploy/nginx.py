@@ -39,7 +39,7 @@ def render(upstream_port: int, listen_port: int, read_timeout: str | None = None
 class NginxProcess:
     """`nginx -p <tmp> -c <tmp>/nginx.conf -g 'daemon off;'` on a free loopback port, in front of `upstream_port`."""
 
-    def __init__(self, tmp: Path, upstream_port: int, read_timeout: str | None = None) -> None:
+    def __init__(self, tmp: Path, upstream_port: int, read_timeout: str | None = None, http_extra: str = "") -> None:
         self.port = free_port()
         self.prefix = tmp
         self.error_log = tmp / "error.log"
@@ -52,6 +52,7 @@ class NginxProcess:
         self.conf.write_text(
             f"{user}worker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {self.error_log} info;\n"
             f"events {{ worker_connections 256; }}\nhttp {{\n    access_log {tmp / 'access.log'};\n{temp_paths}"
+            f"    {http_extra}\n"
             f"{render(upstream_port, self.port, read_timeout)}\n}}\n")
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         self.proc: subprocess.Popen[bytes] | None = None

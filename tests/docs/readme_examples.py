@@ -11,6 +11,9 @@ from typing import Any
 FENCE_RE = re.compile(r"^```(\w*)\s*$")
 COMMENTED_RE = re.compile(r"^(curl .*?)\s+#\s*(.*)$")
 INLINE_BODY_RE = re.compile(r"`(\{\"symbol\".*?\})`")
+# A stream never ends by itself and answers with events, not JSON: its curl is not run with the others (they are
+# parsed as JSON once curl exits) but by the stream test, with a deadline, against the event stream shown under it.
+STREAM_PATH = "/api/v1/bars/stream"
 # values that do not depend on the moment an example runs; everything else is compared by type only
 STABLE_KEYS = frozenset({"success", "code", "status", "connected", "state", "symbol", "period", "error"})
 
@@ -20,6 +23,13 @@ class CurlExample:
     command: str  # as printed, continuation lines joined
     expected: Any  # the answer README shows for it (the next ```json block or a trailing comment), or None
     line: int  # where it starts in README.md, for messages
+
+
+@dataclass(frozen=True)
+class StreamExample:
+    command: str
+    shown: str  # the event stream README shows for it (the ```text block under the command)
+    line: int
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ def curl_examples(readme: str) -> list[CurlExample]:
             if line.startswith("# {") and found and found[-1][1] is None:  # the answer, on the line under it
                 found[-1] = (found[-1][0], loads_shown(line[2:]))
                 continue
-            if not line.startswith("curl "):
+            if not line.startswith("curl ") or STREAM_PATH in line:
                 continue
             commented = COMMENTED_RE.match(line)
             if commented:
@@ -85,6 +95,21 @@ def curl_examples(readme: str) -> list[CurlExample]:
                 and following[2] == start + len(lines) + 2:  # the answer block right under the command
             found[0] = (found[0][0], loads_shown("\n".join(following[1])))
         examples.extend(CurlExample(command, expected, start) for command, expected in found)
+    return examples
+
+
+def stream_examples(readme: str) -> list[StreamExample]:
+    """Stream curls, each with the ```text block right under its ```bash block."""
+    examples: list[StreamExample] = []
+    blocks = _blocks(readme)
+    for index, (language, lines, start) in enumerate(blocks):
+        commands = [line for line in _logical_lines(lines) if line.startswith("curl ") and STREAM_PATH in line]
+        if language != "bash" or not commands:
+            continue
+        following = blocks[index + 1] if index + 1 < len(blocks) else None
+        assert len(commands) == 1 and following is not None and following[0] == "text" \
+            and following[2] == start + len(lines) + 2, f"README line {start}: a stream curl needs its events shown"
+        examples.append(StreamExample(commands[0], "\n".join(following[1]) + "\n", start))
     return examples
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.readme_examples import body_examples, curl_examples, mismatches
+from tests.docs.readme_examples import body_examples, curl_examples, mismatches, stream_examples
 from tests.e2e.processes import http
 from tests.ports import free_port
+from tests.sse import SseParser
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,47 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_stream_curl_in_the_readme_shows_the_events_shown(demo: Demo) -> None:
+    # first in the module: the curls below take TWS down and up (/disconnect, /connect), and a stream opened while
+    # its series is being restored says so ("interrupted"), which README's example does not show
+    (example,) = stream_examples(README)
+    shown_reader = SseParser()
+    shown = shown_reader.feed(example.shown.encode())
+    assert shown and shown_reader.retry is not None
+    command = example.command.replace(README_PORT, f"127.0.0.1:{demo.port}")
+    proc = subprocess.Popen(["bash", "-c", command], stdout=subprocess.PIPE, start_new_session=True)
+    chunks: queue.Queue[bytes] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read1(65536):
+            chunks.put(chunk)
+
+    threading.Thread(target=read, daemon=True).start()
+    reader = SseParser()
+    events: list = []
+
+    def enough() -> bool:
+        while not chunks.empty():
+            events.extend(reader.feed(chunks.get()))
+        return len(events) >= len(shown)
+
+    try:  # a stream never ends: read what README shows, then stop curl
+        wait_until(enough, timeout=30, interval=0.05, what=f"the {len(shown)} events README shows")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    assert reader.retry == shown_reader.retry
+    problems: list[str] = []
+    for want, got in zip(shown, events, strict=False):
+        if (want.kind, want.id is None) != (got.kind, got.id is None):
+            problems.append(f"expected a {want.kind} event (id {want.id}), got {got}")
+        problems += [f"{want.kind}: {p}" for p in mismatches(want.data, got.data)]
+        if got.id is not None:
+            assert got.id == str(got.data["time"])
+    assert problems == [], f"README line {example.line}"
 
 
 def test_every_curl_in_the_readme_answers_as_shown(demo: Demo) -> None:

@@ -83,7 +83,7 @@ class BridgeProcess:
         self.port = free_port()
         ipc_dir = tmp / "ipc"
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "TWS_PORT": str(tws_port),
-                    "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": "16", "LOG_LEVEL": "INFO",
+                    "GUNICORN_WORKERS": str(workers), "LOG_LEVEL": "INFO",
                     "BRIDGE_WORKER_ENDPOINT": f"ipc://{ipc_dir}/worker.sock", "BRIDGE_ENV_FILE": str(tmp / "none.env"),
                     "BRIDGE_PACING_LEDGER": str(ipc_dir / "pacing.jsonl"),  # this bridge's own, never a past run's
                     "TWS_RECONNECT_INITIAL_DELAY": "0.2", "TWS_RECONNECT_MAX_DELAY": "1", "BAR_TIMEOUT": "5",

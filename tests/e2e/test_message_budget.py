@@ -48,7 +48,7 @@ def rate_errors(tws) -> list[dict[str, Any]]:
 
 def test_1000_random_unknown_symbols_from_64_clients_stay_under_50_messages_a_second(make_tws, make_bridge):
     tws = make_tws(extra=("--max-message-rate", "50")).start()
-    bridge = make_bridge(tws.port, GUNICORN_THREADS="64")
+    bridge = make_bridge(tws.port)
     symbols = unknown_symbols(1000)
 
     def call(symbol: str) -> Answer:
@@ -79,7 +79,7 @@ def test_1000_random_unknown_symbols_from_64_clients_stay_under_50_messages_a_se
 def test_one_unknown_symbol_hammered_by_64_clients_is_looked_up_once_per_ttl(make_tws, make_bridge):
     tws = make_tws(extra=("--max-message-rate", "50")).start()
     ttl = 2.0
-    bridge = make_bridge(tws.port, GUNICORN_THREADS="64", BRIDGE_CONTRACT_NOT_FOUND_TTL=str(ttl))
+    bridge = make_bridge(tws.port, BRIDGE_CONTRACT_NOT_FOUND_TTL=str(ttl))
     run_for = 5.0
 
     def hammer(_: int) -> list[int]:

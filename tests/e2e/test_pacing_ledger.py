@@ -23,7 +23,7 @@ KEYS = [(symbol, duration) for symbol in STOCKS[:10] for duration in DURATIONS]
 
 def test_kill_9_of_the_worker_under_50_clients_causes_no_pacing_violation(make_tws, make_bridge):
     tws = make_tws(extra=("--reply-delay", "3")).start()  # the first 50 are still open at TWS when the worker dies
-    bridge = make_bridge(tws.port, GUNICORN_THREADS="64", BAR_TIMEOUT="25")
+    bridge = make_bridge(tws.port, BAR_TIMEOUT="25")
     pid = bridge.get("/health").body["worker"]["worker_pid"]
     killed = threading.Event()
     killed_at: list[float] = []

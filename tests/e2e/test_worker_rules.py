@@ -49,7 +49,7 @@ def test_a_burst_of_120_small_bar_requests_never_violates_pacing(make_tws, make_
 def test_100_concurrent_identical_requests_make_one_upstream_request(make_tws, make_bridge):
     # TWS takes 2 s: all 100 arrive while the one upstream request is in flight (coalescing, not the cache)
     tws = make_tws(extra=("--reply-delay", "2")).start()
-    bridge = make_bridge(tws.port, GUNICORN_THREADS="64", BAR_TIMEOUT="20")
+    bridge = make_bridge(tws.port, BAR_TIMEOUT="20")
     assert bridge.bars(symbol="KO", end_datetime=PAST).status == 200  # the contract is resolved beforehand
     with ThreadPoolExecutor(100) as pool:
         answers = list(pool.map(lambda _: bridge.bars(symbol="IBM", end_datetime=PAST), range(100)))
@@ -124,8 +124,9 @@ def test_1101_requests_subscriptions_again_and_1102_does_not(make_tws, make_brid
 
 def test_the_worker_killed_during_50_requests_answers_all_within_2_s(make_tws, make_bridge):
     tws = make_tws(extra=("--reply-delay", "5")).start()
-    # 64 threads per HTTP worker: all 50 in flight at once even if one HTTP worker accepts every connection
-    bridge = make_bridge(tws.port, GUNICORN_THREADS="64", BAR_TIMEOUT="20")
+    # all 50 in flight at once even if one HTTP worker accepts every connection (a greenlet each, far below the
+    # BRIDGE_MAX_WAITING_REQUESTS bound)
+    bridge = make_bridge(tws.port, BAR_TIMEOUT="20")
     pid = bridge.get("/health").body["worker"]["worker_pid"]
     keys = [(s, w) for w in ("TRADES", "MIDPOINT", "BID") for s in STOCKS][:50]
     done: list[float] = []

@@ -14,9 +14,11 @@ from shared.config import (
     BridgeConfig,
     ConfigError,
     as_environment,
+    default_events_endpoint,
     default_pacing_ledger,
     default_worker_endpoint,
     load_config,
+    load_config_or_exit,
 )
 
 
@@ -69,11 +71,15 @@ BAD_VALUES: dict[str, list[str]] = {
     "TWS_MARKET_DATA_TYPE": ["0", "5", "live"],
     "LOG_LEVEL": ["TRACE", "", "verbose", "\u0131nfo", "debu\u0261"],  # dotless i upper-cases to I
     "GUNICORN_WORKERS": ["0", "65", "many"],
-    "GUNICORN_THREADS": ["0", "257"],
+    "GUNICORN_WORKER_CONNECTIONS": ["0", "9", "100001", "many", "2000.5"],
     "GUNICORN_KEEPALIVE": ["-1", "3601", "long", "7.5"],
+    "BRIDGE_HEADER_TIMEOUT": ["0", "0.4", "601", "x", "nan"],
+    "BRIDGE_BODY_TIMEOUT": ["0", "0.4", "601", "x", "inf"],
     "BAR_TIMEOUT": ["0", "0.5", "601", "nan", "inf", "soon", "\u0663\u0660"],
     "BRIDGE_WORKER_ENDPOINT": ["http://127.0.0.1:5555", "/tmp/worker.sock"],
+    "BRIDGE_WORKER_EVENTS_ENDPOINT": ["http://127.0.0.1:5556", "/tmp/events.sock"],
     "BRIDGE_WORKER_TIMEOUT": ["0", "61", "x"],
+    "BRIDGE_MAX_WAITING_REQUESTS": ["0", "10001", "x", "5.5"],
     "BRIDGE_API_TOKEN": ["short", "has a space in the middle", "0123456789abcde\x07",
                          "s\u00e9cret-token-0123456789", "\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6\u79d8\u5bc6" * 2],
     "BRIDGE_CORS_ORIGINS": ["", " , ,", "https://b\u00fccher.example"],
@@ -86,6 +92,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "TWS_WATCHDOG_INTERVAL": ["0", "x"],
     "TWS_CONNECTIVITY_GRACE": ["-1", "x"],
     "BRIDGE_CACHE_MAX_MB": ["-1", "x"],
+    "BRIDGE_HTTP_CACHE_MB": ["-1", "16385", "x", "nan"],
     "BRIDGE_CACHE_NOW_TTL": ["-1", "x"],
     "BRIDGE_SUBSCRIPTION_IDLE_TTL": ["0", "x"],
     "BRIDGE_MAX_SUBSCRIPTIONS": ["0", "51", "x"],
@@ -117,9 +124,38 @@ def test_a_non_ascii_token_is_refused_without_echoing_it(no_env_file: Path) -> N
     assert "cret-token" not in str(caught.value)
 
 
+def test_slow_clients_get_10_s_for_the_header_and_10_s_for_the_body_by_default(no_env_file: Path) -> None:
+    config = load_config({}, env_file=no_env_file)
+    assert (config.header_timeout, config.body_timeout) == (10.0, 10.0)
+
+
 def test_keep_alive_defaults_to_75_s_and_0_turns_it_off(no_env_file: Path) -> None:
     assert load_config({}, env_file=no_env_file).gunicorn_keepalive == 75
     assert load_config({"GUNICORN_KEEPALIVE": "0"}, env_file=no_env_file).gunicorn_keepalive == 0
+
+
+def test_an_http_worker_holds_2000_connections_by_default(no_env_file: Path) -> None:
+    assert load_config({}, env_file=no_env_file).gunicorn_worker_connections == 2000
+    config = load_config({"GUNICORN_WORKER_CONNECTIONS": "5000"}, env_file=no_env_file)
+    assert config.gunicorn_worker_connections == 5000
+
+
+@pytest.mark.parametrize("source", ["environment", "env file"])
+def test_gunicorn_threads_is_obsolete_ignored_and_named(source: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An .env made from an older .env.example still starts the bridge; the start-up names what is ignored."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("GUNICORN_THREADS=8\n" if source == "env file" else "")
+    environ = {"GUNICORN_THREADS": "8"} if source == "environment" else {}
+    config = load_config(environ, env_file=env_file)
+    assert config.ignored_settings == ("GUNICORN_THREADS",)
+    assert replace(config, ignored_settings=()) == BridgeConfig(env_file=str(env_file)), "nothing else changes"
+    monkeypatch.setattr(os, "environ", {**environ, "BRIDGE_ENV_FILE": str(env_file)})
+    load_config_or_exit("tws-bridge", warn=True)
+    assert "GUNICORN_THREADS is no longer used and is ignored" in capsys.readouterr().err
+    load_config_or_exit("tws-bridge")
+    assert capsys.readouterr().err == "", "only the entry point that asks warns (gunicorn.conf.py), once"
 
 
 def test_initial_reconnect_delay_may_not_exceed_the_maximum(no_env_file: Path) -> None:
@@ -163,8 +199,10 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config", [
     BridgeConfig(),
     BridgeConfig(host="127.0.0.1", port=8080, tws_host="::1", tws_port=4002, tws_client_id=0, tws_market_data_type=4,
-                 log_level="WARNING", gunicorn_workers=1, gunicorn_threads=2, gunicorn_keepalive=30, bar_timeout=2.5,
-                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, api_token="s3cret-token-0123456789",
+                 log_level="WARNING", gunicorn_workers=1, gunicorn_worker_connections=50, gunicorn_keepalive=30,
+                 bar_timeout=2.5, header_timeout=3.5, body_timeout=0.5, http_cache_mb=0,
+                 worker_endpoint="ipc:///tmp/x/worker.sock", worker_timeout=0.5, max_waiting_requests=7,
+                 api_token="s3cret-token-0123456789",
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
                  tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1,
                  tws_max_messages_per_second=20.5, tws_message_burst=2, contract_not_found_ttl=0,
@@ -231,3 +269,33 @@ def test_an_empty_pacing_ledger_keeps_pacing_in_memory_only(no_env_file: Path) -
     assert load_config({"BRIDGE_PACING_LEDGER": ""}, env_file=no_env_file).pacing_ledger_path is None
     named = load_config({"BRIDGE_PACING_LEDGER": "/run/tws-bridge/pacing.jsonl"}, env_file=no_env_file)
     assert named.pacing_ledger_path == Path("/run/tws-bridge/pacing.jsonl")
+
+
+# ---- the worker's events endpoint (live series, shared/streams.py) -----------------------------------------------
+
+def test_the_events_endpoint_defaults_to_a_socket_next_to_the_ipc_endpoint(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path, no_env_file: Path) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    config = load_config({"PORT": "3004"}, env_file=no_env_file)
+    assert config.events_endpoint == f"ipc://{tmp_path}/tws-bridge-{os.getuid()}/worker-3004-events.sock"
+    named = load_config({"BRIDGE_WORKER_ENDPOINT": "ipc:///run/tws-bridge/worker.sock"}, env_file=no_env_file)
+    assert named.events_endpoint == "ipc:///run/tws-bridge/worker-events.sock"
+
+
+def test_a_tcp_worker_endpoint_publishes_on_the_next_port(no_env_file: Path) -> None:
+    config = load_config({"BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:5555"}, env_file=no_env_file)
+    assert config.events_endpoint == "tcp://127.0.0.1:5556" == default_events_endpoint("tcp://127.0.0.1:5555")
+
+
+def test_the_events_endpoint_can_be_named(no_env_file: Path) -> None:
+    config = load_config({"BRIDGE_WORKER_EVENTS_ENDPOINT": "tcp://127.0.0.1:7000"}, env_file=no_env_file)
+    assert config.events_endpoint == "tcp://127.0.0.1:7000"
+
+
+@pytest.mark.parametrize("env", [
+    {"BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:65535"},  # no next port
+    {"BRIDGE_WORKER_ENDPOINT": "tcp://127.0.0.1:5555", "BRIDGE_WORKER_EVENTS_ENDPOINT": "tcp://127.0.0.1:5555"},
+])
+def test_an_events_endpoint_that_cannot_be_used_stops_start_up(env: dict[str, str], no_env_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^BRIDGE_WORKER_EVENTS_ENDPOINT: "):
+        load_config(env, env_file=no_env_file)

@@ -18,7 +18,7 @@ def test_every_code_has_an_http_status() -> None:
     (ErrorCode.AMBIGUOUS_SYMBOL, 400), (ErrorCode.PAYLOAD_TOO_LARGE, 413), (ErrorCode.PACING_LIMITED, 429),
     (ErrorCode.NOT_SUBSCRIBED, 502), (ErrorCode.TWS_REJECTED, 502), (ErrorCode.TWS_ERROR, 502),
     (ErrorCode.TWS_UNAVAILABLE, 503), (ErrorCode.WORKER_UNAVAILABLE, 503), (ErrorCode.TWS_TIMEOUT, 504),
-    (ErrorCode.INTERNAL_ERROR, 500),
+    (ErrorCode.INTERNAL_ERROR, 500), (ErrorCode.OVERLOADED, 503),
 ])
 def test_http_status_of_the_codes_the_issue_names(code: ErrorCode, status: int) -> None:
     assert BridgeError(code, "m").http_status == status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -189,6 +190,29 @@ def test_the_last_update_of_a_bar_carries_its_final_values(sim_factory, connect,
     final = full[[b["date"] for b in full].index(f"20250127 11:00:00 {ZONE}")]
     assert len(closed_updates) >= 2, "updates rewrote the forming bar before it completed"
     assert closed_updates[-1] == final
+
+
+def test_updates_sent_are_recorded_with_their_send_time_only_when_asked(sim, connect):
+    ib = connect(sim)
+    request(ib, 1, end="", keep=True)
+    ib.history(1)
+    ib.wait_for(lambda ev: len([e for e in ev if e.name == "historicalDataUpdate"]) >= 2)
+    assert sim.control("updates_sent") == [], "not recorded unless asked: a stream sends many updates, for hours"
+    sim.control("record_updates", value=True)
+    before = time.time()
+    ib.wait_for(lambda ev: len([e for e in ev if e.name == "historicalDataUpdate"]) >= 5)
+    sent = sim.control("updates_sent")
+    assert sent and all(before <= u["wall"] <= time.time() and u["req_id"] == 1 for u in sent)
+    assert set(sent[0]["bar"]) == {"date", "open", "high", "low", "close", "volume", "wap", "count"}
+    shown = [(u["bar"]["date"], u["bar"]["close"]) for u in sent]  # each is an update the client received
+
+    def received_in_order(events: list) -> bool:
+        got = [(e.data["date"], e.data["close"]) for e in events if e.name == "historicalDataUpdate"]
+        return any(got[i:i + len(shown)] == shown for i in range(len(got)))
+
+    ib.wait_for(received_in_order)
+    sim.control("record_updates", value=False)
+    ib.cancelHistoricalData(1)
 
 
 def test_keep_up_to_date_with_an_end_date_is_refused(ib):

@@ -60,6 +60,9 @@ class BarFetcher:
         return len(self._shared)
 
     def fetch(self, request: BarRequest, contract: ResolvedContract, deadline: float, reply: Reply) -> None:
+        """Answer `request` through `reply`. Every answer carries `ttl`, the one rule below as of the answer: None when
+        it can no longer change, so the HTTP side may keep it for good too (app/answer_cache.py), else seconds."""
+        reply = self._with_ttl(request, contract, reply)
         key = request_key(request, contract)
         started = time.monotonic()
         cached = self._cache.get(key)
@@ -99,6 +102,11 @@ class BarFetcher:
             if shared.upstream is not None:
                 self._upstream.cancel(shared.upstream)  # never sent later to a new connection
             self._done(shared, None, error)
+
+    def _with_ttl(self, request: BarRequest, contract: ResolvedContract, reply: Reply) -> Reply:
+        def answer(result: dict[str, Any] | None, error: BridgeError | None) -> None:
+            reply(None if result is None else {**result, "ttl": self.ttl_for(request, contract)}, error)
+        return answer
 
     def ttl_for(self, request: BarRequest, contract: ResolvedContract) -> float | None:
         """None (keep for good) when the answer can no longer change; else how long it may be reused. The one rule

@@ -8,6 +8,11 @@ duration of the same unit from it, so that an answer equals a fresh request for 
 A new session drops the oldest one's bars only when its first bar arrives (as a fresh request would then answer);
 time-based windows move with TWS's clock. Bars of a week or a month are placed by their whole period (the session
 days inside a past week are not known here, so "N D" of weekly or monthly bars counts weekdays back from today).
+
+A series' subscription (IB's longest duration for its bar size) also keeps the bars of its duration counted in
+seconds (`retain_seconds`: "1 D" keeps the last 86,400 s too), and knows from when it holds every bar
+(`covered_from`), so an intraday duration of another unit ("3600 S" of a "1 D" series, "1 D" of a "1 W" one) is
+answered from it whenever its window lies inside what the series holds (`covers`).
 """
 
 from __future__ import annotations
@@ -54,17 +59,33 @@ def bar_day(bar: Bar, sessions: TradingSessions) -> date:
 class LiveBars:
     """One live series within the window of its duration."""
 
-    def __init__(self, duration: str, sessions: TradingSessions, bar_seconds: int) -> None:
+    def __init__(self, duration: str, sessions: TradingSessions, bar_seconds: int, retain_seconds: int = 0) -> None:
         self.duration = duration
         self.sessions = sessions
         self.bar_seconds = bar_seconds
+        self.retain_seconds = retain_seconds  # also keep the bars that started this many seconds before now
         self.bars: list[Bar] = []
         self._days: list[date] = []  # bar_day of each bar: non-decreasing
+        self.covered_from: float | None = None  # every bar that starts at or after this is held (intraday bars)
 
-    def reset(self, bars: list[Bar]) -> None:
+    def reset(self, bars: list[Bar], tws_now: float | None = None) -> None:
         """TWS's answer to the subscription's request: the window itself, as of now."""
         self.bars = bars
         self._days = [bar_day(b, self.sessions) for b in bars]
+        if parse_duration(self.duration)[1] == "D":  # TWS sent every bar of the sessions in the window
+            start = self.sessions.start_of(self._days[0]) if bars and self.bar_seconds < 86400 else None
+        else:
+            start = self._window_start(self.duration, tws_now)
+        self.covered_from = start if start is None else self._after_previous_close(start)
+
+    def restore(self, bars: list[Bar], tws_now: float | None, keep_older: bool) -> None:
+        """TWS's answer to a resubscription. With `keep_older` (the answer reaches back to bars held already) the bars
+        held from before its first one stay, and so does what the series covered; else the answer replaces all."""
+        covered = self.covered_from
+        older = [b for b in self.bars if bars and b["time"] < bars[0]["time"]] if keep_older else []
+        self.reset(older + bars, tws_now)
+        if older and covered is not None and self.covered_from is not None:
+            self.covered_from = min(covered, self.covered_from)
 
     def update(self, bar: Bar, now: float | None) -> None:
         """A keepUpToDate update: the forming bar rewritten, or a new bar that starts forming."""
@@ -75,14 +96,53 @@ class LiveBars:
             bars.append(bar)  # the previous bar completed; a new one forms
             self._days.append(bar_day(bar, self.sessions))
             first = self._first_kept(self.duration, now)
+            if self.retain_seconds:
+                horizon = max(now or 0.0, bar["time"] + 1.0) - self.retain_seconds
+                first = min(first, bisect.bisect_left(bars, horizon, key=lambda b: b["time"]))
             if first:
+                if self.covered_from is not None:  # nothing started between the last bar dropped and the next
+                    self.covered_from = max(self.covered_from, bars[first - 1]["time"] + 1.0)
                 del bars[:first]
                 del self._days[:first]
         # an update older than the forming bar changes nothing
 
     def bars_for(self, duration: str, now: float | None) -> list[Bar]:
-        """A copy of the bars `duration` (the subscription's own, or a shorter one of the same unit) covers now."""
+        """A copy of the bars `duration` (the subscription's own, or one it `covers`) covers now."""
         return self.bars[self._first_kept(duration, now):]
+
+    def covers(self, duration: str, tws_now: float | None) -> bool:
+        """Whether every bar a fresh request for `duration` would answer now is held: always for the series' own
+        unit and a count up to its own; for another unit (intraday bars) when its window starts where the series
+        holds every bar."""
+        count, unit = parse_duration(duration)
+        own_count, own_unit = parse_duration(self.duration)
+        if unit == own_unit and count <= own_count:
+            return True
+        if self.bar_seconds >= 86400 or self.covered_from is None or not self.bars:
+            return False
+        start = self._window_start(duration, tws_now)
+        return start is not None and start >= self.covered_from
+
+    def _after_previous_close(self, start: float) -> float:
+        """No bar starts between a session's start and the end of the session before it, when the hours TWS gave
+        show both: what is held from `start` on is then held from that end on."""
+        ranges = self.sessions.ranges
+        i = bisect.bisect_left(ranges, start, key=lambda r: r.start)
+        if 0 < i < len(ranges) and ranges[i].start == start:
+            return float(min(start, ranges[i - 1].end))
+        return start
+
+    def _window_start(self, duration: str, tws_now: float | None) -> float | None:
+        """Intraday bars: the earliest bar start `duration` admits now; None when it reaches before the bars held
+        ("N D" with fewer than N trading days held) or for daily and larger bars."""
+        if self.bar_seconds >= 86400 or not self.bars:
+            return None
+        count, unit = parse_duration(duration)
+        if unit == "D":
+            days = list(dict.fromkeys(self._days))
+            return self.sessions.start_of(days[-count]) if len(days) >= count else None
+        now = max(tws_now or 0.0, self.bars[-1]["time"] + 1.0)
+        return window_start(count, unit, now, self.sessions.zone_name)
 
     def _first_kept(self, duration: str, tws_now: float | None) -> int:
         bars = self.bars

@@ -57,7 +57,8 @@ class ConnectionManager:
                  on_ready: Callable[[], None], on_lost: Callable[[str], None],
                  client_factory: Callable[[Mailbox, int], TwsClient] = TwsClient,
                  on_outage: Callable[[str], None] = lambda _: None,
-                 on_data_lost: Callable[[], None] = lambda: None, budget: MessageBudget | None = None) -> None:
+                 on_data_lost: Callable[[], None] = lambda: None, budget: MessageBudget | None = None,
+                 on_data_kept: Callable[[], None] = lambda: None) -> None:
         self._config = config
         self._budget = budget
         self._mailbox = mailbox
@@ -66,6 +67,7 @@ class ConnectionManager:
         self._on_lost = on_lost
         self._on_outage = on_outage  # 1100/2110: IB unreachable behind a live socket; requests in flight fail now
         self._on_data_lost = on_data_lost  # 1101: restored, but TWS forgot every request (subscriptions)
+        self._on_data_kept = on_data_kept  # 1102: restored, requests kept (updates missed meanwhile)
         self._client_factory = client_factory
         self.client: TwsClient | None = None
         self.generation = 0
@@ -273,7 +275,8 @@ class ConnectionManager:
         if code == CONNECTIVITY_RESTORED_DATA_LOST:
             self._on_data_lost()
         else:
-            log.info("connectivity restored, data kept (1102): nothing to request again")
+            log.info("connectivity restored, data kept (1102)")
+            self._on_data_kept()
 
     def _record_error(self, code: int, message: str) -> None:
         self.last_error = LastError(code, message, time.time())

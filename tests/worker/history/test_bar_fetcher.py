@@ -151,6 +151,28 @@ def test_an_answer_that_ended_in_the_past_is_cached_for_good_when_the_tws_time_i
     assert len(h.tws.historical) == 1
 
 
+def test_every_answer_says_whether_it_can_still_change(h: Harness) -> None:
+    """ttl None: final (the HTTP side keeps it for good too); seconds: how long it may be reused."""
+    now = h.fetch()
+    h.answer([minute_bar("11:00")])
+    assert now.result["ttl"] == NOW_TTL
+    h.tws_clock.observe(ny("2025-01-27 11:00"))
+    past = h.fetch(PAST)
+    h.answer([minute_bar("09:59")])
+    assert past.result["ttl"] is None
+    cached = h.fetch(PAST)
+    assert cached.result == past.result and cached.result["ttl"] is None, "from the cache: the same"
+    assert len(h.tws.historical) == 2
+
+
+def test_a_past_answer_is_not_called_final_before_the_tws_time_is_known_even_from_the_cache(h: Harness) -> None:
+    early = h.fetch(PAST)
+    h.answer([minute_bar("09:59")])
+    assert early.result["ttl"] == NOW_TTL
+    h.tws_clock.observe(ny("2025-01-27 11:00"))
+    assert h.fetch(PAST).result["ttl"] is None  # the same cached answer, now known to be final
+
+
 def test_a_utc_end_in_the_past_is_cached_for_good_too(h: Harness) -> None:
     h.tws_clock.observe(ny("2025-01-27 11:00"))
     assert h.fetcher.ttl_for(replace(MINUTE, end_datetime="20250127-15:00:00"), AAPL) is None
@@ -177,7 +199,7 @@ def test_an_end_within_the_last_bar_of_now_is_not_final(h: Harness) -> None:
 def test_no_data_is_an_empty_answer_with_the_notice_for_every_waiter(h: Harness) -> None:
     replies = [h.fetch() for _ in range(3)]
     h.up.on_error(h.last_id, 162, NO_DATA)
-    expected = {"bars": [], "notice": {"tws_code": 162, "message": NO_DATA}}
+    expected = {"bars": [], "notice": {"tws_code": 162, "message": NO_DATA}, "ttl": NOW_TTL}
     assert all(r.result == expected for r in replies)
     assert h.fetch().result == expected  # reused like any answer ending now
     assert len(h.tws.historical) == 1

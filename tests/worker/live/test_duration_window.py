@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.bars import BAR_SECONDS
+from shared.ib_limits import duration_seconds
 from sim.history import build_history, forming_bar
 from sim.instruments import Instrument, Universe
 from sim.messages import Bar as SimBar
@@ -188,3 +189,58 @@ def test_without_a_tws_time_the_forming_bar_stands_for_now() -> None:
 def test_an_empty_series_answers_nothing() -> None:
     live = LiveBars("1 D", parse_hours("", NY), 60)
     assert live.bars_for("1 D", None) == []
+
+
+# ---- a series' window (IB's longest duration) answering the durations of other units ------------------------------
+
+SERIES_CASES = [
+    # 1-minute bars: the series holds "1 D" and the last 86,400 s; "N S" polls are windows of it
+    (Case("AAPL", True, "1 min", "1 D", "TRADES", ((f"{MON} 09:31:10", f"{MON} 10:40:10", 60),)),
+     ("900 S", "1800 S", "3600 S")),
+    (Case("AAPL", False, "1 min", "1 D", "TRADES", ((f"{MON} 19:40:10", f"{MON} 20:20:10", 60),
+                                                     (f"{TUE} 03:59:10", f"{TUE} 04:40:10", 60))),
+     ("1800 S", "3600 S")),
+    # FX across the 17:00 roll: "3600 S" reaches back into the day that just ended, which the series kept
+    (Case("EUR", False, "1 min", "1 D", "MIDPOINT", ((f"{MON} 16:20:10", f"{MON} 17:30:10", 30),)),
+     ("1800 S", "3600 S")),
+    # 5-minute bars: the series holds "1 W"; "N D" polls are the last sessions inside it
+    (Case("AAPL", True, "5 mins", "1 W", "TRADES", ((f"{MON} 15:40:10", f"{MON} 16:10:10", 120),
+                                                     (f"{TUE} 09:25:10", f"{TUE} 10:10:10", 60))),
+     ("1 D", "2 D", "3600 S")),
+    (Case("EUR", False, "5 mins", "1 W", "MIDPOINT", ((f"{MON} 16:40:10", f"{MON} 17:20:10", 60),)),
+     ("1 D", "3600 S")),
+]
+
+
+@pytest.mark.parametrize(("case", "polls"), SERIES_CASES, ids=[ids(c) for c, _ in SERIES_CASES])
+def test_a_duration_the_series_covers_is_answered_exactly_as_a_fresh_request(case: Case,
+                                                                           polls: tuple[str, ...]) -> None:
+    times = moments(case)
+    details = case.instrument.details(times[0])
+    tz = details.time_zone_id
+    hours = details.liquid_hours if case.use_rth else details.trading_hours
+    live = LiveBars(case.duration, parse_hours(hours, tz), _seconds(case.bar_size),
+                    retain_seconds=duration_seconds(case.duration))
+    live.reset(fresh(case, times[0], tz), times[0])
+    covered = dict.fromkeys(polls, 0)
+    for now in times[1:]:
+        live.update(bridge_bar(forming_bar(case.instrument, case.query(), now), tz), now)
+        for poll in polls:
+            if live.covers(poll, now):
+                covered[poll] += 1
+                expected = fresh(case, now, tz, poll)
+                got = live.bars_for(poll, now)
+                assert [b["time"] for b in got] == [b["time"] for b in expected], (poll, now)
+                assert got[-1:] == expected[-1:]
+    assert all(covered.values()), f"every poll duration was answered from the series at some moment: {covered}"
+
+
+def test_a_duration_reaching_before_what_the_series_holds_is_not_covered() -> None:
+    details = next(i for i in UNIVERSE.instruments if i.symbol == "AAPL").details(at("2025-01-27 09:45"))
+    case = Case("AAPL", True, "1 min", "1 D", "TRADES", ())
+    live = LiveBars("1 D", parse_hours(details.liquid_hours, details.time_zone_id), 60, retain_seconds=86400)
+    now = at("2025-01-27 09:45:10")
+    live.reset(fresh(case, now, details.time_zone_id), now)
+    assert live.covers("900 S", now)  # from 09:30:10: inside today's session
+    assert not live.covers("3600 S", now)  # from 08:45: the hours do not show that nothing traded before 09:30
+    assert live.covers("1 D", now)

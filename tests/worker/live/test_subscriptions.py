@@ -1,5 +1,6 @@
-"""SubscriptionBook: include_forming=true is answered by a keepUpToDate subscription held in memory, kept while used,
-expired when idle, evicted least recently used, and requested again in full after a reconnect or 1101. A fake ibapi
+"""SubscriptionBook: include_forming=true is answered by the series' keepUpToDate subscription (IB's longest duration
+for the bar size) held in memory, kept while used, expired when idle, evicted least recently used, and requested again
+in full after a reconnect or 1101. A fake ibapi
 client records reqHistoricalData/cancelHistoricalData; TWS's events go through UpstreamRequests as the service feeds
 them; Timers and the modules' time.monotonic run on one injected clock."""
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 import worker.history.upstream
+import worker.live.connection_events
 import worker.live.subscriptions
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
@@ -90,17 +92,19 @@ class Harness(UpstreamHarness):
 @pytest.fixture
 def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
     harness = Harness()
-    use_clock(monkeypatch, harness.clock, worker.history.upstream, worker.live.subscriptions)
+    use_clock(monkeypatch, harness.clock, worker.history.upstream, worker.live.subscriptions,
+              worker.live.connection_events)
     return harness
 
 
 # ---- the first call, later calls ---------------------------------------------------------------------------------
 
-def test_the_first_call_opens_one_keep_up_to_date_request_and_answers_with_its_history(h: Harness) -> None:
+def test_the_first_call_opens_the_series_keep_up_to_date_request_and_answers_with_its_window(h: Harness) -> None:
     replies = h.fetch()
     assert len(h.tws.historical) == 1
     _, _, end, duration, bar_size, what, use_rth, format_date, keep_up, _ = h.tws.historical[0]
-    assert (end, duration, bar_size, what, use_rth, format_date, keep_up) == ("", "1800 S", "1 min", "TRADES", 1, 2,
+    # IB's longest duration for 1-minute bars: every poll of the series is a window of it
+    assert (end, duration, bar_size, what, use_rth, format_date, keep_up) == ("", "1 D", "1 min", "TRADES", 1, 2,
                                                                               True)
     assert replies.calls == []
     h.history(half_hour())
@@ -176,12 +180,20 @@ def test_a_shorter_duration_in_days_keeps_the_last_days(h: Harness) -> None:
 
 @pytest.mark.parametrize("other", [
     replace(FORMING, duration="3600 S"),  # longer
-    replace(FORMING, duration="1 D"),  # another unit
+    replace(FORMING, duration="1 D"),  # the series' own
+])
+def test_a_longer_duration_of_the_series_is_answered_from_it_too(h: Harness, other: BarRequest) -> None:
+    h.live(bars=minutes("09:30", "11:02"))
+    assert len(h.ask(other)["bars"]) == (60 if other.duration == "3600 S" else 93)
+    assert len(h.tws.historical) == 1 and len(h.book) == 1
+
+
+@pytest.mark.parametrize("other", [
     replace(FORMING, bar_size="5 mins"),
     replace(FORMING, what_to_show="MIDPOINT"),
     replace(FORMING, use_rth=False),
 ])
-def test_another_series_or_a_longer_duration_needs_its_own_subscription(h: Harness, other: BarRequest) -> None:
+def test_another_series_needs_its_own_subscription(h: Harness, other: BarRequest) -> None:
     h.live()
     h.fetch(other)
     assert len(h.tws.historical) == 2 and len(h.book) == 2
@@ -452,7 +464,7 @@ def test_a_caller_waiting_for_a_restored_subscription_gives_up_at_its_deadline(h
 def test_stats_count_live_total_created_expired_and_resubscribed(h: Harness) -> None:
     h.live()
     h.fetch(replace(FORMING, bar_size="5 mins"))
-    assert h.book.stats() == {"live": 1, "total": 2, "created": 2, "expired": 0, "resubscribed": 0}
+    assert h.book.stats() == {"live": 1, "total": 2, "created": 2, "expired": 0, "resubscribed": 0, "exhausted": 0}
 
 
 # ---- bugs --------------------------------------------------------------------------------------------------------
