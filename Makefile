@@ -33,10 +33,10 @@ $(VENV10)/.installed: requirements-ibapi10.txt requirements-base.txt requirement
 test: install lint system-deps test-ibapi9 test-ibapi10
 
 test-ibapi9: $(VENV)/.installed system-deps
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=20
 
 test-ibapi10: $(VENV10)/.installed system-deps
-	$(PY10) -m pytest tests -q
+	$(PY10) -m pytest tests -q --durations=20
 
 # Debian packages the tests run for real: nginx (tests/deploy start it themselves on a loopback port, never as the
 # service), curl (README's examples are run as printed) and node (a Node.js client). Installed when missing (CI is
