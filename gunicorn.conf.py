@@ -35,6 +35,9 @@ worker_connections = _config.gunicorn_worker_connections  # per worker: greenlet
 keepalive = _config.gunicorn_keepalive
 timeout = int(_config.bar_timeout) + 30  # a bar request may wait BAR_TIMEOUT for TWS
 graceful_timeout = 10
+# a file body through os.sendfile would pass the header section held for the body's first write
+# (app/client_deadlines.py): gunicorn writes file bodies through the socket instead
+sendfile = False
 control_socket_disable = True  # gunicorn 27's ~/.gunicorn/gunicorn.ctl would be shared by every instance on the host
 loglevel = _config.log_level.lower()
 logconfig_dict = {

@@ -65,6 +65,7 @@ class TimedConnection:
         self._request_line = False  # a line end seen in the current request's header section
         self._closing = False
         self.sendall = sock.sendall  # the hot path of every answer, without a lookup through __getattr__
+        self._held: bytes | None = None  # an answer's header section, sent with its first body write
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -101,8 +102,26 @@ class TimedConnection:
     def header_received(self) -> None:
         self._phase = BODY
         self._deadline = time.monotonic() + self._timeouts.body
+        self._held = None
+        self.sendall = self._hold_header_section
+
+    def _hold_header_section(self, data: bytes) -> None:
+        """The answer's first write is gunicorn's header section (http/wsgi.py send_headers), a write of its own: it
+        waits for the body's first write, so an answer leaves in one send and reaches the client as one segment
+        instead of waking it twice (a quarter of an HTTP worker's time on the hit path went to the header's send)."""
+        if self._held is None:
+            self._held = bytes(data)
+            return
+        data, self._held = self._held + data, None
+        self.sendall = self._sock.sendall
+        self._sock.sendall(data)
 
     def request_done(self) -> None:
+        held, self._held = self._held, None
+        self.sendall = self._sock.sendall
+        if held is not None:  # an answer without a body (HEAD, 304), or one whose body write failed
+            with contextlib.suppress(OSError):  # the client is gone: the connection ends on its next read
+                self._sock.sendall(held)
         self._phase = IDLE
         self._deadline = time.monotonic() + self._keepalive
         self._request_line = False

@@ -104,3 +104,51 @@ def test_everything_else_is_the_sockets_own(pair: tuple[TimedConnection, socket.
     connection.sendall(b"answer")
     assert client.recv(1024) == b"answer"
     assert connection.fileno() == connection._sock.fileno() and connection.gettimeout() is None
+
+
+class RecordingSocket:
+    """A real socket whose sendall calls are counted: one call is one send, one segment on the wire."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.sends: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sends.append(bytes(data))
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+HEADERS = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+
+
+@pytest.fixture
+def recorded() -> Iterator[tuple[TimedConnection, RecordingSocket, socket.socket]]:
+    server, client = socket.socketpair()
+    with server, client:
+        sock = RecordingSocket(server)
+        yield TimedConnection(sock, TIMEOUTS, KEEPALIVE), sock, client  # type: ignore[arg-type]
+
+
+def test_an_answer_leaves_in_one_send_its_header_section_with_its_body(recorded) -> None:
+    connection, sock, client = recorded
+    connection.header_received()
+    connection.sendall(HEADERS)  # gunicorn: send_headers, then each body write
+    assert sock.sends == []
+    connection.sendall(b"{}")
+    connection.sendall(b"more")  # later writes of a streamed body go out as they come
+    connection.request_done()
+    assert sock.sends == [HEADERS + b"{}", b"more"]
+    assert client.recv(1024) == HEADERS + b"{}more"
+
+
+def test_an_answer_without_a_body_is_sent_when_its_request_is_done(recorded) -> None:
+    connection, sock, _ = recorded
+    connection.header_received()
+    connection.sendall(HEADERS)
+    connection.request_done()
+    assert sock.sends == [HEADERS]
+    connection.sendall(b"after")  # outside an answer (an error page of the HTTP worker): at once
+    assert sock.sends == [HEADERS, b"after"]
