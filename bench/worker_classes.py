@@ -12,7 +12,10 @@ Loopback only; every wait has a deadline; a health request that takes longer tha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import socket
 import sys
 import tempfile
@@ -46,7 +49,8 @@ class TrivialApp(Managed):
         plain.write_text("")
         super().__init__(name, [sys.executable, "-m", "gunicorn", "-c", str(plain), "--no-control-socket", "-w", "1",
                                 "--worker-connections", "2000", "--keep-alive", "75", "--backlog", "2048",
-                                "--timeout", "120", "-b", f"127.0.0.1:{self.port}", *worker_args,
+                                "--timeout", "120", "--graceful-timeout", "5",
+                                "-b", f"127.0.0.1:{self.port}", *worker_args,
                                 "bench.trivial_app:app"], log_dir)
 
     def start(self) -> TrivialApp:
@@ -54,6 +58,15 @@ class TrivialApp(Managed):
         wait_until(lambda: accepting(self.port) and len(children(self.pid)) == 1, timeout=30,
                    what=f"{self.name} serving")
         return self
+
+    def stop(self) -> None:
+        """The master, then its worker: a gthread worker whose threads are held by clients outlives its master's
+        SIGKILL (after Managed's 20-s wait) as an orphan otherwise."""
+        workers = children(self.pid) if self.alive() else []
+        super().stop()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def worker_rss(self) -> float | None:
         return rss_mb(children(self.pid)[0])
