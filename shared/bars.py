@@ -88,6 +88,9 @@ class BarRequest:
     sec_type: str = "STK"
     exchange: str = "SMART"
     currency: str = "USD"
+    start_datetime: str = ""  # see parse_end_datetime; exactly one of duration and start_datetime
+    limit: int = 50_000  # bars per answer; more are paged (next_page_token)
+    page_token: str = ""  # the next_page_token of the previous page of the same request
 
     @property
     def bar_seconds(self) -> int:
