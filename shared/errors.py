@@ -36,8 +36,8 @@ class ErrorCode(StrEnum):
     NO_DATA = "no_data"  # a stream of a series TWS has no bars for now (shared/streams.py)
     SUBSCRIPTIONS_EXHAUSTED = "subscriptions_exhausted"  # every live subscription slot serves stream clients
     RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's resume point lies before what the worker holds
-    JOB_NOT_FOUND = "job_not_found"  # no job with that id (never started, or forgotten after it ended)
-    INVALID_PAGE_TOKEN = "invalid_page_token"  # a page_token that is not this request's next_page_token
+    JOB_NOT_FOUND = "job_not_found"  # no history job with that id (never was, or forgotten)
+    INVALID_PAGE_TOKEN = "invalid_page_token"  # a page_token the worker did not make for this request
     WORKER_UNAVAILABLE = "worker_unavailable"
     OVERLOADED = "overloaded"  # an HTTP worker's bound on requests waiting for the TWS worker is reached
     INTERNAL_ERROR = "internal_error"
@@ -45,8 +45,6 @@ class ErrorCode(StrEnum):
 
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_REQUEST: 400,
-    ErrorCode.INVALID_PAGE_TOKEN: 400,
-    ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
@@ -70,6 +68,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NO_DATA: 404,
     ErrorCode.SUBSCRIPTIONS_EXHAUSTED: 503,
     ErrorCode.RESUME_UNAVAILABLE: 410,
+    ErrorCode.JOB_NOT_FOUND: 404,
+    ErrorCode.INVALID_PAGE_TOKEN: 400,
     ErrorCode.WORKER_UNAVAILABLE: 503,
     ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL_ERROR: 500,

@@ -97,7 +97,7 @@ class BarFetcher:
                 _log(shared.request, "tws", len(result["bars"]), waiter.started)
             else:
                 log.info("bars %s %s %s: %s (%s) in %.1f ms", shared.request.symbol, shared.request.bar_size,
-                         shared.request.duration, error.code, error.message,
+                         shared.request.range_text, error.code, error.message,
                          (time.monotonic() - waiter.started) * 1000)
             waiter.reply(result, error)
 
@@ -170,5 +170,5 @@ class _Handler:
 
 
 def _log(request: BarRequest, source: str, count: int, started: float) -> None:
-    log.info("bars %s %s %s from %s: %d bars in %.1f ms", request.symbol, request.bar_size, request.duration, source,
+    log.info("bars %s %s %s from %s: %d bars in %.1f ms", request.symbol, request.bar_size, request.range_text, source,
              count, (time.monotonic() - started) * 1000)
