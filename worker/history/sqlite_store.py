@@ -37,6 +37,16 @@ log = logging.getLogger("tws.bar_store")
 
 TOUCH_PERSIST_EVERY = 60.0  # seconds: a series' last use reaches the disk at most this often (and at close)
 
+# the index blocks_by_series holds every column asked here: the coverage load reads no block's bars
+LOAD_COVERAGE_SQL = "SELECT series, span_start, span_end, count, size FROM blocks ORDER BY series, span_start"
+# a read's blocks: from the last one starting at or before the span's start (it may hold it: blocks never overlap)
+# to the last one starting before its end, found and walked in the index blocks_by_series
+READ_BLOCKS_SQL = (
+    "SELECT span_start, span_end, count, first_time, last_time, codec, bars FROM blocks "
+    "WHERE series = ?1 AND span_start < ?3 AND span_start >= coalesce("
+    "(SELECT span_start FROM blocks WHERE series = ?1 AND span_start <= ?2 ORDER BY span_start DESC LIMIT 1), ?2) "
+    "ORDER BY span_start")
+
 
 @dataclass
 class _Series(SeriesState):
@@ -87,9 +97,7 @@ class SqliteStore:
             state = _Series(id=series_id, last_used=last_used, persisted_use=last_used)
             by_id[series_id] = (key, state)
             self._series[key] = state
-        # the index blocks_by_series holds every column asked here: no block's bars are read
-        for series_id, start, end, count, size in self._conn.execute(
-                "SELECT series, span_start, span_end, count, size FROM blocks ORDER BY series, span_start"):
+        for series_id, start, end, count, size in self._conn.execute(LOAD_COVERAGE_SQL):
             entry = by_id.get(series_id)
             if entry is None:
                 continue
@@ -154,12 +162,7 @@ class SqliteStore:
         caller goes (a read that `limit` cuts stops fetching)."""
         held = list(state.overlapping(span))
         held_starts = {block.start for block in held}
-        # the block holding span.start is the last one starting at or before it (blocks never overlap)
-        rows = self._conn.execute(
-            "SELECT span_start, span_end, count, first_time, last_time, codec, bars FROM blocks "
-            "WHERE series = ?1 AND span_start < ?3 AND span_start >= coalesce("
-            "(SELECT span_start FROM blocks WHERE series = ?1 AND span_start <= ?2 "
-            "ORDER BY span_start DESC LIMIT 1), ?2) ORDER BY span_start", (state.id, span.start, span.end))
+        rows = self._conn.execute(READ_BLOCKS_SQL, (state.id, span.start, span.end))
         i = 0
         for start, end, count, first, last, codec, blob in rows:
             while i < len(held) and held[i].start < start:

@@ -9,6 +9,7 @@ machine can lose the last commits, and a fsync per commit would cost far more th
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import zlib
 from pathlib import Path
@@ -70,6 +71,8 @@ def prepare(path: Path) -> sqlite3.Connection:
                 head = f.read(len(SQLITE_HEADER))
             if head and head != SQLITE_HEADER:
                 raise StoreUnusable("not a SQLite file")
+        else:  # only the worker's user may read it (SQLite gives its -wal and -shm the same mode)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600))
         conn = connect(path, busy_ms=2000)
         try:
             _check_or_create(conn)
