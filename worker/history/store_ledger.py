@@ -59,7 +59,8 @@ class StoreLedger:
                 self._conn.executemany("INSERT INTO pacing (record) VALUES (?)", rows)
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             log.warning("pacing ledger in %s could not be compacted (%s); appending to it as it is", self.location,

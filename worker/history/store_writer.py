@@ -104,7 +104,8 @@ class StoreWriter(threading.Thread):
                         conn.execute(op[2], op[3])
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back by itself after some errors (disk full)
+                    conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             self._fail(seq, exc)
