@@ -31,6 +31,8 @@ ALLOWED = {
     "tws/client.py": {"connect"},  # the version handshake and startApi: CONNECT_MESSAGES in the connection manager
 }
 
+NOT_IBAPI = {"sqlite3"}  # modules with a method of the same name (sqlite3.connect): a call on them sends TWS nothing
+
 
 def calls(module: Path, names: frozenset[str] | set[str]) -> set[str]:
     """Names from `names` that `module` calls as a method, or looks up by name (getattr(client, "reqX"))."""
@@ -39,6 +41,9 @@ def calls(module: Path, names: frozenset[str] | set[str]) -> set[str]:
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Attribute) and node.func.attr in names:
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in NOT_IBAPI:
+                continue
             found.add(node.func.attr)
         elif isinstance(node.func, ast.Name) and node.func.id == "getattr":
             found.update(arg.value for arg in node.args
