@@ -122,7 +122,11 @@ class SessionCalendar:
 
     def sessions(self, span: Span) -> list[Span]:
         """The believed sessions that intersect `span`, oldest first."""
-        out: list[Span] = []
+        return [s for _, s in self.trading_days(span)]
+
+    def trading_days(self, span: Span) -> list[tuple[date, Span]]:
+        """(trading day, its session) of the believed sessions that intersect `span`, oldest first."""
+        out: list[tuple[date, Span]] = []
         if not span:
             return out
         day = self._date(span.start) - timedelta(days=2)  # sessions may open the evening (or two) before their day
@@ -130,9 +134,18 @@ class SessionCalendar:
         while day <= last:
             s = self.session_of_day(day)
             if s is not None and s.end > span.start and s.start < span.end:
-                out.append(s)
+                out.append((day, s))
             day += timedelta(days=1)
         return out
+
+    def midnight(self, day: date) -> int:
+        """The start of `day` in the calendar's zone: the time the bridge gives that day's daily bar."""
+        return int(datetime.combine(day, time(0), self.zone).timestamp())
+
+    def session_at(self, moment: int) -> Span | None:
+        """The believed session holding `moment`, if any."""
+        found = [s for s in self.sessions(Span(moment, moment + 1)) if s.start <= moment < s.end]
+        return found[0] if found else None
 
     def previous_end(self, session: Span, lookback_days: int = 31) -> int | None:
         """The end of the believed session before `session` (None when none in `lookback_days`)."""
