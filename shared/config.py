@@ -97,6 +97,7 @@ class BridgeConfig:
     pacing_max_open: int = 50
     pacing_small_bar_max: int = 60  # per 10 minutes, bars of 30 s or less
     pacing_identical_window: float = 15.0
+    pacing_scale: float = 1.0  # every pacing window times this (0 < x <= 1): for a simulator run with --pacing-scale
     # TWS allows 50 messages a second from a client (error 100); rate + burst <= 49 keeps every 1-s window below it
     tws_max_messages_per_second: float = 40.0
     tws_message_burst: int = 8
@@ -153,6 +154,14 @@ def _float(lo: float, hi: float) -> Callable[[str], float]:
             raise ValueError(f"must be between {lo:g} and {hi:g}, got {value:g}")
         return value
     return parse
+
+
+def _scale(text: str) -> float:
+    """A factor in (0, 1]: 0 would switch pacing off, which no setting may do against real TWS."""
+    value = _float(0, 1)(text)
+    if value <= 0:
+        raise ValueError(f"must be greater than 0 and at most 1, got {value:g}")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -246,6 +255,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PACING_MAX_OPEN": ("pacing_max_open", _int(1, 50)),
     "PACING_SMALL_BAR_MAX": ("pacing_small_bar_max", _int(1, 60)),
     "PACING_IDENTICAL_WINDOW": ("pacing_identical_window", _float(0, 3600)),
+    "BRIDGE_PACING_SCALE": ("pacing_scale", _scale),
     "TWS_MAX_MESSAGES_PER_SECOND": ("tws_max_messages_per_second", _float(1, MAX_MESSAGE_WINDOW - 2)),
     "TWS_MESSAGE_BURST": ("tws_message_burst", _int(2, MAX_MESSAGE_WINDOW - 1)),
     "BRIDGE_CONTRACT_NOT_FOUND_TTL": ("contract_not_found_ttl", _float(0, 86400)),

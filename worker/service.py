@@ -61,7 +61,7 @@ class WorkerService:
         self.store = open_store(config)  # bars, coverage, the pacing ledger, "no such contract" (BRIDGE_STORE_PATH)
         self.pacing = PacingRules(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
-                         max_open=config.pacing_max_open),
+                         max_open=config.pacing_max_open).scaled(config.pacing_scale),
             lambda: self.upstream.open_count, ledger=self.store.pacing_ledger)
         self.outbox = Outbox(self.budget, self.pacing, self.timers, self.connection)
         self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,

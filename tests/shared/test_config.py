@@ -99,6 +99,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "PACING_MAX_OPEN": ["0", "51", "x"],
     "PACING_SMALL_BAR_MAX": ["0", "61", "x"],
     "PACING_IDENTICAL_WINDOW": ["-1", "x"],
+    "BRIDGE_PACING_SCALE": ["0", "-0.1", "1.01", "nan", "x"],
     "TWS_MAX_MESSAGES_PER_SECOND": ["0", "48", "50", "nan", "x"],
     "TWS_MESSAGE_BURST": ["1", "49", "2.5", "x"],
     "BRIDGE_CONTRACT_NOT_FOUND_TTL": ["-1", "86401", "x"],
@@ -316,3 +317,8 @@ def test_the_events_endpoint_can_be_named(no_env_file: Path) -> None:
 def test_an_events_endpoint_that_cannot_be_used_stops_start_up(env: dict[str, str], no_env_file: Path) -> None:
     with pytest.raises(ConfigError, match=r"^BRIDGE_WORKER_EVENTS_ENDPOINT: "):
         load_config(env, env_file=no_env_file)
+
+
+def test_the_pacing_scale_defaults_to_1_and_takes_a_factor_up_to_1() -> None:
+    assert load_config({}, env_file="/nonexistent").pacing_scale == 1.0
+    assert load_config({"BRIDGE_PACING_SCALE": "0.1"}, env_file="/nonexistent").pacing_scale == 0.1
