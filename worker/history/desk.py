@@ -210,13 +210,25 @@ class HistoryDesk:
         """One upstream request, as asked; its complete bars in the range are stored (so a restart serves it)."""
         def answered(result: dict[str, Any] | None, error: BridgeError | None) -> None:
             if result is not None and error is None:
-                covered = self._settled(request, contract, rng.complete_span)
+                covered = self._fresh(request, contract, rng).complete_span
                 bars = [b for b in result["bars"] if covered.start <= b["time"] < covered.end]
                 if covered:
                     self._store.write(rng.series, covered, bars)
             reply(result, error)
 
         self._fetcher.fetch(request, contract, deadline, answered)
+
+    def _fresh(self, request: BarRequest, contract: ResolvedContract, rng: Range) -> Range:
+        """The range again by TWS's clock as an answer ending now just set it. Our estimate of TWS's time runs on
+        the real clock and a simulator's clock may not (frozen, faster): a range computed before the answer may
+        start or end elsewhere than TWS's did, and a bar claimed complete before TWS had it would be a hole kept
+        for good."""
+        if not rng.ends_now:
+            return rng
+        try:
+            return self.range_of(request, contract)
+        except BridgeFailure:
+            return rng
 
     def _fill_then_answer(self, request: BarRequest, contract: ResolvedContract, rng: Range, windows: list[Window],
                           tail: Window | None, deadline: float, reply: Reply, key: tuple[Any, ...]) -> None:
@@ -230,44 +242,49 @@ class HistoryDesk:
                               lambda fill: None, finished))
 
     def _answer(self, request: BarRequest, contract: ResolvedContract, rng: Range, tail: Window | None,
-                deadline: float, reply: Reply, key: tuple[Any, ...]) -> None:
+                deadline: float, reply: Reply, key: tuple[Any, ...], attempt: int = 0) -> None:
         """The stored bars of the range, then (last page only) the tail's: one answer."""
         stored = self._store.read(rng.series, rng.complete_span, request.limit)
         if stored.next_time is not None or tail is None:
             self.store_answers += 1
             self._reply(request, rng, stored.json, stored.count, stored.next_time, [], reply, key)
             return
+        count, unit = tail.duration.split(" ")
+        seconds = int(count) if unit == "S" else None
 
         def tail_answered(result: dict[str, Any] | None, error: BridgeError | None) -> None:
             if error is not None or result is None:
                 reply(None, error)
                 return
+            fresh = self._fresh(request, contract, rng)
+            reach = int(self.now()) - seconds if seconds is not None else tail.covers.start
+            if reach > tail.covers.start and attempt == 0:
+                # TWS's clock ran ahead of our estimate: the tail did not reach back to the stored bars; once more
+                missing = self._store.coverage(fresh.series).missing(fresh.complete_span)
+                _, again = self._tail(request, fresh, missing)
+                self._answer(request, contract, fresh, again, deadline, reply, key, attempt + 1)
+                return
             bars = result["bars"]
-            covered = self._settled(request, contract, tail.covers)
+            covered = Span(max(tail.covers.start, reach), max(tail.covers.start, reach, fresh.complete))
             if covered:
                 self._store.write(rng.series, covered,
                                   [b for b in bars if covered.start <= b["time"] < covered.end])
-            newer = [b for b in bars if b["time"] >= max(rng.complete, rng.span.start)
-                     and b["time"] < rng.span.end]
-            head = self._store.read(rng.series, rng.complete_span, request.limit) if covered else stored
+            newer = [b for b in bars if fresh.complete <= b["time"] < fresh.span.end]
+            head = self._store.read(rng.series, fresh.complete_span, request.limit)
             room = request.limit - head.count
-            next_time = newer[room]["time"] if len(newer) > room else None
-            self._reply(request, rng, head.json, head.count, next_time, newer[:room], reply, key)
+            next_time = newer[room]["time"] if len(newer) > room else head.next_time
+            self._reply(request, fresh, head.json, head.count, next_time, newer[:room] if head.next_time is None
+                        else [], reply, key, notice=result.get("notice"))
 
         tail_request = BarRequest(symbol=request.symbol, bar_size=request.bar_size, duration=tail.duration,
                                   what_to_show=request.what_to_show, use_rth=request.use_rth,
                                   sec_type=request.sec_type, exchange=request.exchange, currency=request.currency)
         self._fetcher.fetch(tail_request, contract, deadline, tail_answered)
 
-    def _settled(self, request: BarRequest, contract: ResolvedContract, span: Span) -> Span:
-        """`span` without what is not complete by TWS's clock as an answer ending now just set it: our estimate of
-        TWS's time runs on the real clock, a simulator's clock may not (frozen, faster), and a bar claimed complete
-        before TWS had it would be a hole kept for good."""
-        complete = complete_before(request, contract.time_zone, self.now())
-        return Span(span.start, max(span.start, min(span.end, complete)))
-
     def _reply(self, request: BarRequest, rng: Range, stored_json: bytes, stored_count: int, next_time: int | None,
-               newer: list[dict[str, Any]], reply: Reply, key: tuple[Any, ...]) -> None:
+               newer: list[dict[str, Any]], reply: Reply, key: tuple[Any, ...],
+               notice: dict[str, Any] | None = None) -> None:
+        """Reply with the stored bars and the newer ones; TWS's notice (162 "no data") only with an empty answer."""
         data = stored_json
         if newer:
             extra = orjson.dumps(newer)
@@ -276,7 +293,8 @@ class HistoryDesk:
                  else None)
         final = rng.span.end <= rng.complete
         ttl = None if final else min(self._now_ttl, float(request.bar_seconds))
-        result = {"bars": orjson.Fragment(data), "count": stored_count + len(newer), "notice": None,
+        count = stored_count + len(newer)
+        result = {"bars": orjson.Fragment(data), "count": count, "notice": None if count else notice,
                   "next_page_token": token, "ttl": ttl}
         if ttl is None or ttl > 0:
             self._cache.put(key, result, ttl)
