@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,22 +30,19 @@ from worker.history.memory_store import NO_BARS
 from worker.history.store import Bar, JobRecord, SeriesKey, StoredBars
 from worker.history.store_blocks import Block, SeriesState, assemble, check_bars, eviction_order, pieces_to_blocks
 from worker.history.store_ledger import StoreLedger
-from worker.history.store_schema import StoreUnusable, decode_payload, prepare
+from worker.history.store_schema import (
+    LOAD_COVERAGE_SQL,
+    READ_BLOCKS_SQL,
+    StoreUnusable,
+    decode_payload,
+    prepare,
+    series_key,
+)
 from worker.history.store_writer import StoreWriter
 
 log = logging.getLogger("tws.bar_store")
 
 TOUCH_PERSIST_EVERY = 60.0  # seconds: a series' last use reaches the disk at most this often (and at close)
-
-# the index blocks_by_series holds every column asked here: the coverage load reads no block's bars
-LOAD_COVERAGE_SQL = "SELECT series, span_start, span_end, count, size FROM blocks ORDER BY series, span_start"
-# a read's blocks: from the last one starting at or before the span's start (it may hold it: blocks never overlap)
-# to the last one starting before its end, found and walked in the index blocks_by_series
-READ_BLOCKS_SQL = (
-    "SELECT span_start, span_end, count, first_time, last_time, codec, bars FROM blocks "
-    "WHERE series = ?1 AND span_start < ?3 AND span_start >= coalesce("
-    "(SELECT span_start FROM blocks WHERE series = ?1 AND span_start <= ?2 ORDER BY span_start DESC LIMIT 1), ?2) "
-    "ORDER BY span_start")
 
 
 @dataclass
@@ -93,7 +90,7 @@ class SqliteStore:
     def _load(self) -> None:
         by_id: dict[int, tuple[SeriesKey, _Series]] = {}
         for series_id, text, last_used in self._conn.execute("SELECT id, key, last_used FROM series"):
-            key = _series_key(text)
+            key = series_key(text)
             state = _Series(id=series_id, last_used=last_used, persisted_use=last_used)
             by_id[series_id] = (key, state)
             self._series[key] = state
@@ -148,30 +145,36 @@ class SqliteStore:
         if state is None or not span:
             return NO_BARS
         if self._disk_readable:
+            blocks = self._merged(state, span)
             try:
-                return assemble(self._merged(state, span), span, limit)
+                return assemble(blocks, span, limit)
             except Exception as exc:  # sqlite3.Error, OSError, zlib.error, orjson's decode error: a damaged file
                 self._lose_disk(f"reading {series.text}: {type(exc).__name__}: {exc}")
+            finally:
+                blocks.close()  # a read `limit` cut ends its statement now: no snapshot is held past it
             state = self._series.get(series)
             if state is None:
                 return NO_BARS
         return assemble(state.overlapping(span), span, limit)
 
-    def _merged(self, state: _Series, span: Span) -> Iterator[Block]:
+    def _merged(self, state: _Series, span: Span) -> Generator[Block, None, None]:
         """The blocks overlapping `span`, oldest first: those held in memory, and the rest read from disk as the
         caller goes (a read that `limit` cuts stops fetching)."""
         held = list(state.overlapping(span))
         held_starts = {block.start for block in held}
         rows = self._conn.execute(READ_BLOCKS_SQL, (state.id, span.start, span.end))
-        i = 0
-        for start, end, count, first, last, codec, blob in rows:
-            while i < len(held) and held[i].start < start:
-                yield held[i]
-                i += 1
-            if start in held_starts or end <= span.start:
-                continue  # held and just committed: the held copy is the same block
-            yield Block(start, end, count, first, last, decode_payload(codec, blob))
-        yield from held[i:]
+        try:
+            i = 0
+            for start, end, count, first, last, codec, blob in rows:
+                while i < len(held) and held[i].start < start:
+                    yield held[i]
+                    i += 1
+                if start in held_starts or end <= span.start:
+                    continue  # held and just committed: the held copy is the same block
+                yield Block(start, end, count, first, last, decode_payload(codec, blob))
+            yield from held[i:]
+        finally:
+            rows.close()
 
     def touch(self, series: SeriesKey) -> None:
         state = self._series.get(series)
@@ -314,9 +317,3 @@ class SqliteStore:
         self._drain()
         self._conn.close()
 
-
-def _series_key(text: str) -> SeriesKey:
-    con_id, exchange, bar_size, what, session = text.split("|")
-    if session not in ("rth", "all"):
-        raise ValueError(f"series key {text!r} is not one")
-    return SeriesKey(int(con_id), exchange, bar_size, what, session == "rth")

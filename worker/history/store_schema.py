@@ -14,6 +14,8 @@ import sqlite3
 import zlib
 from pathlib import Path
 
+from worker.history.store import SeriesKey
+
 SCHEMA_VERSION = 1  # PRAGMA user_version: a file of another version is moved aside, never migrated in place
 APPLICATION_ID = 0x74777362  # PRAGMA application_id, "twsb": a SQLite file of another program is not taken for ours
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -45,6 +47,16 @@ CREATE TABLE heads (key TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
 CREATE TABLE not_found (key TEXT PRIMARY KEY, until REAL NOT NULL);
 CREATE TABLE pacing (id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 """
+
+# the index blocks_by_series holds every column asked here: the coverage load reads no block's bars
+LOAD_COVERAGE_SQL = "SELECT series, span_start, span_end, count, size FROM blocks ORDER BY series, span_start"
+# a read's blocks: from the last one starting at or before the span's start (it may hold it: blocks never overlap)
+# to the last one starting before its end, found and walked in the index blocks_by_series
+READ_BLOCKS_SQL = (
+    "SELECT span_start, span_end, count, first_time, last_time, codec, bars FROM blocks "
+    "WHERE series = ?1 AND span_start < ?3 AND span_start >= coalesce("
+    "(SELECT span_start FROM blocks WHERE series = ?1 AND span_start <= ?2 ORDER BY span_start DESC LIMIT 1), ?2) "
+    "ORDER BY span_start")
 
 TABLES = {"meta", "series", "blocks", "jobs", "heads", "not_found", "pacing"}
 
@@ -124,3 +136,11 @@ def decode_payload(codec: int, blob: bytes) -> bytes:
     if codec == CODEC_JSON:
         return bytes(blob)
     raise sqlite3.DatabaseError(f"block codec {codec} unknown")
+
+
+def series_key(text: str) -> SeriesKey:
+    """A series' key as the series table keeps it (SeriesKey.text)."""
+    con_id, exchange, bar_size, what, session = text.split("|")
+    if session not in ("rth", "all"):
+        raise ValueError(f"series key {text!r} is not one")
+    return SeriesKey(int(con_id), exchange, bar_size, what, session == "rth")

@@ -17,9 +17,10 @@ import pytest
 from tests.worker.history.store_bars import AAPL_1MIN, MSFT_1MIN, T0, make_bars
 from worker.history.coverage import Span
 from worker.history.memory_store import MemoryStore
-from worker.history.sqlite_store import LOAD_COVERAGE_SQL, READ_BLOCKS_SQL, SqliteStore
+from worker.history.sqlite_store import SqliteStore
 from worker.history.store import BarStore, JobRecord
 from worker.history.store_blocks import BLOCK_OVERHEAD
+from worker.history.store_schema import LOAD_COVERAGE_SQL, READ_BLOCKS_SQL
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY = 390 * 60  # one regular session of 1-min bars
