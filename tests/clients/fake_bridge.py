@@ -21,7 +21,7 @@ class Script:
 
     pages: list[int] = field(default_factory=lambda: [3])  # bars per page of the final answer
     jobs: list[dict[str, Any]] = field(default_factory=list)  # successive job answers (none: 200 at once)
-    retry_after: str = "0"
+    retry_after: str = "0"  # what the fake sends (the bridge: 1-30); 0 keeps the tests short
     refusal: tuple[int, dict[str, Any]] | None = None  # every POST answers this
     job_id: str = ""
     polls: int = 0
