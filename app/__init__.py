@@ -10,7 +10,9 @@ from flask_cors import CORS
 
 from app.answer_cache import AnswerCache
 from app.api import api
+from app.contracts import contracts
 from app.errors import register_error_handlers
+from app.jobs import jobs
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
 from app.streams.blueprint import streams
@@ -37,7 +39,7 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     # CORS for everything under /api/ but the control endpoints, which never answer a browser (app/control_access.py)
     CORS(app, resources={r"^/api/(?!v1/(?:connect|disconnect)\Z)": {"origins": list(config.cors_origins)}},
          send_wildcard="*" in config.cors_origins,  # answer "*" rather than echo each origin back
-         expose_headers=["Retry-After"], allow_headers=["Authorization", "Content-Type"], max_age=600)
+         expose_headers=["Retry-After", "Location"], allow_headers=["Authorization", "Content-Type"], max_age=600)
 
     @app.before_request
     def read_request_body() -> None:
@@ -46,5 +48,7 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
 
     app.register_blueprint(api)
     app.register_blueprint(streams)
+    app.register_blueprint(jobs)
+    app.register_blueprint(contracts)
     register_error_handlers(app)
     return app

@@ -1,8 +1,12 @@
-"""The /api/v1 blueprint: health, bars, connect, disconnect. Views validate, forward to the worker and shape replies."""
+"""The /api/v1 blueprint: health, bars, connect, disconnect. Views validate, forward to the worker and shape replies.
+
+A bar request the worker fetches by a job answers 202 with the job (app/jobs.py serves it from then on).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from typing import Any
@@ -21,14 +25,17 @@ from app.state import VERSION, bridge_state
 from app.streams.hub import fanout, forming_answers
 from app.validated_requests import ValidatedRequests
 from app.worker_client import WorkerClient
-from shared.bars import BarRequest
+from shared.bars import PAGE_TOKEN_RE, BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
+from shared.history import FINISHED_STATES, job_from_result
 from shared.protocol import ProtocolError, WorkerReply
 from shared.streams import LiveAnswer
 
 log = logging.getLogger("http.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 _bars_schema = BarsQuerySchema()
+# Retry-After for a job that is not finished: its eta, within these bounds (seconds); UNKNOWN_ETA when it has none
+RETRY_AFTER_MIN, RETRY_AFTER_MAX, RETRY_AFTER_UNKNOWN_ETA = 1, 30, 5
 
 
 @api.before_request
@@ -54,7 +61,7 @@ def health() -> Response | tuple[Response, int]:
                                              "stream_clients": fanout().receivers},
                              "worker": None}
     try:
-        result = _call("health", {}, config.worker_timeout)
+        result = call_worker("health", {}, config.worker_timeout)
     except BridgeFailure as exc:  # whatever failed, the worker did not answer usefully: 503, never 500
         return error_response(exc.error, status=503, extra={**shape, "status": "unavailable"})
     connected = result.get("connected") is True
@@ -78,16 +85,26 @@ def bars() -> Response:
     if forming is not None and (cached := forming.get(bar_request)) is not None:
         return Response(cached, mimetype="application/json")
     try:
-        result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(state.config))
+        result = call_worker("bars", bar_request.to_wire(), WorkerClient.bars_timeout(state.config))
     except BridgeFailure as exc:
         log.info("bars %s %s %s -> %s (%s) in %.3f s", bar_request.symbol, g.bridge_period, bar_request.range_text,
                  exc.error.code.value, exc.error.message, time.monotonic() - started)
         raise
+    if result.get("status") == "pending":  # fetched by a job: never cached, the client polls the job
+        job = checked_job(result)
+        log.info("bars %s %s %s -> job %s (%d windows) in %.3f s", bar_request.symbol, g.bridge_period,
+                 bar_request.range_text, job["id"], job["total"], time.monotonic() - started)
+        response = job_response({"success": True, "status": "pending", "job": job}, 202)
+        response.headers["Location"] = f"/api/v1/jobs/{job['id']}"
+        return response
     bar_list = result.get("bars")
     if not isinstance(bar_list, list):
         raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker sent bars that are not a list"))
+    next_page = result.get("next_page_token")
+    if next_page is not None and not (isinstance(next_page, str) and PAGE_TOKEN_RE.match(next_page)):
+        raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker sent an invalid next_page_token"))
     body: dict[str, Any] = {"success": True, "symbol": bar_request.symbol, "period": g.bridge_period,
-                            "bars": bar_list, "count": len(bar_list), "error": None}
+                            "bars": bar_list, "count": len(bar_list), "next_page_token": next_page, "error": None}
     if not bar_list and result.get("notice") is not None:
         body["notice"] = result["notice"]
     data = orjson.dumps(body)
@@ -116,12 +133,33 @@ def disconnect() -> Response:
 
 def _control(op: str) -> Response:
     _load_control_body()
-    result = _call(op, {}, bridge_state().config.worker_timeout)
+    result = call_worker(op, {}, bridge_state().config.worker_timeout)
     log.info("%s -> %s", op, result.get("state"))
     return json_response({"success": True, "connected": result.get("connected") is True, "state": result.get("state")})
 
 
-def _call(op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+def checked_job(result: dict[str, Any]) -> dict[str, Any]:
+    """The job in a worker result, in the documented shape; internal_error when the worker sent another."""
+    try:
+        return job_from_result(result)
+    except ProtocolError as exc:
+        raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, f"the TWS worker sent an invalid job: {exc}")) \
+            from None
+
+
+def job_response(body: dict[str, Any], status: int = 200) -> Response:
+    """An answer carrying `body["job"]`; while the job is unfinished, Retry-After says when to look again: its eta
+    (rounded up) within RETRY_AFTER_MIN..RETRY_AFTER_MAX seconds, RETRY_AFTER_UNKNOWN_ETA while it has none."""
+    response = json_response(body, status)
+    job = body["job"]
+    if job["state"] not in FINISHED_STATES:
+        eta = job["eta_seconds"]
+        wait = RETRY_AFTER_UNKNOWN_ETA if eta is None else math.ceil(eta)
+        response.headers["Retry-After"] = str(min(RETRY_AFTER_MAX, max(RETRY_AFTER_MIN, wait)))
+    return response
+
+
+def call_worker(op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     """The worker's result for `op`, or `BridgeFailure` with the worker's error (or worker_unavailable)."""
     reply: WorkerReply = bridge_state().worker.request(op, body, timeout)
     if reply.error is not None:
@@ -154,6 +192,15 @@ def _load_bars_request(validated: ValidatedRequests) -> BarRequest:
     bar_request: BarRequest = load_validated(_bars_schema, payload)
     validated.put(data, bar_request)
     return bar_request
+
+
+def query_fields() -> dict[str, str]:
+    """The query string as fields, each given once (400 naming those given more than once)."""
+    given = request.args.to_dict(flat=False)
+    repeated = {name: "given more than once" for name, values in given.items() if len(values) > 1}
+    if repeated:
+        raise _invalid("invalid request: each field may be given once", repeated)
+    return {name: values[0] for name, values in given.items()}
 
 
 def load_validated(schema: Schema, payload: dict[str, Any]) -> Any:

@@ -1,5 +1,5 @@
-"""Validation of the HTTP input (marshmallow) into the `BarRequest` (POST /bars) or `StreamRequest` (the stream) the
-worker receives.
+"""Validation of the HTTP input (marshmallow) into the `BarRequest` (POST /bars), `StreamRequest` (the stream) or
+`HeadRequest` (a contract's head timestamp) the worker receives.
 
 Every string that may reach TWS is checked here against the same patterns `shared.bars` enforces again on the
 worker side, so a NUL, a comma or a control character is refused with 400 before anything is sent anywhere.
@@ -22,6 +22,8 @@ from app.streams.request import StreamRequest
 from shared.bars import (
     CODE_RE,
     DURATION_RE,
+    MAX_LIMIT,
+    PAGE_TOKEN_RE,
     PERIODS,
     SEC_TYPES,
     SESSIONS,
@@ -31,6 +33,7 @@ from shared.bars import (
     InvalidBarRequest,
     parse_end_datetime,
 )
+from shared.history import HeadRequest
 from shared.streams import MAX_BACKFILL, series_request
 
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -39,7 +42,8 @@ MAX_EPOCH = 7_258_118_400  # 2200-01-01: bar times are epoch seconds within shar
 PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 # BarRequest attribute -> the HTTP field a client sent, for messages that come from BarRequest.validate
 HTTP_FIELD = {"bar_size": "period", "what_to_show": "what", "use_rth": "session"}
-OPTIONAL_FIELDS = ("what", "session", "include_forming", "end_datetime", "sec_type", "exchange", "currency")
+OPTIONAL_FIELDS = ("what", "session", "include_forming", "end_datetime", "sec_type", "exchange", "currency",
+                   "duration", "start_datetime", "limit", "page_token")
 UPPER_FIELDS = ("symbol", "what", "sec_type", "exchange", "currency")  # IB's own spelling is upper case
 # IB's local symbol of a currency pair, "EUR.USD": for CASH the same as symbol EUR with currency USD
 CASH_PAIR_RE = re.compile(r"^([A-Z]{3})\.([A-Z]{3})\Z", re.ASCII)
@@ -56,8 +60,19 @@ def _symbol(value: str) -> None:
 
 
 def _duration(value: str) -> None:
-    if not DURATION_RE.match(value):
-        raise ValidationError("must be IB's 'N S|D|W|M|Y', e.g. '1 D', '2 D', '1 W', '1 M'")
+    if value != "" and not DURATION_RE.match(value):  # "": not given (start_datetime names the range)
+        raise ValidationError("must be IB's 'N S|D|W|M|Y', e.g. '1 D', '2 D', '1 W', '1 M', '10 Y'")
+
+
+def _limit(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise ValidationError(f"must be a whole number of bars from 1 to {MAX_LIMIT}")
+
+
+def _page_token(value: str) -> None:
+    if value != "" and not PAGE_TOKEN_RE.match(value):
+        raise ValidationError("must be the next_page_token of an earlier answer, as it was sent (1-512 of "
+                              "A-Z a-z 0-9 _ -)")
 
 
 def _code(value: str) -> None:
@@ -73,14 +88,17 @@ def _choice(choices: Collection[str], fold: Callable[[str], str]) -> Callable[[s
     return check
 
 
-def _end_datetime(value: str) -> None:
-    if CONTROL_RE.search(value) or not value.isascii():  # \d and fromisoformat take any Unicode digit
-        raise ValidationError("must be ASCII without control characters")
-    try:
-        parse_end_datetime(value)
-    except ValueError:
-        raise ValidationError("must be '' (now), 'yyyymmdd HH:MM:SS' in the exchange's time zone, "
-                              "or ISO 8601 with an offset, e.g. '2025-01-26T10:30:00-05:00'") from None
+def _tws_time(empty: str) -> Callable[[str], None]:
+    """A time in parse_end_datetime's forms; `empty` says what "" means for the field."""
+    def check(value: str) -> None:
+        if CONTROL_RE.search(value) or not value.isascii():  # \d and fromisoformat take any Unicode digit
+            raise ValidationError("must be ASCII without control characters")
+        try:
+            parse_end_datetime(value)
+        except ValueError:
+            raise ValidationError(f"must be '' ({empty}), 'yyyymmdd HH:MM:SS' in the exchange's time zone, "
+                                  "or ISO 8601 with an offset, e.g. '2025-01-26T10:30:00-05:00'") from None
+    return check
 
 
 def _digits(lo: int, hi: int, message: str) -> Callable[[str], None]:
@@ -95,15 +113,14 @@ def _string(**kwargs: Any) -> fields.String:
     return fields.String(error_messages=messages, **kwargs)
 
 
-class SeriesFieldsSchema(Schema):
-    """The fields that name a series (instrument, bar size, what to show, session): one definition for POST /bars
-    and the stream, so both take the same values with the same messages. Unknown fields are refused."""
+class ContractFieldsSchema(Schema):
+    """The fields that name an instrument and its data (what to show, session): one definition for POST /bars, the
+    stream and the head timestamp, so all take the same values with the same messages. Unknown fields are refused."""
 
     class Meta:
         unknown = RAISE
 
     symbol = _string(required=True, validate=_symbol)
-    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
     what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper))
     session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower))
     sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper))
@@ -118,35 +135,76 @@ class SeriesFieldsSchema(Schema):
         return {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
     @staticmethod
-    def series_fields(data: dict[str, Any]) -> dict[str, Any]:
-        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as `BarRequest` fields."""
+    def contract_fields(data: dict[str, Any]) -> dict[str, Any]:
+        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as `HeadRequest` fields."""
         data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data.get(name) is not None},
                 "session": data["session"].lower()}
         symbol, currency = _cash_pair(data["symbol"], data["sec_type"], data["currency"])
-        return {"symbol": symbol, "bar_size": PERIODS[data["period"]], "what_to_show": data["what"],
-                "use_rth": SESSIONS[data["session"]], "sec_type": data["sec_type"], "exchange": data["exchange"],
-                "currency": currency}
+        return {"symbol": symbol, "what_to_show": data["what"], "use_rth": SESSIONS[data["session"]],
+                "sec_type": data["sec_type"], "exchange": data["exchange"], "currency": currency}
+
+
+class SeriesFieldsSchema(ContractFieldsSchema):
+    """The fields that name a series: an instrument's data in bars of one size (POST /bars and the stream)."""
+
+    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
+
+    @classmethod
+    def series_fields(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The contract fields and the bar size as `BarRequest` fields."""
+        return {**cls.contract_fields(data), "bar_size": PERIODS[data["period"]]}
+
+
+class HeadQuerySchema(ContractFieldsSchema):
+    """The path's symbol and the query of GET /api/v1/contracts/<symbol>/head; `load` returns a `HeadRequest`."""
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> HeadRequest:
+        request = HeadRequest(**self.contract_fields(data))
+        with worker_checks():
+            request.validate()
+        return request
 
 
 class BarsQuerySchema(SeriesFieldsSchema):
-    """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`."""
+    """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`. The range is `duration` (ending at
+    the end) or `start_datetime`: exactly one of them."""
 
-    duration = _string(required=True, validate=_duration)
+    duration = _string(load_default="", validate=_duration)
+    start_datetime = _string(load_default="", validate=_tws_time("not given: duration names the range"))
     include_forming = fields.Boolean(load_default=False, error_messages={
         "invalid": "must be true or false", "null": "must not be null"})
-    end_datetime = _string(load_default="", validate=_end_datetime)
+    end_datetime = _string(load_default="", validate=_tws_time("now"))
+    limit = fields.Raw(load_default=MAX_LIMIT, validate=_limit)
+    page_token = _string(load_default="", validate=_page_token)
+
+    @validates_schema(skip_on_field_errors=False)  # named with the other missing fields of an empty body
+    def one_range(self, data: dict[str, Any], **_: Any) -> None:
+        if "duration" not in data or "start_datetime" not in data:
+            return  # one of them is invalid already, with its own message
+        if data["duration"] and data["start_datetime"].strip():
+            raise ValidationError("give duration or start_datetime, not both", "start_datetime")
+        if not data["duration"] and not data["start_datetime"].strip():
+            raise ValidationError("is required, or start_datetime (the range's length or its start)", "duration")
 
     @validates_schema
     def forming_needs_now(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("include_forming") and data.get("end_datetime", "").strip():
+        if not data.get("include_forming"):
+            return
+        if data.get("end_datetime", "").strip():
             raise ValidationError("needs end_datetime empty (now): only the current bar is forming",
                                   "include_forming")
+        if data.get("start_datetime", "").strip() or data.get("page_token"):
+            raise ValidationError("takes a duration, not start_datetime or page_token: the forming bar is answered "
+                                  "from one live subscription of IB's longest window", "include_forming")
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> BarRequest:
         request = BarRequest(**self.series_fields(data), duration=data["duration"],
                              include_forming=data["include_forming"],
-                             end_datetime=parse_end_datetime(data["end_datetime"]))
+                             end_datetime=parse_end_datetime(data["end_datetime"]),
+                             start_datetime=parse_end_datetime(data["start_datetime"]), limit=data["limit"],
+                             page_token=data["page_token"])
         with worker_checks():
             request.validate()
         return request

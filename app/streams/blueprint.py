@@ -12,14 +12,13 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from app.api import authenticate, load_validated
+from app.api import authenticate, load_validated, query_fields
 from app.schemas import PERIOD_OF_BAR_SIZE, BarsStreamQuerySchema
 from app.state import bridge_state
 from app.streams.hub import fanout
 from app.streams.request import StreamRequest
 from app.streams.session import StreamSession
 from app.worker_client import WorkerClient
-from shared.errors import BridgeError, BridgeFailure, ErrorCode
 
 log = logging.getLogger("http.streams")
 streams = Blueprint("streams", __name__, url_prefix="/api/v1")
@@ -48,12 +47,7 @@ def bars_stream() -> Response:
 
 def _load_stream_request() -> StreamRequest:
     """The query (and Last-Event-ID, which wins over ?last_event_id=) as a validated `StreamRequest`."""
-    given = request.args.to_dict(flat=False)
-    repeated = {name: "given more than once" for name, values in given.items() if len(values) > 1}
-    if repeated:
-        raise BridgeFailure(BridgeError(ErrorCode.INVALID_REQUEST, "invalid request: each field may be given once",
-                                        fields=repeated))
-    query: dict[str, Any] = {name: values[0] for name, values in given.items()}
+    query: dict[str, Any] = dict(query_fields())
     last_event_id = request.headers.get("Last-Event-ID", "")
     if last_event_id.strip():
         query["last_event_id"] = last_event_id.strip()

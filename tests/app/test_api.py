@@ -72,7 +72,7 @@ class TestBars:
         response = client.post("/api/v1/bars", json={**VALID, "include_forming": True})
         assert response.status_code == 200
         assert response.get_json() == {"success": True, "symbol": "AAPL", "period": "5m", "bars": [BAR],
-                                       "count": 1, "error": None}
+                                       "count": 1, "next_page_token": None, "error": None}
         (request,) = stub.requests
         assert request.op == "bars"
         assert BarRequest.from_wire(request.body) == BarRequest("AAPL", "5 mins", "1 D", include_forming=True)
@@ -135,7 +135,7 @@ class TestFinalAnswersKeptByTheHttpWorker:
         assert first.status_code == again.status_code == 200
         assert again.data == first.data and again.mimetype == "application/json"
         assert again.get_json() == {"success": True, "symbol": "AAPL", "period": "5m", "bars": [BAR], "count": 1,
-                                    "error": None}
+                                    "next_page_token": None, "error": None}
         assert len(stub.requests) == 1
 
     def test_a_different_request_still_goes_to_the_worker(self, client: FlaskClient, stub: WorkerStub) -> None:

@@ -66,7 +66,8 @@ class TestRefusedFields:
     def test_a_required_field_missing(self, client: FlaskClient, stub: WorkerStub, missing: str) -> None:
         body = {k: v for k, v in VALID.items() if k != missing}
         refused = assert_refused(post(client, body), stub, missing)
-        assert refused["fields"][missing] == "is required"
+        assert refused["fields"][missing] == ("is required" if missing != "duration" else
+                                              "is required, or start_datetime (the range's length or its start)")
 
     @pytest.mark.parametrize(("field", "value"), [
         ("symbol", ""), ("symbol", 42), ("symbol", None), ("symbol", "A" * 25), ("symbol", "-AAPL"),
@@ -155,17 +156,33 @@ class TestIbsDurationLimits:
         ("1s", "3600 S", "1800 S"), ("5s", "1 D", "3600 S"), ("1m", "1 M", "1 D"), ("1m", "2 D", "1 D"),
         ("5m", "2 W", "1 W"), ("1h", "2 M", "1 M"), ("1d", "2 Y", "1 Y"),
     ])
-    def test_a_duration_over_the_table_is_400_naming_the_longest(self, client: FlaskClient, stub: WorkerStub,
-                                                                 period: str, duration: str, longest: str) -> None:
-        body = assert_refused(post(client, {**VALID, "period": period, "duration": duration}), stub, "duration")
+    def test_include_forming_over_the_table_is_400_naming_the_longest(self, client: FlaskClient, stub: WorkerStub,
+                                                                      period: str, duration: str,
+                                                                      longest: str) -> None:
+        body = assert_refused(post(client, {**VALID, "period": period, "duration": duration,
+                                            "include_forming": True}), stub, "duration")
         assert body["fields"]["duration"].startswith(f"at most {longest} ")
+        assert "include_forming" in body["fields"]["duration"] and "live subscription" in body["fields"]["duration"]
         assert set(body["fields"]) == {"duration"}
+
+    @pytest.mark.parametrize(("period", "duration"), [("1s", "3600 S"), ("1m", "1 M"), ("1m", "50 Y"),
+                                                      ("5m", "2 W"), ("1d", "2 Y"), ("1s", "600 M")])
+    def test_without_include_forming_any_duration_up_to_fifty_years_is_forwarded(
+            self, client: FlaskClient, stub: WorkerStub, period: str, duration: str) -> None:
+        assert post(client, {**VALID, "period": period, "duration": duration}).status_code == 200
+        assert stub.requests[0].body["duration"] == duration
+
+    @pytest.mark.parametrize("duration", ["51 Y", "18251 D", "2608 W"])
+    def test_over_fifty_years_is_400(self, client: FlaskClient, stub: WorkerStub, duration: str) -> None:
+        body = assert_refused(post(client, {**VALID, "duration": duration}), stub, "duration")
+        assert body["fields"]["duration"] == "at most 50 Y in all"
 
     @pytest.mark.parametrize(("period", "duration"), [("1s", "1800 S"), ("5s", "3600 S"), ("30s", "28800 S"),
                                                       ("1m", "1 D"), ("5m", "1 W"), ("1h", "1 M"), ("1d", "1 Y")])
-    def test_the_longest_duration_is_served(self, client: FlaskClient, stub: WorkerStub, period: str,
-                                            duration: str) -> None:
-        assert post(client, {**VALID, "period": period, "duration": duration}).status_code == 200
+    def test_the_longest_duration_is_served_with_include_forming(self, client: FlaskClient, stub: WorkerStub,
+                                                                 period: str, duration: str) -> None:
+        assert post(client, {**VALID, "period": period, "duration": duration,
+                             "include_forming": True}).status_code == 200
 
 
 class TestMalformedBodies:

@@ -127,6 +127,20 @@ class TestBound:
             assert small_worker.request(op, {}, timeout=1.0).result == {"ok": 1}
         gevent.killall(held)
 
+    def test_job_progress_and_cancellation_get_through_while_bar_requests_fill_the_bound(
+            self, small_worker: WorkerClient, stub: WorkerStub) -> None:
+        """A client polling its job while bar requests fill the bound is not refused: the worker answers a job
+        from its own state at once, like health."""
+        stub.handler = lambda request: None if request.op == "bars" else WorkerReply(request.id, result={"ok": 1})
+        held = [gevent.spawn(small_worker.request, "bars", {}, 5.0) for _ in range(2)]
+        green_wait_until(lambda: len(stub.received) == 2, what="two bar requests waiting")
+        for op in ("job", "job_cancel"):
+            assert small_worker.request(op, {"id": "0" * 32}, timeout=1.0).result == {"ok": 1}
+        with pytest.raises(BridgeFailure) as caught:  # the head timestamp waits on TWS: bounded like bars
+            small_worker.request("head", {}, timeout=1.0)
+        assert caught.value.error.code is ErrorCode.OVERLOADED
+        gevent.killall(held)
+
     def test_health_requests_past_their_pool_wait_their_turn(self, small_worker: WorkerClient,
                                                              stub: WorkerStub) -> None:
         stub.handler = lambda request: WorkerReply(request.id, result={})

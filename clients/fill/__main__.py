@@ -1,0 +1,5 @@
+import sys
+
+from clients.fill.cli import main
+
+sys.exit(main())
