@@ -72,7 +72,7 @@ def bars() -> Response:
     final_possible = bool(bar_request.end_datetime)  # only an end in the past can make an answer final
     if final_possible and (cached := state.answers.get(bar_request)) is not None:
         log.debug("bars %s %s %s -> from this HTTP worker's cache in %.3f s", bar_request.symbol, g.bridge_period,
-                  bar_request.duration, time.monotonic() - started)
+                  bar_request.range_text, time.monotonic() - started)
         return Response(cached, mimetype="application/json")
     forming = forming_answers() if bar_request.include_forming else None  # current until the series' next event
     if forming is not None and (cached := forming.get(bar_request)) is not None:
@@ -80,7 +80,7 @@ def bars() -> Response:
     try:
         result = _call("bars", bar_request.to_wire(), WorkerClient.bars_timeout(state.config))
     except BridgeFailure as exc:
-        log.info("bars %s %s %s -> %s (%s) in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
+        log.info("bars %s %s %s -> %s (%s) in %.3f s", bar_request.symbol, g.bridge_period, bar_request.range_text,
                  exc.error.code.value, exc.error.message, time.monotonic() - started)
         raise
     bar_list = result.get("bars")
@@ -98,7 +98,7 @@ def bars() -> Response:
             forming.put(bar_request, data, LiveAnswer.from_result(result))
         except ProtocolError as exc:
             log.warning("bars %s: the TWS worker's live marker is invalid (%s); not repeated", bar_request.symbol, exc)
-    log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.duration,
+    log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.range_text,
              len(bar_list), time.monotonic() - started)
     return Response(data, mimetype="application/json")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.ib_limits import LONGEST_DURATION, duration_allowed
+from shared.ib_limits import LONGEST_DURATION, LONGEST_RANGE, duration_allowed, range_allowed
 
 # HTTP period -> IB barSizeSetting
 PERIODS: dict[str, str] = {
@@ -38,6 +38,8 @@ SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,23}\Z", re.ASCII)
 CODE_RE = re.compile(r"^[A-Za-z0-9.]{1,16}\Z", re.ASCII)  # exchange, currency, expiry
 LOCAL_END_RE = re.compile(r"^\d{8} \d{2}:\d{2}:\d{2}\Z", re.ASCII)  # "20250126 10:30:00": the exchange's time zone
 UTC_END_RE = re.compile(r"^\d{8}-\d{2}:\d{2}:\d{2}\Z", re.ASCII)  # "20250126-15:30:00": UTC
+PAGE_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,512}\Z", re.ASCII)  # opaque: the worker makes it (base64url)
+MAX_LIMIT = 50_000  # bars in one answer; the rest in pages
 
 
 MIN_YEAR, MAX_YEAR = 1900, 2200  # TWS has no data outside; datetime arithmetic overflows near the edges
@@ -76,11 +78,40 @@ def parse_end_datetime(text: str) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
 
 
+def not_before(start: str, end: str) -> bool:
+    """Whether `start` is certainly not before `end` (both valid TWS-form times, neither ""). Two times of one form
+    compare as written; an exchange-local time against a UTC one is compared in every zone it may be in (UTC-12 to
+    UTC+14): only a start that is not before the end in any of them is refused here, the worker checks the rest
+    once it knows the exchange's zone."""
+    start_local, end_local = bool(LOCAL_END_RE.match(start)), bool(LOCAL_END_RE.match(end))
+    earliest_start = _as_utc(start) - (timedelta(hours=14) if start_local and not end_local else timedelta(0))
+    latest_end = _as_utc(end) + (timedelta(hours=12) if end_local and not start_local else timedelta(0))
+    return earliest_start >= latest_end
+
+
+def _as_utc(text: str) -> datetime:
+    return datetime.strptime(text.replace("-", " "), "%Y%m%d %H:%M:%S")
+
+
+def _tws_time(value: Any) -> bool:
+    """"" or one of the two TWS forms parse_end_datetime returns, naming a real date within the years."""
+    if not isinstance(value, str):
+        return False
+    if value == "":
+        return True
+    if not (LOCAL_END_RE.match(value) or UTC_END_RE.match(value)):
+        return False
+    try:
+        return MIN_YEAR <= _as_utc(value).year <= MAX_YEAR
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class BarRequest:
     symbol: str
     bar_size: str  # IB barSizeSetting
-    duration: str  # IB durationStr, "N S|D|W|M|Y"
+    duration: str  # IB durationStr, "N S|D|W|M|Y" ending at the end; "" when start_datetime names the start
     what_to_show: str = "TRADES"
     use_rth: bool = True
     include_forming: bool = False
@@ -88,10 +119,20 @@ class BarRequest:
     sec_type: str = "STK"
     exchange: str = "SMART"
     currency: str = "USD"
+    start_datetime: str = ""  # the range's start, in end_datetime's forms; "" when duration is given
+    limit: int = MAX_LIMIT  # bars per answer; more come in pages (next_page_token)
+    page_token: str = ""  # the worker's next_page_token of the previous page of this request
 
     @property
     def bar_seconds(self) -> int:
         return BAR_SECONDS[self.bar_size]
+
+    @property
+    def range_text(self) -> str:
+        """The range for log lines: the duration, or start..end."""
+        if self.duration:
+            return self.duration
+        return f"{self.start_datetime}..{self.end_datetime or 'now'}"
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,32 +149,67 @@ class BarRequest:
         return request
 
     def validate(self) -> None:
-        problems: dict[str, str] = {}
-        if not isinstance(self.symbol, str) or not SYMBOL_RE.match(self.symbol):
-            problems["symbol"] = "1-24 letters, digits, spaces, '.', '/' or '-'"
+        problems = contract_problems(self.symbol, self.what_to_show, self.use_rth, self.sec_type, self.exchange,
+                                     self.currency)
         if not isinstance(self.bar_size, str) or self.bar_size not in BAR_SECONDS:
             problems["bar_size"] = "not an IB bar size"
-        if not isinstance(self.duration, str) or not DURATION_RE.match(self.duration):
-            problems["duration"] = "must be 'N S|D|W|M|Y'"
-        elif "bar_size" not in problems and not duration_allowed(self.bar_size, self.duration):
-            problems["duration"] = (f"at most {LONGEST_DURATION[self.bar_size]} with {self.bar_size} bars "
-                                    "(IB's longest duration for one request)")
-        if not isinstance(self.what_to_show, str) or self.what_to_show not in WHAT_TO_SHOW:
-            problems["what_to_show"] = f"one of {', '.join(WHAT_TO_SHOW)}"
-        for name in ("use_rth", "include_forming"):
-            if not isinstance(getattr(self, name), bool):
-                problems[name] = "must be a boolean"
-        if not isinstance(self.end_datetime, str) or not (
-                self.end_datetime == "" or LOCAL_END_RE.match(self.end_datetime)
-                or UTC_END_RE.match(self.end_datetime)):
-            problems["end_datetime"] = "must be '', 'yyyymmdd HH:MM:SS' or 'yyyymmdd-HH:MM:SS'"
-        if self.include_forming and self.end_datetime:
-            problems["include_forming"] = "needs end_datetime empty (now)"
-        if not isinstance(self.sec_type, str) or self.sec_type not in SEC_TYPES:
-            problems["sec_type"] = f"one of {', '.join(SEC_TYPES)}"
-        for name in ("exchange", "currency"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not CODE_RE.match(value):
-                problems[name] = "1-16 letters, digits or '.'"
+        if not isinstance(self.include_forming, bool):
+            problems["include_forming"] = "must be a boolean"
+        for name in ("end_datetime", "start_datetime"):
+            if not _tws_time(getattr(self, name)):
+                problems[name] = "must be '', 'yyyymmdd HH:MM:SS' or 'yyyymmdd-HH:MM:SS'"
+        if not isinstance(self.limit, int) or isinstance(self.limit, bool) or not 1 <= self.limit <= MAX_LIMIT:
+            problems["limit"] = f"a whole number of bars from 1 to {MAX_LIMIT}"
+        if not isinstance(self.page_token, str) or not (self.page_token == "" or PAGE_TOKEN_RE.match(self.page_token)):
+            problems["page_token"] = "must be a next_page_token the bridge returned"
+        problems.update(self._range_problems(problems))
         if problems:
             raise InvalidBarRequest(problems)
+
+    def _range_problems(self, problems: dict[str, str]) -> dict[str, str]:
+        """Exactly one of duration and start_datetime; the range's bounds; include_forming's narrower rules."""
+        found: dict[str, str] = {}
+        duration = self.duration
+        duration_valid = isinstance(duration, str) and bool(duration == "" or DURATION_RE.match(duration))
+        start_valid = "start_datetime" not in problems
+        if not duration_valid:
+            found["duration"] = "must be 'N S|D|W|M|Y'"
+        elif self.duration and not range_allowed(self.duration):
+            found["duration"] = f"at most {LONGEST_RANGE} in all"
+        if duration_valid and start_valid:
+            if self.duration and self.start_datetime:
+                found["start_datetime"] = "give duration or start_datetime, not both"
+            elif not self.duration and not self.start_datetime:
+                found["duration"] = "give duration or start_datetime"
+        if start_valid and self.start_datetime and self.end_datetime and "end_datetime" not in problems and \
+                not_before(self.start_datetime, self.end_datetime):
+            found["start_datetime"] = "must be before end_datetime"
+        if self.include_forming is True:
+            if self.end_datetime:
+                found["include_forming"] = "needs end_datetime empty (now)"
+            elif self.start_datetime or self.page_token:
+                found["include_forming"] = "takes a duration, not start_datetime or page_token"
+            elif self.duration and duration_valid and "bar_size" not in problems and "duration" not in found and \
+                    not duration_allowed(self.bar_size, self.duration):
+                found["duration"] = (f"at most {LONGEST_DURATION[self.bar_size]} with {self.bar_size} bars and "
+                                     "include_forming (answered from one live subscription: IB's longest duration "
+                                     "for one request)")
+        return found
+
+
+def contract_problems(symbol: Any, what_to_show: Any, use_rth: Any, sec_type: Any, exchange: Any,
+                      currency: Any) -> dict[str, str]:
+    """The checks of the fields that name a series' instrument and data (bars and the head timestamp alike)."""
+    problems: dict[str, str] = {}
+    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
+        problems["symbol"] = "1-24 letters, digits, spaces, '.', '/' or '-'"
+    if not isinstance(what_to_show, str) or what_to_show not in WHAT_TO_SHOW:
+        problems["what_to_show"] = f"one of {', '.join(WHAT_TO_SHOW)}"
+    if not isinstance(use_rth, bool):
+        problems["use_rth"] = "must be a boolean"
+    if not isinstance(sec_type, str) or sec_type not in SEC_TYPES:
+        problems["sec_type"] = f"one of {', '.join(SEC_TYPES)}"
+    for name, value in (("exchange", exchange), ("currency", currency)):
+        if not isinstance(value, str) or not CODE_RE.match(value):
+            problems[name] = "1-16 letters, digits or '.'"
+    return problems

@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     NO_DATA = "no_data"  # a stream of a series TWS has no bars for now (shared/streams.py)
     SUBSCRIPTIONS_EXHAUSTED = "subscriptions_exhausted"  # every live subscription slot serves stream clients
     RESUME_UNAVAILABLE = "resume_unavailable"  # a stream's resume point lies before what the worker holds
+    JOB_NOT_FOUND = "job_not_found"  # no history job with that id (never was, or forgotten)
+    INVALID_PAGE_TOKEN = "invalid_page_token"  # a page_token the worker did not make for this request
     WORKER_UNAVAILABLE = "worker_unavailable"
     OVERLOADED = "overloaded"  # an HTTP worker's bound on requests waiting for the TWS worker is reached
     INTERNAL_ERROR = "internal_error"
@@ -66,6 +68,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NO_DATA: 404,
     ErrorCode.SUBSCRIPTIONS_EXHAUSTED: 503,
     ErrorCode.RESUME_UNAVAILABLE: 410,
+    ErrorCode.JOB_NOT_FOUND: 404,
+    ErrorCode.INVALID_PAGE_TOKEN: 400,
     ErrorCode.WORKER_UNAVAILABLE: 503,
     ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL_ERROR: 500,

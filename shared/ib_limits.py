@@ -1,4 +1,5 @@
-"""IB's documented limits on one historical data request, as data: the longest duration per bar size.
+"""IB's documented limits on one historical data request, as data: the longest duration per bar size; and the
+bridge's own bound on a range it splits into such requests.
 
 IB's table ("Valid Duration and Bar Size Settings for Historical Data Requests") lists which bar sizes each duration
 allows; read per bar size it gives the longest window TWS guarantees (real TWS is sometimes more lenient; past the
@@ -22,6 +23,11 @@ LONGEST_DURATION: dict[str, str] = {
 }
 
 
+# The longest range one bar request may ask for in all: the history planner splits it into IB-legal windows (one of
+# LONGEST_DURATION each); this bounds the plan (and its store), not one TWS request. Counted with UNIT_SECONDS.
+LONGEST_RANGE = "50 Y"
+
+
 def duration_seconds(duration: str) -> int:
     """The length of an IB durationStr ("N S|D|W|M|Y", already validated) in the table's seconds."""
     count, unit = duration.split(" ")
@@ -31,3 +37,8 @@ def duration_seconds(duration: str) -> int:
 def duration_allowed(bar_size: str, duration: str) -> bool:
     """Whether IB's table guarantees `duration` for `bar_size` (both already valid IB strings)."""
     return duration_seconds(duration) <= duration_seconds(LONGEST_DURATION[bar_size])
+
+
+def range_allowed(duration: str) -> bool:
+    """Whether a planned range of `duration` (a valid IB string) is within LONGEST_RANGE."""
+    return duration_seconds(duration) <= duration_seconds(LONGEST_RANGE)

@@ -1,10 +1,11 @@
 """The app <-> worker message protocol over ZeroMQ: versioned JSON envelopes (never pickle).
 
 Request:  {"v": 1, "id": "<hex>", "op": "bars" | "health" | "connect" | "disconnect" | "stream_open" |
-           "stream_interest", "body": {...}, "deadline": <epoch seconds>}
+           "stream_interest" | "job" | "job_cancel" | "head", "body": {...}, "deadline": <epoch seconds>}
 Reply:    {"v": 1, "id": "<same>", "ok": true, "result": {...}}  or  {"v": 1, "id": ..., "ok": false, "error": {...}}
 
-The stream operations' bodies and results, and the events the worker publishes, are in shared/streams.py.
+The stream operations' bodies and results, and the events the worker publishes, are in shared/streams.py; the
+history jobs' and the head timestamp's in shared/history.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from shared.errors import BridgeError
 
 PROTOCOL_VERSION = 1
-OPERATIONS = ("bars", "health", "connect", "disconnect", "stream_open", "stream_interest")
+OPERATIONS = ("bars", "health", "connect", "disconnect", "stream_open", "stream_interest", "job", "job_cancel", "head")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 

@@ -96,18 +96,137 @@ def test_every_period_maps_to_a_bar_size_with_seconds() -> None:
     ("1 min", "1 D", "2 D"), ("2 mins", "2 D", "172801 S"), ("5 mins", "1 W", "8 D"), ("1 hour", "1 M", "31 D"),
     ("1 day", "1 Y", "2 Y"), ("1 month", "52 W", "13 M"),
 ])
-def test_a_duration_over_ibs_table_is_refused_naming_the_longest(bar_size: str, longest: str, over: str) -> None:
+def test_a_duration_over_ibs_table_is_planned_not_refused(bar_size: str, longest: str, over: str) -> None:
     replace(GOOD, bar_size=bar_size, duration=longest).validate()
+    replace(GOOD, bar_size=bar_size, duration=over).validate()  # the planner splits it into IB-legal windows
+
+
+@pytest.mark.parametrize(("bar_size", "longest", "over"), [
+    ("1 secs", "1800 S", "1801 S"), ("5 secs", "3600 S", "1 D"), ("1 min", "1 D", "2 D"), ("5 mins", "1 W", "8 D"),
+    ("1 hour", "1 M", "31 D"), ("1 day", "1 Y", "2 Y"), ("1 month", "1 Y", "13 M"),
+])
+def test_include_forming_over_ibs_table_is_refused_naming_the_longest(bar_size: str, longest: str,
+                                                                      over: str) -> None:
+    replace(GOOD, bar_size=bar_size, duration=longest, include_forming=True).validate()
     with pytest.raises(InvalidBarRequest) as caught:
-        replace(GOOD, bar_size=bar_size, duration=over).validate()
+        replace(GOOD, bar_size=bar_size, duration=over, include_forming=True).validate()
     assert set(caught.value.fields) == {"duration"}
-    assert caught.value.fields["duration"].startswith("at most ")
-    assert bar_size in caught.value.fields["duration"]
+    assert caught.value.fields["duration"].startswith(f"at most {longest} with {bar_size} bars and include_forming")
 
 
-def test_the_worker_rebuilding_a_request_from_the_wire_checks_the_table_too() -> None:
+@pytest.mark.parametrize("duration", ["50 Y", "600 M", "2607 W", "18250 D", "999999 S"])
+def test_any_duration_up_to_fifty_years_is_a_range(duration: str) -> None:
+    replace(GOOD, duration=duration).validate()
+
+
+@pytest.mark.parametrize("duration", ["51 Y", "609 M", "2608 W", "18251 D"])
+def test_a_duration_over_fifty_years_is_refused(duration: str) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(GOOD, duration=duration).validate()
+    assert caught.value.fields == {"duration": "at most 50 Y in all"}
+
+
+def test_the_worker_rebuilding_a_request_from_the_wire_checks_the_table_for_include_forming() -> None:
     with pytest.raises(InvalidBarRequest, match="at most 1 D"):
-        BarRequest.from_wire({**GOOD.to_wire(), "duration": "1 M"})
+        BarRequest.from_wire({**GOOD.to_wire(), "duration": "1 M", "include_forming": True})
+    assert BarRequest.from_wire({**GOOD.to_wire(), "duration": "1 M"}).duration == "1 M"
+
+
+# ---- start_datetime, limit, page_token ----------------------------------------------------------------------------
+
+RANGE = replace(GOOD, duration="", start_datetime="20250102 09:30:00", end_datetime="20250201 16:00:00")
+
+
+def test_a_start_instead_of_a_duration_validates() -> None:
+    RANGE.validate()
+    replace(RANGE, end_datetime="").validate()  # from the start until now
+    replace(RANGE, start_datetime="20250102-14:30:00", end_datetime="20250201-21:00:00").validate()
+    assert RANGE.range_text == "20250102 09:30:00..20250201 16:00:00"
+    assert GOOD.range_text == "1 D"
+
+
+def test_exactly_one_of_duration_and_start() -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(RANGE, duration="1 D").validate()
+    assert caught.value.fields == {"start_datetime": "give duration or start_datetime, not both"}
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(RANGE, start_datetime="").validate()
+    assert caught.value.fields == {"duration": "give duration or start_datetime"}
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    ("20250201 16:00:00", "20250201 16:00:00"), ("20250202 09:30:00", "20250201 16:00:00"),
+    ("20250201-16:00:00", "20250201-16:00:00"), ("20250201-16:00:00", "20250201-15:59:59"),
+    # an exchange-local start 15 hours after a UTC end is after it in every zone (UTC-12 to UTC+14)
+    ("20250202 07:00:01", "20250201-16:00:00"), ("20250202 04:00:00", "20250201 16:00:00"),
+])
+def test_the_start_must_be_before_the_end(start: str, end: str) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(RANGE, start_datetime=start, end_datetime=end).validate()
+    assert caught.value.fields == {"start_datetime": "must be before end_datetime"}
+
+
+@pytest.mark.parametrize(("start", "end"), [("20250201-15:00:00", "20250201 16:00:00"),
+                                            ("20250201 20:00:00", "20250201-16:00:00")])
+def test_a_start_in_another_form_is_before_the_end_in_some_zone_and_left_to_the_worker(start: str, end: str) -> None:
+    replace(RANGE, start_datetime=start, end_datetime=end).validate()
+
+
+@pytest.mark.parametrize("start", ["2025-01-02T09:30:00-05:00", "20250230 09:30:00", "18991231 09:30:00", "x", None,
+                                   "20250102 09:30:00\n", "20250102,09:30:00"])
+def test_a_start_in_no_tws_form_is_refused(start: Any) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(RANGE, start_datetime=start).validate()
+    assert "start_datetime" in caught.value.fields
+
+
+@pytest.mark.parametrize("limit", [1, 1000, 50_000])
+def test_a_limit_from_one_to_fifty_thousand(limit: int) -> None:
+    replace(GOOD, limit=limit).validate()
+    assert GOOD.limit == 50_000
+
+
+@pytest.mark.parametrize("limit", [0, -1, 50_001, True, 10.0, "10", None])
+def test_a_limit_outside_is_refused(limit: Any) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(GOOD, limit=limit).validate()
+    assert set(caught.value.fields) == {"limit"}
+
+
+@pytest.mark.parametrize("token", ["a", "AZaz09_-", "x" * 512])
+def test_a_page_token_is_opaque_url_safe_text(token: str) -> None:
+    replace(RANGE, page_token=token).validate()
+
+
+@pytest.mark.parametrize("token", ["x" * 513, "a=b", "a b", "a\x00", "é", "a/b", 5, None])
+def test_a_page_token_of_other_characters_is_refused(token: Any) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(RANGE, page_token=token).validate()
+    assert set(caught.value.fields) == {"page_token"}
+
+
+@pytest.mark.parametrize("changes", [{"duration": "", "start_datetime": "20250102 09:30:00"},
+                                     {"page_token": "abc"}])
+def test_include_forming_takes_a_duration_and_no_page(changes: dict[str, Any]) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        replace(GOOD, include_forming=True, **changes).validate()
+    assert caught.value.fields == {"include_forming": "takes a duration, not start_datetime or page_token"}
+
+
+def test_an_old_wire_body_without_the_new_fields_is_valid() -> None:
+    old = {k: v for k, v in GOOD.to_wire().items() if k not in ("start_datetime", "limit", "page_token")}
+    assert BarRequest.from_wire(old) == GOOD
+
+
+def test_a_range_request_round_trips_the_wire() -> None:
+    request = replace(RANGE, limit=1000, page_token="AbC-_9")
+    assert BarRequest.from_wire(request.to_wire()) == request
+
+
+def test_from_wire_checks_the_new_fields_again() -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        BarRequest.from_wire({**RANGE.to_wire(), "limit": 0, "page_token": "no/slash", "duration": "1 D"})
+    assert set(caught.value.fields) == {"limit", "page_token", "start_datetime"}
 
 
 # fields that are sent to TWS as text

@@ -18,7 +18,8 @@ def test_every_code_has_an_http_status() -> None:
     (ErrorCode.AMBIGUOUS_SYMBOL, 400), (ErrorCode.PAYLOAD_TOO_LARGE, 413), (ErrorCode.PACING_LIMITED, 429),
     (ErrorCode.NOT_SUBSCRIBED, 502), (ErrorCode.TWS_REJECTED, 502), (ErrorCode.TWS_ERROR, 502),
     (ErrorCode.TWS_UNAVAILABLE, 503), (ErrorCode.WORKER_UNAVAILABLE, 503), (ErrorCode.TWS_TIMEOUT, 504),
-    (ErrorCode.INTERNAL_ERROR, 500), (ErrorCode.OVERLOADED, 503),
+    (ErrorCode.INTERNAL_ERROR, 500), (ErrorCode.OVERLOADED, 503), (ErrorCode.JOB_NOT_FOUND, 404),
+    (ErrorCode.INVALID_PAGE_TOKEN, 400),
 ])
 def test_http_status_of_the_codes_the_issue_names(code: ErrorCode, status: int) -> None:
     assert BridgeError(code, "m").http_status == status
@@ -27,6 +28,8 @@ def test_http_status_of_the_codes_the_issue_names(code: ErrorCode, status: int) 
 def test_codes_are_stable_strings() -> None:
     assert ErrorCode.NOT_SUBSCRIBED == "market_data_not_subscribed"
     assert ErrorCode.TWS_TIMEOUT.value == "tws_timeout"
+    assert (ErrorCode.JOB_NOT_FOUND.value, ErrorCode.INVALID_PAGE_TOKEN.value) == ("job_not_found",
+                                                                                "invalid_page_token")
 
 
 def test_wire_form_leaves_out_what_is_not_set() -> None:

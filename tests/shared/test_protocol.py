@@ -33,6 +33,10 @@ def without(key: str) -> bytes:
 
 # ---- requests ----------------------------------------------------------------------------------------------------
 
+def test_the_history_operations_are_known() -> None:
+    assert {"job", "job_cancel", "head"} <= set(OPERATIONS)
+
+
 @pytest.mark.parametrize("op", OPERATIONS)
 def test_request_round_trip(op: str) -> None:
     request = WorkerRequest("0123abcd", op, {"symbol": "AAPL", "n": [1, 2]}, 1737993750.25)

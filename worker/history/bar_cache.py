@@ -45,7 +45,8 @@ class BarCache:
         """Keep `answer`: for `ttl` seconds, or (ttl None) until evicted."""
         if ttl is not None and ttl <= 0:
             return
-        size = BYTES_PER_BAR * (len(answer.get("bars", ())) + 1)
+        count = answer["count"] if "count" in answer else len(answer.get("bars", ()))  # bars may be stored JSON
+        size = BYTES_PER_BAR * (count + 1)
         if size > self.max_bytes:
             return
         if key in self._entries:

@@ -28,14 +28,15 @@ RequestKey = tuple[Any, ...]
 def request_key(request: BarRequest, contract: ResolvedContract) -> RequestKey:
     """Identical requests (from any HTTP worker) share this key: they share one upstream request and its answer."""
     r = request
-    return (contract.con_id, r.exchange, r.bar_size, r.duration, r.what_to_show, r.use_rth, r.end_datetime,
-            r.include_forming)
+    return (contract.con_id, r.exchange, r.bar_size, r.duration, r.start_datetime, r.what_to_show, r.use_rth,
+            r.end_datetime, r.include_forming, r.limit, r.page_token)
 
 
 @dataclass
 class _Waiter:
     reply: Reply
     started: float
+    origin: Reply | None = None  # the caller's own reply (abandon finds the waiter by it)
 
 
 @dataclass(eq=False)
@@ -59,13 +60,16 @@ class BarFetcher:
     def in_flight(self) -> int:
         return len(self._shared)
 
-    def fetch(self, request: BarRequest, contract: ResolvedContract, deadline: float, reply: Reply) -> None:
+    def fetch(self, request: BarRequest, contract: ResolvedContract, deadline: float, reply: Reply,
+              cache: bool = True) -> None:
         """Answer `request` through `reply`. Every answer carries `ttl`, the one rule below as of the answer: None when
-        it can no longer change, so the HTTP side may keep it for good too (app/answer_cache.py), else seconds."""
+        it can no longer change, so the HTTP side may keep it for good too (app/answer_cache.py), else seconds.
+        `cache=False` (a fill's window, kept in the store instead): neither read nor kept in the memory cache."""
+        origin = reply
         reply = self._with_ttl(request, contract, reply)
-        key = request_key(request, contract)
+        key = (*request_key(request, contract), cache)
         started = time.monotonic()
-        cached = self._cache.get(key)
+        cached = self._cache.get(key[:-1]) if cache else None
         if cached is not None:
             _log(request, "cache", len(cached["bars"]), started)
             reply(cached, None)
@@ -73,9 +77,9 @@ class BarFetcher:
         shared = self._shared.get(key)
         if shared is not None:
             self.coalesced += 1
-            shared.waiters.append(_Waiter(reply, started))
+            shared.waiters.append(_Waiter(reply, started, origin))
             return
-        shared = _Shared(key, request, [_Waiter(reply, started)])
+        shared = _Shared(key, request, [_Waiter(reply, started, origin)])
         self._shared[key] = shared
         shared.upstream = Upstream(request, contract, False, _Handler(self, shared))
         self._upstream.start(shared.upstream, deadline)
@@ -85,17 +89,30 @@ class BarFetcher:
         if self._shared.get(shared.key) is not shared:
             return  # already answered (failed by fail_all); a late outcome changes nothing
         del self._shared[shared.key]
-        if result is not None and (ttl is None or ttl > 0):
-            self._cache.put(shared.key, result, ttl)
+        if result is not None and (ttl is None or ttl > 0) and shared.key[-1]:
+            self._cache.put(shared.key[:-1], result, ttl)
         for waiter in shared.waiters:
             if error is None:
                 assert result is not None
                 _log(shared.request, "tws", len(result["bars"]), waiter.started)
             else:
                 log.info("bars %s %s %s: %s (%s) in %.1f ms", shared.request.symbol, shared.request.bar_size,
-                         shared.request.duration, error.code, error.message,
+                         shared.request.range_text, error.code, error.message,
                          (time.monotonic() - waiter.started) * 1000)
             waiter.reply(result, error)
+
+    def abandon(self, request: BarRequest, contract: ResolvedContract, reply: Reply) -> None:
+        """The caller of `reply` no longer wants the answer (a cancelled job): it is never called; when nobody else
+        waits for the same request, its upstream request is withdrawn (never sent) or cancelled at TWS."""
+        for key in ((*request_key(request, contract), False), (*request_key(request, contract), True)):
+            shared = self._shared.get(key)
+            if shared is None:
+                continue
+            shared.waiters = [w for w in shared.waiters if w.origin is not reply]
+            if not shared.waiters:
+                del self._shared[key]
+                if shared.upstream is not None:
+                    self._upstream.cancel(shared.upstream)
 
     def fail_all(self, error: BridgeError) -> None:
         for shared in list(self._shared.values()):
@@ -153,5 +170,5 @@ class _Handler:
 
 
 def _log(request: BarRequest, source: str, count: int, started: float) -> None:
-    log.info("bars %s %s %s from %s: %d bars in %.1f ms", request.symbol, request.bar_size, request.duration, source,
+    log.info("bars %s %s %s from %s: %d bars in %.1f ms", request.symbol, request.bar_size, request.range_text, source,
              count, (time.monotonic() - started) * 1000)

@@ -80,7 +80,8 @@ def test_the_request_key_names_everything_that_makes_an_answer_differ() -> None:
     assert key == request_key(replace(MINUTE), AAPL)
     for changed in (replace(MINUTE, bar_size="5 mins"), replace(MINUTE, duration="3600 S"),
                     replace(MINUTE, what_to_show="MIDPOINT"), replace(MINUTE, use_rth=False), PAST,
-                    replace(MINUTE, exchange="ISLAND")):
+                    replace(MINUTE, exchange="ISLAND"), replace(MINUTE, limit=100), replace(MINUTE, page_token="p2"),
+                    replace(MINUTE, duration="", start_datetime="20250127 09:30:00")):
         assert request_key(changed, AAPL) != key
     assert request_key(MINUTE, replace(AAPL, con_id=1)) != key
 
