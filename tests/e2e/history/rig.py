@@ -125,3 +125,18 @@ def sim_now(tws: SimProcess) -> float:
 
 def elapsed_since(start: float) -> float:
     return time.monotonic() - start
+
+
+def half_hour_ends(count: int) -> list[str]:
+    """The ends of the first `count` half hours of the sessions of 21 and 22 January 2025 (13 a session)."""
+    ends = [f"{day} {(570 + 30 * k) // 60:02d}:{(570 + 30 * k) % 60:02d}:00"
+            for day in ("20250121", "20250122") for k in range(1, 14)]
+    return ends[:count]
+
+
+def spend_small_bar_budget(bridge: HistoryBridge, count: int) -> None:
+    """`count` single-window 1-sec requests for KO (each one "1800 S" upstream, synchronous): they spend that much
+    of IB's 60 small-bar requests per 10 minutes, so a job sent next must wait for the window to free."""
+    for end in half_hour_ends(count):
+        answer = bridge.bars(symbol="KO", period="1s", duration="1800 S", end_datetime=end)
+        assert answer.status == 200, answer.body
