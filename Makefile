@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-soak bench-worker-classes bench-history
+.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes bench-history
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
@@ -65,9 +65,16 @@ sim: $(VENV)/.installed
 # Installs wrk from Debian's packages if missing; results in bench/results/latest.json.
 bench: $(VENV)/.installed
 	$(PY) -m bench
+	$(PY) -m bench.store
+
+# The bar store alone (issue 10): size per bar, write and read rates, the pacing ledger's append, a 10-million-bar
+# store (fill, size, open, a 1-day read); about 2 minutes. Results in bench/results/store.json.
+bench-store: $(VENV)/.installed
+	$(PY) -m bench.store
 
 bench-quick: $(VENV)/.installed
 	$(PY) -m bench --quick
+	$(PY) -m bench.store --quick
 
 # The history path alone (issue 10, docs/benchmarks.md): fill rate against IB's pacing minimum, a year of minutes,
 # store hits, restart; pacing ON, every pacing window x0.1; about 5 minutes (`make bench` runs it too).

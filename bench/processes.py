@@ -104,7 +104,7 @@ class Gunicorn(Managed):
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "TWS_PORT": str(tws_port),
                     "GUNICORN_WORKERS": str(workers), "BRIDGE_ENV_FILE": str(log_dir / "none.env"),
                     "BRIDGE_WORKER_ENDPOINT": f"ipc://{log_dir}/ipc-{name}/worker.sock",
-                    "BRIDGE_PACING_LEDGER": str(log_dir / f"pacing-{name}.jsonl"), **settings}
+                    "BRIDGE_STORE_PATH": str(log_dir / f"store-{name}" / "bars.sqlite3"), **settings}
         super().__init__(name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                      "--no-control-socket", app], log_dir, self.env)
 

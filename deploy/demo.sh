@@ -86,7 +86,7 @@ fi
 
 # The environment overrides any .env: the demo always talks to the simulator, on loopback.
 HOST=127.0.0.1 PORT=$PORT TWS_HOST=127.0.0.1 TWS_PORT=$SIM_PORT GUNICORN_WORKERS=2 \
-  BRIDGE_WORKER_ENDPOINT="ipc://$LOGS/ipc/worker.sock" BRIDGE_PACING_LEDGER="$LOGS/pacing.jsonl" \
+  BRIDGE_WORKER_ENDPOINT="ipc://$LOGS/ipc/worker.sock" BRIDGE_STORE_PATH="$LOGS/store/bars.sqlite3" \
   "$PY" -m gunicorn -c gunicorn.conf.py wsgi:app >"$LOGS/bridge.log" 2>&1 &
 pids+=($!)
 

@@ -28,7 +28,7 @@ MAX_MESSAGE_WINDOW = 49
 
 
 def private_directory() -> Path:
-    """The per-user directory (the worker makes it mode 0700) that holds the default ipc socket and pacing ledger."""
+    """The per-user directory (the worker makes it mode 0700) that holds the default ipc sockets."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     return Path(base) / f"tws-bridge-{os.getuid()}"
 
@@ -52,9 +52,12 @@ def default_events_endpoint(worker_endpoint: str) -> str:
     return f"{base}-events.sock"
 
 
-def default_pacing_ledger(port: int = 3003) -> str:
-    """The pacing ledger next to the default ipc socket, per HTTP port like it."""
-    return str(private_directory() / f"pacing-{port}.jsonl")
+def default_store_path(port: int = 3003, environ: Mapping[str, str] | None = None) -> str:
+    """The bar store under the user's state directory ($XDG_STATE_HOME, else ~/.local/state), per HTTP port like
+    the ipc socket, so that two bridges on one host never share a store."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return str(Path(base) / "tws-bridge" / f"bars-{port}.sqlite3")
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,13 @@ class BridgeConfig:
     pacing_max_open: int = 50
     pacing_small_bar_max: int = 60  # per 10 minutes, bars of 30 s or less
     pacing_identical_window: float = 15.0
+    pacing_scale: float = 1.0  # every pacing window times this (0 < x <= 1): for a simulator run with --pacing-scale
     # TWS allows 50 messages a second from a client (error 100); rate + burst <= 49 keeps every 1-s window below it
     tws_max_messages_per_second: float = 40.0
     tws_message_burst: int = 8
     contract_not_found_ttl: float = 300.0  # seconds "no such contract" is answered without asking TWS again
-    pacing_ledger: str | None = None  # None: default_pacing_ledger(port); "": memory only
+    store_path: str | None = None  # the bar store (and pacing ledger) file; None: default_store_path(port); "": memory
+    store_max_gb: float = 10.0  # past it the series used longest ago are evicted
     env_file: str = ".env"
     ignored_settings: tuple[str, ...] = ()  # obsolete settings found (OBSOLETE_SETTINGS): warned about, not used
 
@@ -111,11 +116,11 @@ class BridgeConfig:
         return self.worker_events_endpoint or default_events_endpoint(self.endpoint)
 
     @property
-    def pacing_ledger_path(self) -> Path | None:
-        """Where the worker keeps its pacing ledger; None: in memory only."""
-        if self.pacing_ledger is None:
-            return Path(default_pacing_ledger(self.port))
-        return Path(self.pacing_ledger) if self.pacing_ledger else None
+    def store_file(self) -> Path | None:
+        """Where the worker keeps its bar store, pacing ledger and records; None: in memory only."""
+        if self.store_path is None:
+            return Path(default_store_path(self.port))
+        return Path(self.store_path) if self.store_path else None
 
 
 def _ascii(text: str) -> str:
@@ -149,6 +154,14 @@ def _float(lo: float, hi: float) -> Callable[[str], float]:
             raise ValueError(f"must be between {lo:g} and {hi:g}, got {value:g}")
         return value
     return parse
+
+
+def _scale(text: str) -> float:
+    """A factor in (0, 1]: 0 would switch pacing off, which no setting may do against real TWS."""
+    value = _float(0, 1)(text)
+    if value <= 0:
+        raise ValueError(f"must be greater than 0 and at most 1, got {value:g}")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -242,10 +255,12 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PACING_MAX_OPEN": ("pacing_max_open", _int(1, 50)),
     "PACING_SMALL_BAR_MAX": ("pacing_small_bar_max", _int(1, 60)),
     "PACING_IDENTICAL_WINDOW": ("pacing_identical_window", _float(0, 3600)),
+    "BRIDGE_PACING_SCALE": ("pacing_scale", _scale),
     "TWS_MAX_MESSAGES_PER_SECOND": ("tws_max_messages_per_second", _float(1, MAX_MESSAGE_WINDOW - 2)),
     "TWS_MESSAGE_BURST": ("tws_message_burst", _int(2, MAX_MESSAGE_WINDOW - 1)),
     "BRIDGE_CONTRACT_NOT_FOUND_TTL": ("contract_not_found_ttl", _float(0, 86400)),
-    "BRIDGE_PACING_LEDGER": ("pacing_ledger", _file_path),
+    "BRIDGE_STORE_PATH": ("store_path", _file_path),
+    "BRIDGE_STORE_MAX_GB": ("store_max_gb", _float(0.01, 100_000)),
 }
 
 
@@ -257,6 +272,14 @@ OBSOLETE_SETTINGS: dict[str, str] = {
 }
 
 
+# settings that were replaced by another: set, start-up fails naming the one to use (ignoring them would lose what
+# the operator meant, e.g. where the pacing history is kept)
+REPLACED_SETTINGS: dict[str, str] = {
+    "BRIDGE_PACING_LEDGER": "the pacing ledger is kept in the bar store now: remove BRIDGE_PACING_LEDGER and set "
+                            "BRIDGE_STORE_PATH (the store's file; empty = memory only) if the default does not suit",
+}
+
+
 def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> BridgeConfig:
     """Settings from `env_file` (default `.env`, optional) overridden by the environment."""
     environ = os.environ if environ is None else environ
@@ -264,7 +287,11 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | Path |
     values: dict[str, str] = {}
     if path.is_file():
         values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    values.update({k: v for k, v in environ.items() if k in SETTINGS or k in OBSOLETE_SETTINGS})
+    values.update({k: v for k, v in environ.items() if k in SETTINGS or k in OBSOLETE_SETTINGS
+                   or k in REPLACED_SETTINGS})
+    for name, why in REPLACED_SETTINGS.items():
+        if name in values:
+            raise ConfigError(f"{name}: no longer used: {why}")
     kwargs: dict[str, Any] = {"env_file": str(path),
                               "ignored_settings": tuple(name for name in OBSOLETE_SETTINGS if name in values)}
     for name, (field_name, parse) in SETTINGS.items():
@@ -300,7 +327,7 @@ def as_environment(config: BridgeConfig) -> dict[str, str]:
         if name is None:
             continue
         value = getattr(config, f.name)
-        if value is None:  # the default the child computes itself (the pacing ledger's path)
+        if value is None:  # the default the child computes itself (the bar store's path)
             continue
         env[name] = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) \
             else str(value)

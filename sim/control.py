@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sim.pacing import check_scale
 from sim.server import SimServer
 
 log = logging.getLogger("sim.control")
@@ -33,6 +34,10 @@ def _lenient_durations(server: SimServer, value: object = True) -> None:
     server.lenient_durations = value
 
 
+def _pacing_scale(server: SimServer, value: object) -> None:
+    server.pacing.scale = check_scale(value)  # the windows of requests already counted shrink or grow with it
+
+
 OPERATIONS: dict[str, Operation] = {
     "drop_all": lambda s: s.drop_all(),
     "drop_after_next_history": lambda s: setattr(s.faults, "drop_after_next_history", True),
@@ -48,6 +53,7 @@ OPERATIONS: dict[str, Operation] = {
     "malformed_volume": lambda s, symbol, text: s.faults.malformed_volume(str(symbol), str(text)),
     "clear_faults": lambda s: s.faults.clear(),
     "lenient_durations": _lenient_durations,
+    "pacing_scale": _pacing_scale,
     "max_message_rate": lambda s, value=None, drop_after=None: s.set_message_rate(value, drop_after),
     "clock_freeze": lambda s, at=None: s.clock.freeze(None if at is None else float(at)),
     "clock_run_from": lambda s, at, speed=1.0: s.clock.run_from(float(at), float(speed)),

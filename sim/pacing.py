@@ -5,6 +5,9 @@ than 6 requests for the same contract, exchange and tick type within 2 s, and at
 (BID_ASK counts twice). Independently, at most 50 historical requests may be open at once, keepUpToDate ones included.
 A violation is answered with error 162 (pacing) or 322 (too many open requests).
 
+`scale` (--pacing-scale, 0 < x <= 1) multiplies every window (15 s, 2 s, 10 min), never a count, so that tests and
+benchmarks can run IB's 10-minute rule in a minute with the same shape (the bridge's BRIDGE_PACING_SCALE matches it).
+
 Choice: the identical-request and 6-in-2-s rules apply to every bar size here, not only to small bars. Real TWS is
 softer for large bars, but a client that respects the stricter rule is safe with TWS, and that is what tests prove.
 """
@@ -50,8 +53,9 @@ def _bar_seconds(bar_size: str) -> int | None:
 class PacingRules:
     """Counts historical requests against IB's limits. Owned by the server's event loop (single thread)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, scale: float = 1.0) -> None:
         self.enabled = enabled
+        self.scale = check_scale(scale)
         self._identical: dict[tuple, float] = {}
         self._by_contract: dict[tuple, deque[float]] = {}
         self._small_bars: deque[float] = deque()
@@ -72,14 +76,14 @@ class PacingRules:
         small = seconds is not None and seconds <= SMALL_BAR_SECONDS
 
         last = self._identical.get(identical_key)
-        if last is not None and now - last < IDENTICAL_WINDOW_S:
+        if last is not None and now - last < IDENTICAL_WINDOW_S * self.scale:
             return PacingVerdict(PACING_VIOLATION, "identical")
         group = self._by_contract.setdefault(group_key, deque())
-        _expire(group, now - SAME_CONTRACT_WINDOW_S)
+        _expire(group, now - SAME_CONTRACT_WINDOW_S * self.scale)
         if len(group) + weight >= SAME_CONTRACT_LIMIT:
             return PacingVerdict(PACING_VIOLATION, "same_contract")
         if small:
-            _expire(self._small_bars, now - SMALL_BAR_WINDOW_S)
+            _expire(self._small_bars, now - SMALL_BAR_WINDOW_S * self.scale)
             if len(self._small_bars) + weight > SMALL_BAR_LIMIT:
                     return PacingVerdict(PACING_VIOLATION, "small_bars")
 
@@ -88,8 +92,14 @@ class PacingRules:
         if small:
             self._small_bars.extend([now] * weight)
         if len(self._identical) > 4096:  # keep memory bounded on long runs
-            self._identical = {k: t for k, t in self._identical.items() if now - t < IDENTICAL_WINDOW_S}
+            self._identical = {k: t for k, t in self._identical.items() if now - t < IDENTICAL_WINDOW_S * self.scale}
         return PacingVerdict(None)
+
+
+def check_scale(scale: object) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1:
+        raise ValueError(f"pacing scale must be a number in (0, 1], got {scale!r}")
+    return float(scale)
 
 
 def _expire(times: deque[float], horizon: float) -> None:

@@ -42,7 +42,7 @@ class SimServer:
         self.clock = clock or SimClock()
         self.faults = faults or FaultPlan()
         self.universe = Universe.load(options.instruments)
-        self.pacing = PacingRules(enabled=options.pacing)
+        self.pacing = PacingRules(enabled=options.pacing, scale=options.pacing_scale)
         self.request_log = RequestLog(options.log_requests)
         supported = codec.max_supported_version()
         if options.max_version is not None and not codec.MIN_VERSION <= options.max_version <= supported:

@@ -43,5 +43,6 @@ def health_report(service: WorkerService) -> dict[str, Any]:
         "subscriptions": service.subscriptions.stats(),
         "streams": {"events_endpoint": config.events_endpoint, **service.streams.stats()},
         "cache": service.cache.stats(),
+        "store": service.store.stats(),
         "undecodable_messages": service.undecodable.stats(),
     }

@@ -23,6 +23,7 @@ from worker.contracts.resolver import ContractResolver, ResolvedContract, contra
 from worker.health import health_report
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher
+from worker.history.store_files import open_store
 from worker.history.upstream import UpstreamRequests
 from worker.live.publisher import Publisher
 from worker.live.streams import STREAM_OPS, StreamDesk
@@ -36,7 +37,6 @@ from worker.tws.dates import TwsClock
 from worker.tws.message_budget import MessageBudget
 from worker.tws.outbox import Outbox
 from worker.tws.pacing import PacingLimits, PacingRules
-from worker.tws.pacing_ledger import open_ledger
 from worker.tws.requests import CurrentTimeRequest, MarketDataTypeRequest
 from worker.tws.undecodable import UndecodableMessages
 
@@ -58,13 +58,15 @@ class WorkerService:
                                             client_factory=client_factory, on_outage=self._on_outage,
                                             on_data_lost=self._on_data_lost, on_data_kept=self._on_data_kept,
                                             budget=self.budget)
+        self.store = open_store(config)  # bars, coverage, the pacing ledger, "no such contract" (BRIDGE_STORE_PATH)
         self.pacing = PacingRules(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
-                         max_open=config.pacing_max_open),
-            lambda: self.upstream.open_count, ledger=open_ledger(config.pacing_ledger_path))
+                         max_open=config.pacing_max_open).scaled(config.pacing_scale),
+            lambda: self.upstream.open_count, ledger=self.store.pacing_ledger)
         self.outbox = Outbox(self.budget, self.pacing, self.timers, self.connection)
         self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,
-                                         timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl)
+                                         timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl,
+                                         store=self.store)
         self.upstream = UpstreamRequests(self.outbox, self.timers, self._next_id, config.bar_timeout)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
         self.undecodable = UndecodableMessages(self.upstream, self.resolver)
@@ -175,7 +177,7 @@ class WorkerService:
 
     def _shutdown(self) -> None:
         self.connection.stop()
-        self.pacing.ledger.close()
+        self.store.close()  # what the writer still holds goes to disk first
         for sock in (self._router, self._events):
             if sock is not None:
                 sock.close(0)

@@ -85,7 +85,8 @@ class BridgeProcess:
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "TWS_PORT": str(tws_port),
                     "GUNICORN_WORKERS": str(workers), "LOG_LEVEL": "INFO",
                     "BRIDGE_WORKER_ENDPOINT": f"ipc://{ipc_dir}/worker.sock", "BRIDGE_ENV_FILE": str(tmp / "none.env"),
-                    "BRIDGE_PACING_LEDGER": str(ipc_dir / "pacing.jsonl"),  # this bridge's own, never a past run's
+                    # this bridge's own store (bars, pacing ledger), never another test's nor a past run's
+                    "BRIDGE_STORE_PATH": str(tmp / "store" / "bars.sqlite3"),
                     "TWS_RECONNECT_INITIAL_DELAY": "0.2", "TWS_RECONNECT_MAX_DELAY": "1", "BAR_TIMEOUT": "5",
                     "TWS_CONNECT_TIMEOUT": "3", **settings}
         self.url = f"http://127.0.0.1:{self.port}/api/v1"

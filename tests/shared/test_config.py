@@ -15,7 +15,7 @@ from shared.config import (
     ConfigError,
     as_environment,
     default_events_endpoint,
-    default_pacing_ledger,
+    default_store_path,
     default_worker_endpoint,
     load_config,
     load_config_or_exit,
@@ -99,10 +99,12 @@ BAD_VALUES: dict[str, list[str]] = {
     "PACING_MAX_OPEN": ["0", "51", "x"],
     "PACING_SMALL_BAR_MAX": ["0", "61", "x"],
     "PACING_IDENTICAL_WINDOW": ["-1", "x"],
+    "BRIDGE_PACING_SCALE": ["0", "-0.1", "1.01", "nan", "x"],
     "TWS_MAX_MESSAGES_PER_SECOND": ["0", "48", "50", "nan", "x"],
     "TWS_MESSAGE_BURST": ["1", "49", "2.5", "x"],
     "BRIDGE_CONTRACT_NOT_FOUND_TTL": ["-1", "86401", "x"],
-    "BRIDGE_PACING_LEDGER": ["/run/x\x00y", "/run/tws-bridge/", "/" + "x" * 1024, "/run/a\nb"],
+    "BRIDGE_STORE_PATH": ["/var/x\x00y", "/var/lib/tws-bridge/", "/" + "x" * 1024, "/var/a\nb"],
+    "BRIDGE_STORE_MAX_GB": ["0", "-1", "100001", "nan", "x"],
 }
 
 
@@ -206,12 +208,12 @@ def test_a_missing_env_file_is_fine(tmp_path: Path) -> None:
                  cors_origins=("https://a.example", "https://b.example"), max_body_bytes=4096, start_worker=False,
                  tws_connect_timeout=0.5, reconnect_initial_delay=0.05, reconnect_max_delay=0.1,
                  tws_max_messages_per_second=20.5, tws_message_burst=2, contract_not_found_ttl=0,
-                 pacing_ledger="/run/tws-bridge/pacing.jsonl"),
-    BridgeConfig(pacing_ledger=""),
+                 store_path="/var/lib/tws-bridge/bars.sqlite3", store_max_gb=0.5),
+    BridgeConfig(store_path=""),
 ])
 def test_as_environment_round_trips_through_load_config(config: BridgeConfig, tmp_path: Path) -> None:
     env = as_environment(config)
-    defaulted = {"BRIDGE_PACING_LEDGER"} if config.pacing_ledger is None else set()  # the child computes it
+    defaulted = {"BRIDGE_STORE_PATH"} if config.store_path is None else set()  # the child computes it
     assert set(env) == set(SETTINGS) - defaulted
     assert all(isinstance(v, str) for v in env.values())
     env_file = tmp_path / "absent.env"
@@ -256,19 +258,35 @@ def test_the_largest_rate_and_burst_allowed_add_up_to_49(no_env_file: Path) -> N
     assert config.tws_max_messages_per_second + config.tws_message_burst == 49
 
 
-def test_the_pacing_ledger_defaults_to_the_private_directory_of_the_ipc_socket(
+def test_the_store_defaults_to_the_state_directory_one_file_per_bridge(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_env_file: Path) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     config = load_config({"PORT": "3004"}, env_file=no_env_file)
-    private = tmp_path / f"tws-bridge-{os.getuid()}"
-    assert config.pacing_ledger_path == private / "pacing-3004.jsonl" == Path(default_pacing_ledger(3004))
-    assert config.endpoint == f"ipc://{private}/worker-3004.sock"
+    assert config.store_file == tmp_path / "tws-bridge" / "bars-3004.sqlite3" == Path(default_store_path(3004))
+    assert config.store_max_gb == 10.0
+    assert load_config({"PORT": "3005"}, env_file=no_env_file).store_file != config.store_file
 
 
-def test_an_empty_pacing_ledger_keeps_pacing_in_memory_only(no_env_file: Path) -> None:
-    assert load_config({"BRIDGE_PACING_LEDGER": ""}, env_file=no_env_file).pacing_ledger_path is None
-    named = load_config({"BRIDGE_PACING_LEDGER": "/run/tws-bridge/pacing.jsonl"}, env_file=no_env_file)
-    assert named.pacing_ledger_path == Path("/run/tws-bridge/pacing.jsonl")
+def test_without_xdg_state_home_the_store_is_under_local_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    assert default_store_path(3003) == str(Path.home() / ".local/state/tws-bridge/bars-3003.sqlite3")
+
+
+def test_an_empty_store_path_keeps_the_store_in_memory_only(no_env_file: Path) -> None:
+    assert load_config({"BRIDGE_STORE_PATH": ""}, env_file=no_env_file).store_file is None
+    named = load_config({"BRIDGE_STORE_PATH": "/var/lib/tws-bridge/bars.sqlite3"}, env_file=no_env_file)
+    assert named.store_file == Path("/var/lib/tws-bridge/bars.sqlite3")
+
+
+@pytest.mark.parametrize("value", ["/run/tws-bridge/pacing.jsonl", ""])
+def test_the_old_pacing_ledger_setting_stops_start_up_naming_the_store_path(value: str, no_env_file: Path,
+                                                                            tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^BRIDGE_PACING_LEDGER: no longer used: .*BRIDGE_STORE_PATH"):
+        load_config({"BRIDGE_PACING_LEDGER": value}, env_file=no_env_file)
+    env_file = tmp_path / "old.env"
+    env_file.write_text(f"BRIDGE_PACING_LEDGER={value}\n")
+    with pytest.raises(ConfigError, match="BRIDGE_STORE_PATH"):
+        load_config({}, env_file=env_file)
 
 
 # ---- the worker's events endpoint (live series, shared/streams.py) -----------------------------------------------
@@ -299,3 +317,8 @@ def test_the_events_endpoint_can_be_named(no_env_file: Path) -> None:
 def test_an_events_endpoint_that_cannot_be_used_stops_start_up(env: dict[str, str], no_env_file: Path) -> None:
     with pytest.raises(ConfigError, match=r"^BRIDGE_WORKER_EVENTS_ENDPOINT: "):
         load_config(env, env_file=no_env_file)
+
+
+def test_the_pacing_scale_defaults_to_1_and_takes_a_factor_up_to_1() -> None:
+    assert load_config({}, env_file="/nonexistent").pacing_scale == 1.0
+    assert load_config({"BRIDGE_PACING_SCALE": "0.1"}, env_file="/nonexistent").pacing_scale == 0.1

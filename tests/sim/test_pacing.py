@@ -86,3 +86,56 @@ def test_pacing_can_be_switched_off(sim_factory, connect):
     request(ib, 2)
     ib.history(1)
     ib.history(2)
+
+
+def _random_requests(seed: int, count: int) -> list[tuple[float, object]]:
+    """A seeded mix of identical, same-contract and small-bar requests at increasing times (scale-1 seconds)."""
+    import random
+
+    from sim.messages import ContractSpec, HistoryQuery, RequestHistoricalData
+
+    rng = random.Random(seed)
+    t, out = 0.0, []
+    for i in range(count):
+        # steps off the round numbers: no two times exactly a window apart, where float rounding of "x 0.1" decides
+        t += rng.choice([0.0, 0.0, 0.05, 0.3, 1.0, 3.0, 16.0]) + rng.uniform(0.001, 0.01)
+        if out and rng.random() < 0.1:  # the same request again
+            out.append((t, out[rng.randrange(max(0, len(out) - 5), len(out))][1]))
+            continue
+        symbol = rng.choice(["AAPL", "MSFT", "IBM", "KO"])
+        if rng.random() < 0.05:  # a burst for one contract: the 6-in-2-s rule
+            for n in range(7):
+                query = HistoryQuery("20250127 16:00:00", "1 min", f"{n + 1} D", True, "TRADES", 1, False)
+                spec = ContractSpec(symbol=symbol, sec_type="STK", exchange="SMART")
+                out.append((t, RequestHistoricalData(i, spec, query)))
+            continue
+        query = HistoryQuery("20250127 16:00:00", rng.choice(["1 secs", "1 secs", "30 secs", "1 min"]),
+                             f"{rng.randrange(1, 60) * 60} S", True, "TRADES", 1, False)
+        out.append((t, RequestHistoricalData(i, ContractSpec(symbol=symbol, sec_type="STK", exchange="SMART"), query)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_scaled_simulator_refuses_exactly_what_it_refuses_at_full_scale_with_times_times_ten(seed):
+    from sim.pacing import PacingRules
+
+    full, tenth = PacingRules(), PacingRules(scale=0.1)
+    requests = _random_requests(seed, 400)
+    verdicts_full = [full.check(r, 0, t).rule for t, r in requests]
+    verdicts_tenth = [tenth.check(r, 0, t * 0.1).rule for t, r in requests]
+    assert verdicts_full == verdicts_tenth
+    assert {"identical", "same_contract", "small_bars", ""} <= set(verdicts_full)  # every rule is exercised
+
+
+def test_the_pacing_scale_is_an_option_a_flag_and_a_control_operation(sim_factory):
+    from sim.cli import build_parser, options_from
+
+    assert options_from(build_parser().parse_args(["--pacing-scale", "0.1"])).pacing_scale == 0.1
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--pacing-scale", "0"])
+    sim = sim_factory(pacing_scale=0.5)
+    assert sim.call(lambda: sim.server.pacing.scale) == 0.5
+    sim.control("pacing_scale", value=0.1)
+    assert sim.call(lambda: sim.server.pacing.scale) == 0.1
+    with pytest.raises(ValueError, match="pacing scale"):
+        sim.control("pacing_scale", value=2)

@@ -25,7 +25,7 @@ AAPL_5S = {"symbol": "AAPL", "bar_size": "5 secs", "what_to_show": "TRADES", "us
 
 class LiveWorker:
     def __init__(self, tmp: Path, sim: SimulatedTws, **settings: Any) -> None:
-        config = BridgeConfig(tws_port=sim.port, worker_endpoint=f"ipc://{tmp}/worker.sock", pacing_ledger="",
+        config = BridgeConfig(tws_port=sim.port, worker_endpoint=f"ipc://{tmp}/worker.sock", store_path="",
                               bar_timeout=10.0, reconnect_initial_delay=0.05, reconnect_max_delay=0.2,
                               tws_connect_timeout=3.0, watchdog_interval=30.0)
         self.config = replace(config, **settings)

@@ -103,7 +103,7 @@ class RunningService:
     """The real WorkerService on its own thread, its ROUTER on an ipc endpoint, asked through a REQ socket."""
 
     def __init__(self, tmp: Path, client_factory: type[TwsClient]) -> None:
-        config = BridgeConfig(worker_endpoint=f"ipc://{tmp}/worker.sock", pacing_ledger="", bar_timeout=5.0,
+        config = BridgeConfig(worker_endpoint=f"ipc://{tmp}/worker.sock", store_path="", bar_timeout=5.0,
                               reconnect_initial_delay=0.05, reconnect_max_delay=0.1)
         self.service = WorkerService(config, client_factory=client_factory)
         self.thread = threading.Thread(target=self.service.run, daemon=True)

@@ -6,7 +6,8 @@ TWS words it for historical requests).
 
 "No such contract" (no match, or TWS's error 200 that is not about ambiguity) is remembered for
 BRIDGE_CONTRACT_NOT_FOUND_TTL seconds and answered at once without a message to TWS: an unknown symbol asked for in a
-loop must not become a lookup each time (TWS allows 50 messages a second). Ambiguity, timeouts and every other failure
+loop must not become a lookup each time (TWS allows 50 messages a second). The memory is kept in the bar store too
+(until when, in wall-clock time), so a restarted worker still knows it. Ambiguity, timeouts and every other failure
 are not remembered. Identical lookups in flight share one request. Lookups go through the outbox (worker/tws/outbox.py):
 one that cannot have its message token before its caller's deadline fails at once with 429.
 """
@@ -34,6 +35,18 @@ log = logging.getLogger("tws.contract_resolver")
 ContractKey = tuple[str, str, str, str]
 Resolved = Callable[["ResolvedContract | None", "BridgeError | None"], None]
 MAX_NOT_FOUND = 10_000  # remembered unknown keys; the oldest is forgotten first (and costs one lookup again)
+
+
+class NotFoundStore(Protocol):
+    """Where "no such contract" outlives the worker (worker/history/store.py's BarStore)."""
+
+    def not_found(self) -> dict[str, float]: ...
+    def save_not_found(self, key: str, until: float) -> None: ...
+
+
+def key_text(key: ContractKey) -> str:
+    """The key as the store keeps it (no field can hold a '|': shared/bars.py)."""
+    return "|".join(key)
 
 
 class LookupSender(Protocol):
@@ -100,7 +113,8 @@ class ContractResolver:
                  today: Callable[[], str] = lambda: datetime.now().strftime("%Y%m%d"),
                  call_later: Callable[[float, Callable[[], None]], object] | None = None,
                  timeout: float = 30.0, not_found_ttl: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, store: NotFoundStore | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self._sender = sender
         self._next_id = next_id
         self._today = today
@@ -115,6 +129,27 @@ class ContractResolver:
         self.lookups = 0  # reqContractDetails sent
         self.coalesced = 0  # resolves that joined a lookup in flight
         self.not_found_hits = 0  # answered from the "no such contract" memory
+        self._store = store
+        self._wall = wall
+        if store is not None:
+            self._load_not_found(store)
+
+    def _load_not_found(self, store: NotFoundStore) -> None:
+        """What an earlier worker learnt: each key until its wall-clock time, on this process's monotonic clock."""
+        if self._not_found_ttl <= 0:
+            return
+        now, wall_now = self._clock(), self._wall()
+        for text, until in sorted(store.not_found().items(), key=lambda item: item[1]):
+            parts = tuple(text.split("|"))
+            if len(parts) != 4 or until <= wall_now:
+                continue
+            key: ContractKey = parts  # type: ignore[assignment]
+            # the remaining time, never more than the ttl (a wall clock set back must not make it longer)
+            left = min(until - wall_now, self._not_found_ttl)
+            self._not_found[key] = (now + left, BridgeError(ErrorCode.SYMBOL_NOT_FOUND,
+                                                            f"no contract found for {key[0]}", 200))
+        while len(self._not_found) > MAX_NOT_FOUND:
+            self._not_found.popitem(last=False)
 
     def resolve(self, key: ContractKey, done: Resolved, deadline: float = float("inf")) -> None:
         """Answer `done` from the cache or the not-found memory at once, or after one lookup that every resolve of
@@ -167,6 +202,8 @@ class ContractResolver:
             return
         self._not_found.pop(key, None)
         self._not_found[key] = (self._clock() + self._not_found_ttl, error)
+        if self._store is not None:
+            self._store.save_not_found(key_text(key), self._wall() + self._not_found_ttl)
         while len(self._not_found) > MAX_NOT_FOUND:
             self._not_found.popitem(last=False)
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from worker.history.coverage import Coverage, Span
+from worker.tws.pacing_ledger import PacingLedger
 
 Bar = dict[str, Any]  # the bar as answered: date, time, open, high, low, close, volume, wap, count
 
@@ -63,6 +64,7 @@ class JobRecord:
 
 class BarStore(Protocol):
     location: str | None  # for /health and logs; None: memory only
+    pacing_ledger: PacingLedger  # the pacing ledger kept in the same store (worker/tws/pacing.py loads and appends)
 
     # ---- bars and coverage ------------------------------------------------------------------------------------
     def coverage(self, series: SeriesKey) -> Coverage:

@@ -152,5 +152,9 @@ class TwsClient(EWrapper, EClient):
         self._post("bars_end", int(reqId), str(start), str(end), self._bars.pop(int(reqId), []))
 
     @guarded_callback
+    def headTimestamp(self, reqId: int, headTimestamp: str) -> None:  # noqa: N802, N803
+        self._post("head_timestamp", int(reqId), str(headTimestamp))
+
+    @guarded_callback
     def historicalDataUpdate(self, reqId: int, bar: Any) -> None:  # noqa: N802, N803
         self._post("bar_update", int(reqId), bar_values(bar))

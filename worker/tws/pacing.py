@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from worker.tws.pacing_ledger import MemoryLedger, PacingLedger, SentRequest
 
@@ -42,6 +42,14 @@ class PacingLimits:
     # TWS stamps a request when it arrives, a little after we stamp it when we send: keep this much clear of every
     # window edge so that network and scheduling jitter can never turn a legal request into a violation.
     margin: float = 0.25
+
+    def scaled(self, scale: float) -> PacingLimits:
+        """Every window times `scale` (BRIDGE_PACING_SCALE, against a simulator run with the same --pacing-scale),
+        never a count. The margin stays: it absorbs network and scheduling jitter, which no scale shrinks."""
+        if not 0 < scale <= 1:
+            raise ValueError(f"pacing scale must be in (0, 1], got {scale}")
+        return replace(self, identical_window=self.identical_window * scale, group_window=self.group_window * scale,
+                       small_bar_window=self.small_bar_window * scale)
 
 
 @dataclass(frozen=True)

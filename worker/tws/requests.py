@@ -71,3 +71,29 @@ class MarketDataTypeRequest:
 
     def send_to(self, client: Any) -> None:
         client.reqMarketDataType(self.market_data_type)
+
+
+@dataclass(frozen=True)
+class HeadTimestampRequest:
+    """reqHeadTimeStamp: the earliest data TWS has for (contract, whatToShow, useRTH); formatDate 2 = epoch."""
+
+    req_id: int
+    contract: Contract
+    what_to_show: str
+    use_rth: int
+    format_date: int = 2
+    name: str = "reqHeadTimeStamp"
+
+    def send_to(self, client: Any) -> None:
+        client.reqHeadTimeStamp(self.req_id, self.contract, self.what_to_show, self.use_rth, self.format_date)
+
+
+@dataclass(frozen=True)
+class CancelHeadTimestamp:
+    """cancelHeadTimeStamp: IB's samples cancel the request once it is answered (it stays open in TWS otherwise)."""
+
+    req_id: int
+    name: str = "cancelHeadTimeStamp"
+
+    def send_to(self, client: Any) -> None:
+        client.cancelHeadTimeStamp(self.req_id)

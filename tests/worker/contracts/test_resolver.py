@@ -13,8 +13,9 @@ from ibapi.contract import Contract
 import worker.contracts.resolver
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
-from tests.worker.fakes import LIMITS, Clock, FakeConnection, roomy_budget
+from tests.worker.fakes import LIMITS, T0, Clock, FakeConnection, roomy_budget
 from worker.contracts.resolver import ContractResolver, ResolvedContract, contract_key
+from worker.history.memory_store import MemoryStore
 from worker.timers import Timers
 from worker.tws.message_budget import MessageBudget
 from worker.tws.outbox import Outbox
@@ -69,7 +70,8 @@ class LookupClient:
 
 class Harness:
     def __init__(self, today: str = "20250127", not_found_ttl: float = 300.0,
-                 budget: tuple[float, int] | None = None) -> None:
+                 budget: tuple[float, int] | None = None, store: MemoryStore | None = None,
+                 wall: float = 1.7e9) -> None:
         self.clock = Clock()
         self.timers = Timers(self.clock)
         self.tws = LookupClient()
@@ -80,7 +82,8 @@ class Harness:
         ids = itertools.count(50)
         self.resolver = ContractResolver(self.outbox, lambda: next(ids), today=lambda: today,
                                          call_later=self.timers.call_later, timeout=30.0,
-                                         not_found_ttl=not_found_ttl, clock=self.clock)
+                                         not_found_ttl=not_found_ttl, clock=self.clock, store=store,
+                                         wall=lambda: wall + self.clock.now)
 
     @property
     def sent(self) -> list[tuple[int, Contract]]:
@@ -328,6 +331,31 @@ def test_no_such_contract_is_asked_again_after_the_ttl() -> None:
     assert len(h.sent) == 2, "remembered for the TTL only: the symbol may be listed by now"
     h.answer(details("ZZZZ", 77))
     assert listed.contract.con_id == 77
+
+
+def test_no_such_contract_is_saved_in_the_store_and_a_new_worker_knows_it_for_the_rest_of_the_ttl() -> None:
+    store = MemoryStore(1 << 20)
+    dead = Harness(store=store, wall=1.7e9)
+    dead.resolver.resolve(UNKNOWN, Outcomes())
+    dead.resolver.on_error(dead.last_req_id, 200, NO_DEFINITION)
+    until = 1.7e9 + dead.clock.now + 300
+    assert store.not_found() == {"ZZZZ|STK|SMART|USD": pytest.approx(until)}
+    restarted = Harness(store=store, wall=until - 100 - T0)  # a new process, started when 200 s of the 300 are gone
+    known = Outcomes()
+    restarted.resolver.resolve(UNKNOWN, known)
+    assert known.error.code is ErrorCode.SYMBOL_NOT_FOUND and restarted.sent == [], "answered without TWS"
+    restarted.advance(100.0)
+    restarted.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(restarted.sent) == 1, "and asked again once the dead worker's TTL is over"
+
+
+def test_an_expired_or_foreign_record_in_the_store_is_not_remembered() -> None:
+    store = MemoryStore(1 << 20)
+    store.save_not_found("ZZZZ|STK|SMART|USD", 1.0)
+    store.save_not_found("not a key", 4e9)
+    h = Harness(store=store)
+    h.resolver.resolve(UNKNOWN, Outcomes())
+    assert len(h.sent) == 1 and h.resolver.stats()["not_found_remembered"] == 0
 
 
 def test_a_ttl_of_zero_remembers_nothing() -> None:

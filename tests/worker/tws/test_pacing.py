@@ -6,6 +6,7 @@ nothing sleeps."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ import pytest
 import worker.tws.pacing
 from shared.errors import BridgeError, ErrorCode
 from tests.worker.fakes import LIMITS, T0, Clock, FakeConnection, roomy_budget
+from worker.history.sqlite_store import SqliteStore
 from worker.timers import Timers
 from worker.tws.outbox import Outbox
 from worker.tws.pacing import PacingKey, PacingLimits, PacingRules
-from worker.tws.pacing_ledger import FileLedger
+from worker.tws.pacing_ledger import PacingLedger
 
 MARGIN = LIMITS.margin  # 0.25: exact in binary, so the edges below compare exactly
 
@@ -374,6 +376,22 @@ def test_budget_does_not_wear_away_the_margin(p: Pacer) -> None:
 
 # ---- the ledger: the history outlives the worker ----------------------------------------------------------------
 
+_opened: list[SqliteStore] = []
+
+
+def store_ledger(path: Path) -> PacingLedger:
+    """The pacing ledger of the bar store at `path` (worker/history/store_ledger.py), as a worker opens it."""
+    store = SqliteStore(path, 1 << 30)
+    _opened.append(store)
+    return store.pacing_ledger
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()
+
 class Wall:
     """An injected wall clock (epoch seconds), moved with the monotonic one."""
 
@@ -387,13 +405,13 @@ class Wall:
 def restarted(path: Path, after: float, limits: PacingLimits = LIMITS) -> tuple[PacingRules, Clock]:
     """A new worker's rules, `after` seconds of wall time after the ledger's first record was written at 1.7e9."""
     clock = Clock(100.0)  # a new process: its monotonic clock has nothing to do with the old one's
-    return PacingRules(limits, lambda: 0, clock, FileLedger(path), wall=Wall(1.7e9 + after)), clock
+    return PacingRules(limits, lambda: 0, clock, store_ledger(path), wall=Wall(1.7e9 + after)), clock
 
 
 def dead_worker(path: Path, *keys: PacingKey) -> None:
     """A worker that sent `keys` one after another at wall time 1.7e9, then died."""
     clock, wall = Clock(), Wall()
-    rules = PacingRules(LIMITS, lambda: 0, clock, FileLedger(path), wall=wall)
+    rules = PacingRules(LIMITS, lambda: 0, clock, store_ledger(path), wall=wall)
     for key in keys:
         rules.record(key, clock.now)
 
@@ -403,68 +421,69 @@ def key(identity: str = "same", group: str = "AAPL", bar_seconds: int = 60, bid_
 
 
 def test_a_restarted_worker_keeps_the_identical_window_of_the_dead_one(tmp_path: Path) -> None:
-    dead_worker(tmp_path / "pacing.jsonl", key("same"))
-    rules, clock = restarted(tmp_path / "pacing.jsonl", after=5.0)
+    dead_worker(tmp_path / "store.sqlite3", key("same"))
+    rules, clock = restarted(tmp_path / "store.sqlite3", after=5.0)
     assert rules.loaded == 1
     assert rules.earliest(key("same"), clock.now) == pytest.approx(clock.now + 10 + MARGIN)
     assert rules.earliest(key("other", group="MSFT"), clock.now) == clock.now
 
 
 def test_a_restarted_worker_keeps_the_group_and_small_bar_windows(tmp_path: Path) -> None:
-    dead_worker(tmp_path / "pacing.jsonl", *[key(f"g{n}") for n in range(5)])
-    rules, clock = restarted(tmp_path / "pacing.jsonl", after=1.0)
+    dead_worker(tmp_path / "store.sqlite3", *[key(f"g{n}") for n in range(5)])
+    rules, clock = restarted(tmp_path / "store.sqlite3", after=1.0)
     assert rules.earliest(key("sixth"), clock.now) == pytest.approx(clock.now + 1 + MARGIN)
-    dead_worker(tmp_path / "small.jsonl", *[key(f"s{n}", group=f"G{n}", bar_seconds=5, bid_ask=True)
+    dead_worker(tmp_path / "small.sqlite3", *[key(f"s{n}", group=f"G{n}", bar_seconds=5, bid_ask=True)
                                             for n in range(30)])
-    rules, clock = restarted(tmp_path / "small.jsonl", after=300.0)
+    rules, clock = restarted(tmp_path / "small.sqlite3", after=300.0)
     assert rules.budget()["small_bar_requests_left"] == 0, "BID_ASK counted twice, as before the restart"
     assert rules.earliest(key("x", group="X", bar_seconds=30), clock.now) == pytest.approx(clock.now + 300 + MARGIN)
 
 
 def test_records_no_window_needs_are_dropped_at_start_up(tmp_path: Path) -> None:
-    path = tmp_path / "pacing.jsonl"
+    path = tmp_path / "store.sqlite3"
     dead_worker(path, key("minute"), key("small", group="S", bar_seconds=30))
     rules, _ = restarted(path, after=60.0)
     assert rules.loaded == 1, "only the small-bar record still counts after a minute"
-    assert [r.identity for r in FileLedger(path).load()] == [("small",)], "and the file was compacted"
+    assert [r.identity for r in store_ledger(path).load()] == [("small",)], "and the ledger was compacted"
     rules, _ = restarted(path, after=601.0)
-    assert rules.loaded == 0 and FileLedger(path).load() == []
+    assert rules.loaded == 0 and store_ledger(path).load() == []
 
 
 def test_a_record_from_the_future_counts_as_just_sent(tmp_path: Path) -> None:
-    dead_worker(tmp_path / "pacing.jsonl", key("same"))
-    rules, clock = restarted(tmp_path / "pacing.jsonl", after=-30.0)  # the wall clock was set back
+    dead_worker(tmp_path / "store.sqlite3", key("same"))
+    rules, clock = restarted(tmp_path / "store.sqlite3", after=-30.0)  # the wall clock was set back
     assert rules.earliest(key("same"), clock.now) == pytest.approx(clock.now + 15 + MARGIN)
 
 
 def test_the_ledger_is_compacted_as_the_worker_runs_so_it_stays_small(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker.tws.pacing, "COMPACT_EVERY", 10)
-    path = tmp_path / "pacing.jsonl"
+    path = tmp_path / "store.sqlite3"
     clock, wall = Clock(), Wall()
-    rules = PacingRules(LIMITS, lambda: 0, clock, FileLedger(path), wall=wall)
+    rules = PacingRules(LIMITS, lambda: 0, clock, store_ledger(path), wall=wall)
     lines = []
+    reader = store_ledger(path)  # what a new worker would find, at each step
     for n in range(100):
         clock.now += 2.0
         wall.now += 2.0
         rules.record(key(f"r{n}", group=f"G{n}"), clock.now)
-        lines.append(len(path.read_bytes().splitlines()))
+        lines.append(len(reader.load()))
     assert max(lines) <= 10 + 8, "at most a compaction's worth beyond the 15 s the identical rule needs"
-    kept = FileLedger(path).load()
+    kept = store_ledger(path).load()
     assert all(r.wall > wall.now - 15 - MARGIN - 20 for r in kept)
 
 
 def test_the_outbox_writes_the_ledger_before_the_message_goes(tmp_path: Path) -> None:
-    path = tmp_path / "pacing.jsonl"
+    path = tmp_path / "store.sqlite3"
     clock = Clock()
-    rules = PacingRules(LIMITS, lambda: 0, clock, FileLedger(path))
+    rules = PacingRules(LIMITS, lambda: 0, clock, store_ledger(path))
     seen: list[int] = []
 
     class Probe:
         name = "reqHistoricalData"
 
         def send_to(self, client: Any) -> None:
-            seen.append(len(FileLedger(path).load()))  # what a kill at this instant would leave behind
+            seen.append(len(store_ledger(path).load()))  # what a kill at this instant would leave behind
 
     outbox = Outbox(roomy_budget(clock), rules, Timers(clock), FakeConnection(object()), clock)
     outbox.request(Probe, clock.now + 30, lambda error: None, pacing=key("same"))

@@ -14,9 +14,11 @@ from ibapi.client import EClient
 from ibapi.contract import Contract
 
 from worker.tws.requests import (
+    CancelHeadTimestamp,
     CancelHistoricalData,
     ContractDetailsRequest,
     CurrentTimeRequest,
+    HeadTimestampRequest,
     HistoricalDataRequest,
     MarketDataTypeRequest,
 )
@@ -27,9 +29,11 @@ SENDING = frozenset(name for name, f in vars(EClient).items()
                     if inspect.isfunction(f) and "sendMsg" in inspect.getsource(f))
 ALLOWED = {
     "tws/requests.py": {"reqHistoricalData", "cancelHistoricalData", "reqContractDetails", "reqCurrentTime",
-                        "reqMarketDataType"},
+                        "reqMarketDataType", "reqHeadTimeStamp", "cancelHeadTimeStamp"},
     "tws/client.py": {"connect"},  # the version handshake and startApi: CONNECT_MESSAGES in the connection manager
 }
+
+NOT_IBAPI = {"sqlite3"}  # modules with a method of the same name (sqlite3.connect): a call on them sends TWS nothing
 
 
 def calls(module: Path, names: frozenset[str] | set[str]) -> set[str]:
@@ -39,6 +43,9 @@ def calls(module: Path, names: frozenset[str] | set[str]) -> set[str]:
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Attribute) and node.func.attr in names:
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in NOT_IBAPI:
+                continue
             found.add(node.func.attr)
         elif isinstance(node.func, ast.Name) and node.func.id == "getattr":
             found.update(arg.value for arg in node.args
@@ -77,10 +84,12 @@ def test_each_message_sends_exactly_its_one_ibapi_call() -> None:
     client = Recorder()
     for message in (HistoricalDataRequest(7, contract, "", "1 D", "5 mins", "TRADES", 1, 2, False),
                     CancelHistoricalData(7), ContractDetailsRequest(8, contract), CurrentTimeRequest(),
-                    MarketDataTypeRequest(2)):
+                    MarketDataTypeRequest(2), HeadTimestampRequest(9, contract, "TRADES", 1),
+                    CancelHeadTimestamp(9)):
         message.send_to(client)
     assert client.calls == [
         ("reqHistoricalData", (7, contract, "", "1 D", "5 mins", "TRADES", 1, 2, False, [])),
         ("cancelHistoricalData", (7,)), ("reqContractDetails", (8, contract)), ("reqCurrentTime", ()),
-        ("reqMarketDataType", (2,)),
+        ("reqMarketDataType", (2,)), ("reqHeadTimeStamp", (9, contract, "TRADES", 1, 2)),
+        ("cancelHeadTimeStamp", (9,)),
     ]
