@@ -23,6 +23,7 @@ from worker.contracts.resolver import ContractResolver, ResolvedContract, contra
 from worker.health import health_report
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher
+from worker.history.operations import HISTORY_OPS, HistoryOperations
 from worker.history.store_files import open_store
 from worker.history.upstream import UpstreamRequests
 from worker.live.publisher import Publisher
@@ -62,7 +63,7 @@ class WorkerService:
         self.pacing = PacingRules(
             PacingLimits(identical_window=config.pacing_identical_window, small_bar_max=config.pacing_small_bar_max,
                          max_open=config.pacing_max_open).scaled(config.pacing_scale),
-            lambda: self.upstream.open_count, ledger=self.store.pacing_ledger)
+            lambda: self.upstream.open_count + self.history.heads.open_count, ledger=self.store.pacing_ledger)
         self.outbox = Outbox(self.budget, self.pacing, self.timers, self.connection)
         self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,
                                          timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl,
@@ -72,6 +73,10 @@ class WorkerService:
         self.undecodable = UndecodableMessages(self.upstream, self.resolver)
         self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
         self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
+        # plain requests of any range: the store, the planner, jobs, head timestamps (worker/history/)
+        self.history = HistoryOperations(config, self.bars, self.cache, self.store, self.tws_clock, self.outbox,
+                                         self.pacing, self.timers, self._next_id, self._with_contract,
+                                         lambda: self.upstream.open_count)
         self._ctx: zmq.Context[Any] = zmq.Context()
         self._router: zmq.Socket[Any] | None = None
         self._events: zmq.Socket[Any] | None = None  # the PUB socket for live series (shared/streams.py)
@@ -103,11 +108,13 @@ class WorkerService:
         self.outbox.send(MarketDataTypeRequest(self.config.tws_market_data_type))
         self.outbox.send(CurrentTimeRequest())
         self.subscriptions.resubscribe_all("reconnect")
+        self.history.on_ready()
 
     def _on_lost(self, reason: str) -> None:
         error = self._unavailable(f"TWS connection lost: {reason}")
         self.upstream.forget_all()
         self.bars.fail_all(error)
+        self.history.on_lost()
         self.subscriptions.connection_lost(error)
         self.resolver.fail_all(error)
         self.outbox.connection_lost()
@@ -253,6 +260,12 @@ class WorkerService:
                 reply(None, BridgeError(ErrorCode.TWS_TIMEOUT, "the request's deadline passed before it arrived"))
                 return
             self._bars(bar_request, time.monotonic() + timeout, reply)
+        elif request.op in HISTORY_OPS:
+            if not self.connection.usable and request.op == "head":
+                reply(None, self._unavailable())
+                return
+            self.history.handle(request.op, request.body, time.monotonic() + max(0.0, min(
+                self.config.bar_timeout, request.deadline - time.time())), reply)
         elif request.op in STREAM_OPS:
             self.streams.handle(request.op, request.body, request.deadline, reply, self._with_contract)
 
@@ -260,7 +273,7 @@ class WorkerService:
         if not self.connection.usable:
             reply(None, self._unavailable())
             return
-        fetch = self.subscriptions.fetch if request.include_forming else self.bars.fetch
+        fetch = self.subscriptions.fetch if request.include_forming else self.history.desk.fetch
         self._with_contract(request, deadline, reply, lambda contract: fetch(request, contract, deadline, reply))
 
     def _with_contract(self, request: BarRequest, deadline: float, reply: Reply,
@@ -309,11 +322,15 @@ class WorkerService:
             self.resolver.on_details(req_id, event[3])
         elif kind == "contract_details_end" and self.resolver.owns(req_id):
             self.resolver.on_end(req_id)
+        elif kind == "head_timestamp" and self.history.heads.owns(req_id):
+            self.history.heads.on_head(req_id, event[3])
         elif kind == "error":
             code, message = event[3], event[4]
             if up.owns(req_id):
                 up.on_error(req_id, code, message)
             elif self.resolver.owns(req_id):
                 self.resolver.on_error(req_id, code, message)
+            elif self.history.heads.owns(req_id):
+                self.history.heads.on_error(req_id, code, message)
             else:
                 log.debug("TWS error %d for reqId %d (no longer waited for): %s", code, req_id, message)

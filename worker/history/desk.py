@@ -196,12 +196,12 @@ class HistoryDesk:
         if seconds <= min(longest, 86_400) and duration_allowed(request.bar_size, f"{seconds} S"):
             if missing and missing[-1].end >= rng.complete:
                 missing = missing[:-1]
-            return missing, Window(0, f"{seconds} S", Span(start, rng.complete))
+            return missing, Window(0, f"{seconds} S", Span(start, max(start, rng.complete)))
         # too far back for one request: the planner fills up to the forming edge; the tail only brings what forms
         tail_seconds = 2 * request.bar_seconds
         if not duration_allowed(request.bar_size, f"{tail_seconds} S"):
-            return missing, Window(0, LONGEST_DURATION[request.bar_size], Span(rng.complete, rng.complete))
-        return missing, Window(0, f"{tail_seconds} S", Span(rng.complete, rng.complete))
+            return missing, Window(0, LONGEST_DURATION[request.bar_size], Span(start, start))
+        return missing, Window(0, f"{tail_seconds} S", Span(start, start))
 
     # ---- filling ------------------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.bars import BarRequest, InvalidBarRequest
-from shared.errors import BridgeError, ErrorCode
+from shared.errors import BridgeError, BridgeFailure, ErrorCode
 from worker.contracts.resolver import ResolvedContract
 from worker.history.fill import Fill, FillRunner
 from worker.history.pages import fingerprint
@@ -82,7 +82,8 @@ class JobBook:
         self._expire()
         job = self._jobs.get(job_id)
         if job is None:
-            raise BridgeError(ErrorCode.JOB_NOT_FOUND, f"no job {job_id} (unknown, or ended over an hour ago)")
+            raise BridgeFailure(BridgeError(ErrorCode.JOB_NOT_FOUND,
+                                            f"no job {job_id} (unknown, or ended over an hour ago)"))
         return job
 
     def active(self, job_id: str) -> Job | None:
