@@ -2,10 +2,11 @@
 the TWS worker (its supervisor starts a new one, which finds the job in the store and resumes it), completes with
 zero pacing violations, and the repeat answers every bar of the three sessions, in pages.
 
-Both the simulator and the bridge scale IB's pacing windows by PACING_SCALE (10 min -> 18 s), so the test runs in
-well under a minute. 25 single-window requests of another contract spend part of the 60-per-10-minutes budget first:
-the job can send 35 windows, then must wait for the window to free (the fastest legal schedule is longer than
-BAR_TIMEOUT: hence the job), and the new worker must keep to the budget the dead one spent."""
+Both the simulator and the bridge scale IB's pacing windows by PACING_SCALE (2 s -> 1 s, 15 s -> 7.5 s), so the test
+runs in well under a minute; the fastest legal schedule of the 39 windows (5 per second) is still longer than
+BAR_TIMEOUT: hence the job. The worker is killed while the simulator holds the answers of the windows in flight
+(reply_delay), so they are lost with it: the new worker must send them again, and keep to IB's 15-s rule for the
+identical requests the dead one sent (the pacing ledger in the store)."""
 
 from __future__ import annotations
 
@@ -14,29 +15,24 @@ import signal
 
 from tests.e2e.history import sim_series
 from tests.e2e.history.rig import (
-    FINISHED,
     assert_legal,
     pacing_violations,
     refusals,
     sim_now,
-    spend_small_bar_budget,
     windows,
 )
 from tests.e2e.history.sim_series import ny
 from tests.waiting import wait_until
 
-PACING_SCALE = 0.03
+PACING_SCALE = 0.5
 JOB = {"symbol": "AAPL", "period": "1s", "duration": "3 D", "end_datetime": "20250127 16:00:00"}
 SESSIONS = ("2025-01-23", "2025-01-24", "2025-01-27")  # the last 3 sessions before the end
-SPENT = 25  # small-bar windows sent before the job
+HELD_S = 3.0  # how long the simulator holds each answer while the worker is killed
 
 
 def test_a_job_of_3_days_of_1_sec_bars_survives_kill_9_of_the_worker(make_sim, make_history_bridge) -> None:
     tws = make_sim(pacing_scale=PACING_SCALE)
     bridge = make_history_bridge(tws, pacing_scale=PACING_SCALE, BAR_TIMEOUT="5")
-    spend_small_bar_budget(bridge, SPENT)
-    assert len(windows(tws, "KO")) == SPENT
-
     first = bridge.post("/bars", JOB)
     assert first.status == 202, first.body
     job = first.body["job"]
@@ -50,12 +46,17 @@ def test_a_job_of_3_days_of_1_sec_bars_survives_kill_9_of_the_worker(make_sim, m
         return now if now["done"] >= 1 else None
 
     wait_until(progressed, timeout=20, interval=0.05, what="the job sent and stored a window")
+    tws.control("reply_delay", seconds=HELD_S)  # what is sent from now on is answered only after the kill
+    sent_before_holding = len(windows(tws, "AAPL"))
     again = bridge.post("/bars", JOB)  # the same request while it runs: the same job
     assert again.status == 202 and again.body["job"]["id"] == job["id"], again.body
-    assert bridge.job(job["id"]).body["job"]["state"] not in FINISHED, "killed while it runs"
+    wait_until(lambda: len(windows(tws, "AAPL")) > sent_before_holding, what="a window in flight, its answer held")
+    running = bridge.job(job["id"]).body["job"]
+    assert running["state"] == "running" and running["done"] < running["total"], running
 
     pid = bridge.get("/health").body["worker"]["worker_pid"]
     os.kill(pid, signal.SIGKILL)
+    tws.control("reply_delay", seconds=0)
     finished = bridge.wait_job(job["id"], timeout=60, seen=seen)
     assert finished["state"] == "done" and finished["done"] == finished["total"] == 39, finished
     assert bridge.get("/health").body["worker"]["worker_pid"] != pid
