@@ -39,6 +39,7 @@ from worker.history.schedule import estimate_seconds
 from worker.tws.pacing import PacingKey, PacingLimits
 
 PACING_SCALE = 0.1
+QUICK_PACING_SCALE = 0.02  # --quick: the same 65 windows, IB's 10 minutes in 12 s (a smoke run, not a result)
 CLOCK = "2025-02-04T12:00:00-05:00"  # frozen: Tuesday noon, after every range asked here
 FILL_SESSIONS = ("2025-01-21", "2025-01-22", "2025-01-23", "2025-01-24", "2025-01-27")  # full regular sessions
 YEAR_END = "20250131 16:00:00"
@@ -224,30 +225,54 @@ def _start_of_last(bars: int) -> float:
 
 
 def store_hit(rig: Rig, store: Path, bars: int, reps: int) -> dict[str, Any]:
+    """The same 100,000 bars from the store (a fresh bridge: its caches empty; the contract resolved first by a small
+    request, so the figure is the bars' path, not TWS's contract lookup) and then from memory: the TWS worker's bar
+    cache (the like-for-like path, through the same HTTP worker code) and an HTTP worker's final-answer cache (bytes
+    kept by the HTTP worker itself). Which layer answered is told by the worker's cache hits (/health)."""
     body = {"symbol": "MSFT", "period": "1m", "start_datetime": iso(_start_of_last(bars)),
             "end_datetime": iso(ny("2025-01-31 16:00")), "limit": PAGE}
     rig.job_done(body, timeout=600)  # what the year left out of the range
     upstream = len(rig.historical())
     from_store: list[float] = []
-    from_memory: list[float] = []
+    from_worker_cache: list[float] = []
+    from_http_cache: list[float] = []
     for _ in range(reps):
         assert rig.bridge is not None
         rig.bridge.stop()
-        rig.start_bridge(store)
-        client = RawClient(rig.bridge.port)
+        bridge = rig.start_bridge(store)
+        rig.job_done({"symbol": "MSFT", "period": "1m", "duration": "1 D", "end_datetime": "20240301 16:00:00"},
+                     timeout=60)  # resolves the contract; 390 bars from the store
+        client = RawClient(bridge.port)
         seconds, raws = rig.pages(body, client)
         counted = sum(len(orjson.loads(raw)["bars"]) for raw in raws)
         if counted != bars:
             raise RuntimeError(f"the store answered {counted} bars, not {bars}")
         from_store.append(rate(bars, seconds))
-        for _ in range(5):
-            seconds, _ = rig.pages(body, client)
-            from_memory.append(rate(bars, seconds))
         client.close()
-    store_rate, memory_rate = statistics.median(from_store), statistics.median(from_memory)
+        for _ in range(16):
+            hits = worker_cache_hits(bridge)
+            client = RawClient(bridge.port)  # a new connection: any HTTP worker may take it
+            seconds, raws = rig.pages(body, client)
+            client.close()
+            served_by_worker = worker_cache_hits(bridge) - hits
+            if served_by_worker == len(raws):
+                from_worker_cache.append(rate(bars, seconds))
+            elif served_by_worker == 0:
+                from_http_cache.append(rate(bars, seconds))
+    store_rate = statistics.median(from_store)
+    worker_rate = statistics.median(from_worker_cache) if from_worker_cache else 0.0
+    http_rate = statistics.median(from_http_cache) if from_http_cache else 0.0
     return {"bars": bars, "pages": -(-bars // PAGE), "reps": reps, "store_bars_per_s": store_rate,
-            "memory_bars_per_s": memory_rate, "ratio": store_rate / memory_rate if memory_rate else 0.0,
+            "memory_bars_per_s": worker_rate, "memory_samples": len(from_worker_cache),
+            "http_cache_bars_per_s": http_rate, "http_cache_samples": len(from_http_cache),
+            "ratio": store_rate / worker_rate if worker_rate else 0.0,
+            "ratio_to_http_cache": store_rate / http_rate if http_rate else 0.0,
             "upstream_requests_while_measured": len(rig.historical()) - upstream}
+
+
+def worker_cache_hits(bridge: Gunicorn) -> int:
+    health = bridge.health() or {}
+    return int(((health.get("worker") or {}).get("cache") or {}).get("hits") or 0)
 
 
 def restart(rig: Rig, store: Path) -> dict[str, Any]:
@@ -282,14 +307,15 @@ def store_size(rig: Rig) -> dict[str, Any]:
             "series": stats.get("series"), "writes": stats.get("writes")}
 
 
-def run(log_dir: Path, quick: bool, log_level: str, scale: float = PACING_SCALE) -> dict[str, Any]:
+def run(log_dir: Path, quick: bool, log_level: str, scale: float | None = None) -> dict[str, Any]:
+    scale = scale or (QUICK_PACING_SCALE if quick else PACING_SCALE)
     rig = Rig(log_dir, scale, log_level)
     out: dict[str, Any] = {"pacing_scale": scale, "clock": CLOCK}
     try:
         rig.start_sim()
         rig.start_bridge(log_dir / "fill.sqlite3")
         step("history: fill rate")
-        out["fill_rate"] = fill_rate(rig, FILL_SESSIONS[:2] if quick else FILL_SESSIONS)
+        out["fill_rate"] = fill_rate(rig, FILL_SESSIONS)
         rig.bridge.stop()  # type: ignore[union-attr]
         store = log_dir / "year.sqlite3"
         rig.start_bridge(store)
@@ -315,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small ranges: a smoke run, not a result")
-    p.add_argument("--scale", type=float, default=PACING_SCALE, help="the pacing scale of simulator and bridge")
+    p.add_argument("--scale", type=float, default=None,
+                   help=f"the pacing scale of both (default {PACING_SCALE}, {QUICK_PACING_SCALE} with --quick)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default bench/results/history[-quick].json)")
     args = p.parse_args(argv)
