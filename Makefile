@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes
+.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes bench-history
 
 install: $(VENV)/.installed $(VENV10)/.installed
 
@@ -75,6 +75,11 @@ bench-store: $(VENV)/.installed
 bench-quick: $(VENV)/.installed
 	$(PY) -m bench --quick
 	$(PY) -m bench.store --quick
+
+# The history path alone (issue 10, docs/benchmarks.md): fill rate against IB's pacing minimum, a year of minutes,
+# store hits, restart; pacing ON, every pacing window x0.1; about 5 minutes (`make bench` runs it too).
+bench-history: $(VENV)/.installed
+	$(PY) -m bench.history
 
 # The HTTP side's worker class against gthread with 8 and 256 threads (issue 9, docs/http-side.md); about 2 minutes.
 bench-worker-classes: $(VENV)/.installed

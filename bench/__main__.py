@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios, streams
+from bench import history, report, scenarios, streams
 from bench.direct import DirectClient
 from bench.load import ensure_wrk, wrk_version
 from bench.processes import ROOT, SIM_CLOCK_START, Gunicorn, Simulator
@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["memory"] = {"before": mem_before, "after": scenarios.memory(bridge)}
             step("streams")
             results["streams"] = streams.run(log_dir, quick, args.log_level)
+            step("history")
+            results["history"] = history.run(log_dir, quick, args.log_level)
         except Exception:
             for proc in (sim, bridge, trivial):
                 print(f"--- {proc.log_path.name} (tail) ---\n{_tail(proc.log_path)}", file=sys.stderr)

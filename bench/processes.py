@@ -67,13 +67,15 @@ class Managed:
 
 
 class Simulator(Managed):
-    """`python -m sim` with pacing enforcement off, no injected delay, and a control socket."""
+    """`python -m sim` with pacing enforcement off (or, given `pacing_scale`, on with every pacing window scaled by
+    it), no injected delay, and a control socket."""
 
     def __init__(self, log_dir: Path, clock_start: str = SIM_CLOCK_START, speed: float = 1.0,
-                 extra: tuple[str, ...] = (), name: str = "sim") -> None:
+                 extra: tuple[str, ...] = (), name: str = "sim", pacing_scale: float | None = None) -> None:
         self.port, self.control_port = free_port(), free_port()
+        pacing = ["--no-pacing"] if pacing_scale is None else ["--pacing-scale", str(pacing_scale)]
         super().__init__(name, [sys.executable, "-m", "sim", "--port", str(self.port), "--control-port",
-                                str(self.control_port), "--no-pacing", "--clock-start", clock_start,
+                                str(self.control_port), *pacing, "--clock-start", clock_start,
                                 "--clock-speed", str(speed), "--log-level", "WARNING", *extra], log_dir)
 
     def start(self) -> Simulator:

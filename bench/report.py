@@ -32,6 +32,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(target(f"{co['concurrent']} identical misses: one upstream request", co["upstream_requests"] == 1,
                           str(co["upstream_requests"]), "1"))
     out += stream_targets(r.get("streams"))
+    out += history_targets(r.get("history"))
     return out
 
 
@@ -49,6 +50,79 @@ def stream_targets(st: dict[str, Any] | None) -> list[dict[str, Any]]:
         target("fan-out: no client behind by more than one update", fan["max_behind"] <= 1,
                f"{fan['max_behind']} updates", "<= 1"),
     ]
+
+
+def history_targets(h: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Issue 10's targets: the fill rate against IB's minimum, the year's requests, the store hit, the restart."""
+    if not h:
+        return []
+    out = []
+    fill = h.get("fill_rate")
+    if fill:
+        share = fill["wall_s"] / fill["minimum_s"] if fill["minimum_s"] else float("inf")
+        out.append(target(f"fill {fill['windows']} windows of 1-sec bars: within 10% of IB's minimum",
+                          share <= 1.10, f"{fill['wall_s']:.1f} s = {share:.2f}x of {fill['minimum_s']:.1f} s",
+                          "<= 1.10x"))
+        out.append(target("fill: zero pacing violations", fill["pacing_violations"] == 0,
+                          str(fill["pacing_violations"]), "0"))
+    year = h.get("year")
+    if year:
+        out.append(target(f"1 min x {year['duration']}: upstream requests = windows that hold sessions",
+                          year["upstream_requests"] == year["windows_with_sessions"],
+                          str(year["upstream_requests"]), str(year["windows_with_sessions"])))
+    hit = h.get("store_hit")
+    if hit:
+        out.append(target(f"store hit, {hit['bars']} 1-min bars through HTTP: bars/s",
+                          hit["store_bars_per_s"] >= 500_000, f"{hit['store_bars_per_s']:,.0f}", ">= 500,000"))
+        out.append(target("store hit: >= 0.8x the worker's memory cache's bars/s", hit["ratio"] >= 0.8,
+                          f"{hit['ratio']:.2f}x", ">= 0.8x"))
+    again = h.get("restart")
+    if again:
+        out.append(target(f"restart: the same {again['requests']} requests, upstream historical requests",
+                          again["after_restart_upstream"] == 0 and again["same_bars"],
+                          str(again["after_restart_upstream"]), "0"))
+    return out
+
+
+def history_table(h: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    add(f"7. History (issue 10): simulator and bridge with pacing ON, every pacing window x{h['pacing_scale']:g}")
+    add("| measurement | figure | beside it |")
+    add("|---|---:|---|")
+    fill = h.get("fill_rate")
+    if fill:
+        add(f"| fill: 1-sec bars, {fill['sessions']} sessions, {fill['windows']} windows ({fill['answered']}) | "
+            f"{fill['wall_s']:.1f} s | IB's minimum {fill['minimum_s']:.1f} s (with the bridge's margins "
+            f"{fill['minimum_with_margin_s']:.1f} s); {fill['upstream_requests']} upstream, "
+            f"{fill['pacing_violations']} pacing violations |")
+    year = h.get("year")
+    if year:
+        add(f"| 1-min bars x {year['duration']} from an empty store | {year['wall_s']:.1f} s | "
+            f"{year['upstream_requests']} upstream requests for {year['windows_with_sessions']} sessions; IB's "
+            f"minimum {year['minimum_s']:.1f} s (with margins {year['minimum_with_margin_s']:.1f} s) |")
+    hit = h.get("store_hit")
+    if hit:
+        add(f"| store hit: {hit['bars']:,} bars in {hit['pages']} pages, fresh bridge (median of {hit['reps']}) | "
+            f"{hit['store_bars_per_s']:,.0f} bars/s | the worker's memory cache {hit['memory_bars_per_s']:,.0f} "
+            f"bars/s ({hit['ratio']:.2f}x, {hit['memory_samples']} runs); an HTTP worker's answer cache "
+            f"{hit['http_cache_bars_per_s']:,.0f} bars/s ({hit['ratio_to_http_cache']:.2f}x, "
+            f"{hit['http_cache_samples']} runs); {hit['upstream_requests_while_measured']} upstream |")
+    again = h.get("restart")
+    if again:
+        add(f"| restart: the same {again['requests']} requests | {again['after_restart_upstream']} upstream | "
+            f"{again['first_run_upstream']} upstream before the restart; same bars: {again['same_bars']}; "
+            f"{again['after_restart_s'] * 1000:.0f} ms for the {again['requests']} |")
+    store = h.get("store")
+    if store:
+        per_bar = "-" if store["bytes_per_bar"] is None else f"{store['bytes_per_bar']:.1f} bytes/bar"
+        add(f"| store size | {per_bar} | {store['bars']:,} bars, {store['file_bytes']} bytes, {store['series']} "
+            f"series |")
+    if year:
+        add(f"| store write rate during the year's fill | {year['store_write_bars_per_s']:,.0f} bars/s | "
+            f"{year['bars_stored']:,} bars stored; writes queued at most {year['writes_queued_max']} "
+            f"(the fill is paced, not the writer) |")
+    return "\n".join(lines)
 
 
 def _at(rows: list[dict[str, Any]], concurrency: int) -> dict[str, Any] | None:
@@ -135,7 +209,10 @@ def table(r: dict[str, Any]) -> str:
         add(f"| {fan['seconds']:g} s | {fan['clients']} | {fan['series']} | {fan['bridge_cores']:.2f} | "
             f"{fan['max_behind']} | {fan['reads_behind_more_than_1']} | {fan['rss_per_client_kb']:.1f} |")
         add("")
-    add("Targets (issues 5 and 9)")
+    if r.get("history"):
+        add(history_table(r["history"]))
+        add("")
+    add("Targets (issues 5, 9 and 10)")
     add("| target | goal | measured | met |")
     add("|---|---|---|---|")
     for t in r.get("targets", []):
