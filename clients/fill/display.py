@@ -18,6 +18,7 @@ class FillDisplay:
                                   TextColumn("windows"), TextColumn("{task.fields[bars]:>9} bars"),
                                   TextColumn("{task.fields[eta]}"), console=console, transient=False)
         self._tasks: dict[str, TaskID] = {s: self._progress.add_task(s, total=None, bars=0, eta="") for s in symbols}
+        self._announced: set[tuple[str, str]] = set()  # (symbol, job id) already named in a line
 
     def __enter__(self) -> FillDisplay:
         self._progress.start()
@@ -28,6 +29,9 @@ class FillDisplay:
         self._progress.stop()
 
     def job(self, symbol: str, job: dict[str, Any]) -> None:
+        if (symbol, str(job.get("id"))) not in self._announced:  # a line a log (or Ctrl-C's cancel) can refer to
+            self._announced.add((symbol, str(job.get("id"))))
+            self.say(f"{symbol}: job {job.get('id')} {job.get('state', '?')}, {_number(job.get('total'))} windows")
         eta = job.get("eta_seconds")
         eta_text = f"eta {_duration(eta)}" if isinstance(eta, int | float) and job.get("state") != "done" else ""
         self._progress.update(self._tasks[symbol], completed=_number(job.get("done")),

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -56,15 +57,20 @@ def test_a_long_range_is_followed_through_its_job_and_counted(stack: BridgeProce
 def test_ctrl_c_cancels_the_running_job_in_the_bridge(stack: BridgeProcess) -> None:
     proc = subprocess.Popen(fill_command(stack, "MSFT", *LONG), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
-        body = {"symbol": "MSFT", "period": "1s", "start_datetime": "20250121 09:30:00",
-                "end_datetime": "20250127 16:00:00"}
-        job = wait_until(lambda: (a := stack.post("/bars", body)).status == 202 and a.body["job"], timeout=60,
-                         what="the bridge's job for the range")  # the same request joins the command's job
+        announced = wait_until(lambda: next((m for line in list(lines) if (m := re.match(
+            r"^MSFT: job ([0-9a-f]{32}) ", line))), None), timeout=60, what="the command's job named")
+        job = {"id": announced.group(1)}
         wait_until(lambda: stack.get(f"/jobs/{job['id']}").body["job"]["done"] > 0, timeout=60,
                    what="the job running")
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(10)
+        stderr = proc.stderr.read() if proc.stderr else ""
+        stdout = "".join(lines)
     finally:
         if proc.poll() is None:
             proc.kill()
