@@ -43,6 +43,9 @@ def health_report(service: WorkerService) -> dict[str, Any]:
         "subscriptions": service.subscriptions.stats(),
         "streams": {"events_endpoint": config.events_endpoint, **service.streams.stats()},
         "cache": service.cache.stats(),
+        "history": {"answers_from_store": service.history.desk.store_answers,
+                    "windows_sent": service.history.desk.fills.windows_sent, "jobs": service.history.jobs.stats(),
+                    "head_timestamps": service.history.heads.stats()},
         "store": service.store.stats(),
         "undecodable_messages": service.undecodable.stats(),
     }

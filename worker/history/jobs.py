@@ -102,6 +102,13 @@ class JobBook:
                 "bars_so_far": detail.get("bars_so_far", 0), "eta_seconds": eta, "error": detail.get("error"),
                 "created": job.record.created, "updated": job.record.updated}
 
+    def stats(self) -> dict[str, int]:
+        """Jobs by state, for /health."""
+        counts = {state: 0 for state in ("pending", "running", "done", "failed", "cancelled")}
+        for job in self._jobs.values():
+            counts[job.state] = counts.get(job.state, 0) + 1
+        return counts
+
     # ---- life -------------------------------------------------------------------------------------------------------
 
     def start(self, request: BarRequest, contract: ResolvedContract, series: SeriesKey, complete: int,
