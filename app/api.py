@@ -28,7 +28,7 @@ from app.worker_client import WorkerClient
 from shared.bars import PAGE_TOKEN_RE, BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 from shared.history import FINISHED_STATES, job_from_result
-from shared.protocol import ProtocolError, WorkerReply
+from shared.protocol import BarsJson, ProtocolError, WorkerReply
 from shared.streams import LiveAnswer
 
 log = logging.getLogger("http.api")
@@ -98,14 +98,19 @@ def bars() -> Response:
         response.headers["Location"] = f"/api/v1/jobs/{job['id']}"
         return response
     bar_list = result.get("bars")
-    if not isinstance(bar_list, list):
+    if isinstance(bar_list, BarsJson):  # the worker's JSON of the bars (from its store): passed through as it is
+        bars: Any = orjson.Fragment(bar_list.data)
+        count = bar_list.count
+    elif isinstance(bar_list, list):
+        bars, count = bar_list, len(bar_list)
+    else:
         raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker sent bars that are not a list"))
     next_page = result.get("next_page_token")
     if next_page is not None and not (isinstance(next_page, str) and PAGE_TOKEN_RE.match(next_page)):
         raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker sent an invalid next_page_token"))
     body: dict[str, Any] = {"success": True, "symbol": bar_request.symbol, "period": g.bridge_period,
-                            "bars": bar_list, "count": len(bar_list), "next_page_token": next_page, "error": None}
-    if not bar_list and result.get("notice") is not None:
+                            "bars": bars, "count": count, "next_page_token": next_page, "error": None}
+    if not count and result.get("notice") is not None:
         body["notice"] = result["notice"]
     data = orjson.dumps(body)
     if final_possible and "ttl" in result and result["ttl"] is None:  # the worker keeps it for good: so may we
@@ -116,7 +121,7 @@ def bars() -> Response:
         except ProtocolError as exc:
             log.warning("bars %s: the TWS worker's live marker is invalid (%s); not repeated", bar_request.symbol, exc)
     log.info("bars %s %s %s -> %d bars in %.3f s", bar_request.symbol, g.bridge_period, bar_request.range_text,
-             len(bar_list), time.monotonic() - started)
+             count, time.monotonic() - started)
     return Response(data, mimetype="application/json")
 
 

@@ -158,8 +158,7 @@ class WorkerClient:
             channel.socket.send(envelope.encode(), zmq.NOBLOCK)
             if not _wait_reply(channel, deadline):
                 raise _unavailable(f"the TWS worker did not answer within {timeout:g} s")
-            data = channel.socket.recv(zmq.NOBLOCK)
-            reply = decode_reply(data)
+            reply = decode_reply(channel.socket.recv_multipart(zmq.NOBLOCK))
             if reply.id != envelope.id:  # cannot happen with a fresh REQ socket per timeout; never trust it blindly
                 raise BridgeFailure(BridgeError(ErrorCode.INTERNAL_ERROR, "the TWS worker answered another request"))
         except BridgeFailure:

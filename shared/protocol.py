@@ -3,6 +3,9 @@
 Request:  {"v": 1, "id": "<hex>", "op": "bars" | "health" | "connect" | "disconnect" | "stream_open" |
            "stream_interest" | "job" | "job_cancel" | "head", "body": {...}, "deadline": <epoch seconds>}
 Reply:    {"v": 1, "id": "<same>", "ok": true, "result": {...}}  or  {"v": 1, "id": ..., "ok": false, "error": {...}}
+          A result whose bars the worker holds as JSON already (the store's blocks, `BarsJson`) says
+          `"bars_frame": true` and carries them as a second frame: the bars' JSON array, passed through as bytes by
+          the HTTP side into its answer, never parsed into objects and encoded again.
 
 The stream operations' bodies and results, and the events the worker publishes, are in shared/streams.py; the
 history jobs' and the head timestamp's in shared/history.py.
@@ -44,6 +47,21 @@ class WorkerRequest:
 
 
 @dataclass(frozen=True)
+class BarsJson:
+    """Bars already encoded as one JSON array (b"[{...},...]") and their count."""
+
+    data: bytes
+    count: int
+
+    def decoded(self) -> list[dict[str, Any]]:
+        """The bars as objects (tests, tools; the HTTP side never needs them)."""
+        bars = orjson.loads(self.data)
+        if not isinstance(bars, list):
+            raise ProtocolError("bars must be a JSON array")
+        return bars
+
+
+@dataclass(frozen=True)
 class WorkerReply:
     id: str
     result: dict[str, Any] | None = None
@@ -54,9 +72,29 @@ class WorkerReply:
         return self.error is None
 
     def encode(self) -> bytes:
+        """One frame: bars held as JSON are inlined (the form for a peer that reads one frame)."""
         if self.error is not None:
             return orjson.dumps({"v": PROTOCOL_VERSION, "id": self.id, "ok": False, "error": self.error.to_wire()})
-        return orjson.dumps({"v": PROTOCOL_VERSION, "id": self.id, "ok": True, "result": self.result})
+        result = self.result
+        if result is not None and isinstance(result.get("bars"), BarsJson):
+            result = {**result, "bars": orjson.Fragment(result["bars"].data)}
+        return orjson.dumps({"v": PROTOCOL_VERSION, "id": self.id, "ok": True, "result": result})
+
+    def with_bars_decoded(self) -> WorkerReply:
+        """The same reply with bars held as JSON turned into objects (tests, tools)."""
+        result = self.result
+        if result is None or not isinstance(result.get("bars"), BarsJson):
+            return self
+        return WorkerReply(self.id, result={**result, "bars": result["bars"].decoded()}, error=self.error)
+
+    def frames(self) -> list[bytes]:
+        """The reply as ZeroMQ frames: the envelope, and the bars' JSON as a frame of its own when held as JSON."""
+        result = self.result
+        if self.error is None and result is not None and isinstance(result.get("bars"), BarsJson):
+            bars = result["bars"]
+            envelope = {**result, "bars": None, "bars_frame": True, "count": bars.count}
+            return [orjson.dumps({"v": PROTOCOL_VERSION, "id": self.id, "ok": True, "result": envelope}), bars.data]
+        return [self.encode()]
 
 
 def _load(data: bytes) -> dict[str, Any]:
@@ -85,12 +123,27 @@ def decode_request(data: bytes) -> WorkerRequest:
     return WorkerRequest(msg["id"], op, body, float(deadline))
 
 
-def decode_reply(data: bytes) -> WorkerReply:
-    msg = _load(data)
+def decode_reply(data: bytes | list[bytes]) -> WorkerReply:
+    """A reply from its frames (or its one frame). A bars frame is checked for its shape, not parsed: it is the
+    worker's orjson output, passed on as it is."""
+    frames = [data] if isinstance(data, bytes) else list(data)
+    if not 1 <= len(frames) <= 2:
+        raise ProtocolError(f"a reply has one or two frames, not {len(frames)}")
+    msg = _load(frames[0])
     if msg.get("ok") is True:
         result = msg.get("result")
         if not isinstance(result, dict):
             raise ProtocolError("result must be an object")
+        if result.get("bars_frame") is True:
+            count = result.get("count")
+            if len(frames) != 2 or not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise ProtocolError("a bars frame needs its frame and a count")
+            bars = frames[1]
+            if len(bars) > MAX_MESSAGE_BYTES or bars[:1] != b"[" or bars[-1:] != b"]":
+                raise ProtocolError("a bars frame is one JSON array")
+            result = {k: v for k, v in result.items() if k != "bars_frame"} | {"bars": BarsJson(bars, count)}
+        elif len(frames) != 1:
+            raise ProtocolError("a second frame without bars_frame")
         return WorkerReply(msg["id"], result=result)
     try:
         return WorkerReply(msg["id"], error=BridgeError.from_wire(msg.get("error")))

@@ -219,7 +219,7 @@ class WorkerService:
     def _send(self, identity: bytes, reply: WorkerReply) -> None:
         assert self._router is not None
         try:
-            self._router.send_multipart([identity, b"", reply.encode()], zmq.NOBLOCK)
+            self._router.send_multipart([identity, b"", *reply.frames()], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             log.warning("could not answer %s: %s", reply.id, exc)
 

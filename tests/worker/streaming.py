@@ -42,7 +42,7 @@ class LiveWorker:
     def ask(self, op: str, body: dict[str, Any] | None = None, timeout: float = 15.0) -> WorkerReply:
         self.req.send(WorkerRequest.new(op, body or {}, time.time() + timeout).encode())
         assert self.req.poll(int(timeout * 1000)), f"no answer to {op}"
-        return decode_reply(self.req.recv())
+        return decode_reply(self.req.recv_multipart()).with_bars_decoded()
 
     def result(self, op: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         reply = self.ask(op, body)

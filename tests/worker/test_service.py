@@ -116,7 +116,7 @@ class RunningService:
     def ask(self, op: str, body: dict[str, Any] | None = None) -> WorkerReply:
         self.sock.send(WorkerRequest.new(op, body or {}, time.time() + 10).encode())
         assert self.sock.poll(5000), f"no answer to {op}"
-        return decode_reply(self.sock.recv())
+        return decode_reply(self.sock.recv_multipart()).with_bars_decoded()
 
     def health(self) -> dict[str, Any]:
         reply = self.ask("health")

@@ -27,6 +27,7 @@ import orjson
 from shared.bars import BarRequest
 from shared.errors import BridgeError, BridgeFailure
 from shared.ib_limits import LONGEST_DURATION, duration_allowed, duration_seconds
+from shared.protocol import BarsJson
 from worker.contracts.resolver import ResolvedContract
 from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher, Reply, request_key
@@ -294,7 +295,7 @@ class HistoryDesk:
         final = rng.span.end <= rng.complete
         ttl = None if final else min(self._now_ttl, float(request.bar_seconds))
         count = stored_count + len(newer)
-        result = {"bars": orjson.Fragment(data), "count": count, "notice": None if count else notice,
+        result = {"bars": BarsJson(data, count), "count": count, "notice": None if count else notice,
                   "next_page_token": token, "ttl": ttl}
         if ttl is None or ttl > 0:
             self._cache.put(key, result, ttl)
