@@ -114,6 +114,23 @@ def read_rate(tmp: Path, codec: int, reps: int) -> dict[str, Any]:
         store_schema.BLOCK_CODEC = store_schema.CODEC_JSON
 
 
+def tail_writes(tmp: Path, n: int) -> dict[str, Any]:
+    """`n` one-bar writes of 1-sec bars, each starting where the last ended (the desk's tail after each poll's TTL):
+    the block rows they leave on disk and the time from the first write to flushed."""
+    bars = session_bars(0, 1, random.Random(5))[:n]
+    path = tmp / "tail.sqlite3"
+    store = SqliteStore(path, 1 << 40)
+    started = time.perf_counter()
+    for bar in bars:
+        store.write(key(4, "1 secs"), Span(bar["time"], bar["time"] + 1), [bar])
+    assert store.flush(600)
+    took = time.perf_counter() - started
+    rows = store._conn.execute("SELECT count(*) FROM blocks").fetchone()[0]
+    store.close()
+    return {"writes": n, "rows": rows, "seconds": round(took, 3), "ms_per_write": round(took / n * 1e3, 3),
+            "file_bytes": file_bytes(path)}
+
+
 def ledger_appends(tmp: Path, n: int) -> dict[str, Any]:
     """The ledger's append (committed before it returns) while the writer commits 1-sec windows at the same time."""
     store = SqliteStore(tmp / "ledger.sqlite3", 1 << 40)
@@ -184,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         reps = 3 if args.quick else 15
         results["read_50000"] = [read_rate(d, store_schema.CODEC_JSON, reps), read_rate(d, store_schema.CODEC_ZLIB,
                                                                                              reps)]
+        results["tail_writes"] = tail_writes(d, 1000)
         results["ledger_append"] = ledger_appends(d, 200 if args.quick else 2000)
         results["big_store"] = big_store(d, total)
     print(table(results))
@@ -203,6 +221,9 @@ def table(r: dict[str, Any]) -> str:
         f"| 1-min bars: write rate | {w60['bars_per_s']:,} bars/s ({w60['bars']:,} bars, "
         f"{w60['owner_ms_per_write']} ms on the owner thread a write) |",
     ]
+    tail = r["tail_writes"]
+    rows.append(f"| {tail['writes']:,} one-bar tail writes: rows, time | {tail['rows']} block rows, "
+                f"{tail['seconds']} s ({tail['ms_per_write']} ms a write, to flushed) |")
     for read in r["read_50000"]:
         rows.append(f"| 50,000-bar read, blocks as {read['codec']} | {read['median_ms']} ms = {read['bars_per_s']:,} "
                     f"bars/s ({read['bytes_per_bar']} bytes a bar on disk) |")

@@ -11,7 +11,15 @@ from typing import Any
 
 from worker.history.coverage import Coverage, Span
 from worker.history.store import Bar, JobRecord, SeriesKey, StoredBars
-from worker.history.store_blocks import SeriesState, assemble, check_bars, eviction_order, pieces_to_blocks
+from worker.history.store_blocks import (
+    SeriesState,
+    assemble,
+    check_bars,
+    eviction_order,
+    joined,
+    pieces_to_blocks,
+    tail_of,
+)
 from worker.tws.pacing_ledger import MemoryLedger, PacingLedger
 
 log = logging.getLogger("tws.bar_store")
@@ -44,10 +52,16 @@ class MemoryStore:
         check_bars(covered, bars)
         state = self._series.setdefault(series, SeriesState())
         for block in pieces_to_blocks(state.coverage.missing(covered), bars):
-            state.hold(block)
+            latest = state.blocks[-1] if state.blocks else None
+            if latest is not None and tail_of(latest).takes(block):  # a tail write: the latest block grows
+                state.blocks[-1] = joined(latest, block)
+                grown = state.blocks[-1].size - latest.size
+            else:
+                state.hold(block)
+                grown = block.size
             state.coverage.add(Span(block.start, block.end))
-            state.size += block.size
-            self._bytes += block.size
+            state.size += grown
+            self._bytes += grown
             self._bars += block.count
         state.last_used = self._clock()
         self.writes += 1
@@ -100,7 +114,8 @@ class MemoryStore:
 
     def stats(self) -> dict[str, Any]:
         return {"location": None, "series": len(self._series), "bytes": self._bytes, "max_bytes": self.max_bytes,
-                "bars": self._bars, "writes": self.writes,
+                "bars": self._bars, "blocks": sum(len(s.blocks) for s in self._series.values()),
+                "writes": self.writes,
                 "evicted_series": self.evicted_series}
 
     def flush(self, timeout: float) -> bool:

@@ -3,8 +3,11 @@
 The owner thread keeps every series' coverage in memory (loaded at open from the blocks' span columns, an index-only
 scan) and answers `coverage` from it. `write` updates it at once and hands the blocks to the writer thread
 (worker/history/store_writer.py); until the writer says they are committed the blocks stay held in memory, so a read
-right after a write sees them. `read` runs on the owner's own connection (WAL: readers never wait on the writer) and
-merges what is held with what is on disk. A disk that fails at run time (disk full) is logged once and the store
+right after a write sees them. A piece that joins the series' latest block (store_blocks.TailBlock.takes: a tail
+write) is merged into it by the writer; meanwhile the owner holds the merged block when it still holds that block,
+else the piece alone, marked with the block it joins (a read skips it once the disk's block reaches past it). `read`
+runs on the owner's own connection (WAL: readers never wait on the writer) and merges what is held with what is on
+disk. A disk that fails at run time (disk full) is logged once and the store
 goes on in memory for everything not yet on disk; a read that fails drops the disk for good (coverage shrinks to
 what memory holds, so the planner fetches the rest again).
 """
@@ -19,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,17 @@ import orjson
 from worker.history.coverage import Coverage, Span
 from worker.history.memory_store import NO_BARS
 from worker.history.store import Bar, JobRecord, SeriesKey, StoredBars
-from worker.history.store_blocks import Block, SeriesState, assemble, check_bars, eviction_order, pieces_to_blocks
+from worker.history.store_blocks import (
+    Block,
+    SeriesState,
+    TailBlock,
+    assemble,
+    check_bars,
+    eviction_order,
+    joined,
+    pieces_to_blocks,
+    tail_of,
+)
 from worker.history.store_ledger import StoreLedger
 from worker.history.store_schema import (
     LOAD_COVERAGE_SQL,
@@ -50,6 +63,8 @@ class _Series(SeriesState):
     id: int = 0
     bars: int = 0
     persisted_use: float = 0.0
+    block_rows: int = 0  # blocks of the series on disk or on their way there
+    tail: TailBlock | None = None  # its latest block (by start), on disk or held
 
 
 class SqliteStore:
@@ -102,6 +117,8 @@ class SqliteStore:
             state.coverage.add(Span(start, end))
             state.size += size
             state.bars += count
+            state.block_rows += 1
+            state.tail = TailBlock(start, end, count, size)  # ordered by start: the last one stays
             self._bytes += size
         now = self._clock()
         for row in self._conn.execute("SELECT id, request, state, created, updated, detail FROM jobs"):
@@ -127,15 +144,36 @@ class SqliteStore:
         self.writes += 1
         if blocks:
             seq = self._send_seq()
+            rewrite = 0  # bytes of a stored block the writer rewrites to merge a piece into it
+            to_disk: list[Block] = []
             for block in blocks:
-                state.hold(block)
+                tail = state.tail
+                if tail is not None and tail.takes(block):
+                    rewrite = tail.size
+                    block = replace(block, joins=tail.start)
+                    state.tail = tail.joined(block)
+                    grown = state.tail.size - tail.size
+                    i = state.held_at(tail.start)
+                    if i is not None:  # the whole block is still held: hold it merged
+                        state.blocks[i] = joined(state.blocks[i], block)
+                        self._held.append((seq, series, state.blocks[i]))
+                    else:  # on disk: hold the piece until the writer has merged it
+                        state.hold(block)
+                        self._held.append((seq, series, block))
+                else:
+                    if tail is None or block.start > tail.start:
+                        state.tail = tail_of(block)
+                    grown = block.size
+                    state.block_rows += 1
+                    state.hold(block)
+                    self._held.append((seq, series, block))
+                to_disk.append(block)
                 state.coverage.add(Span(block.start, block.end))
-                state.size += block.size
+                state.size += grown
                 state.bars += block.count
-                self._bytes += block.size
-                self._held.append((seq, series, block))
+                self._bytes += grown
             if self._disk_failed is None:
-                self._writer.put(("blocks", seq, state.id, series.text, state.last_used, blocks))
+                self._writer.put(("blocks", seq, state.id, series.text, state.last_used, to_disk, rewrite))
                 state.persisted_use = state.last_used
         self._evict(keep=series)
 
@@ -161,18 +199,25 @@ class SqliteStore:
         """The blocks overlapping `span`, oldest first: those held in memory, and the rest read from disk as the
         caller goes (a read that `limit` cuts stops fetching)."""
         held = list(state.overlapping(span))
-        held_starts = {block.start for block in held}
+        held_starts = {block.start for block in held if block.joins is None}
+        disk_ends: dict[int, int] = {}  # where the disk's blocks end now: a held piece inside one is merged already
+
+        def unmerged(block: Block) -> bool:
+            return block.joins is None or disk_ends.get(block.joins, block.start) < block.end
+
         rows = self._conn.execute(READ_BLOCKS_SQL, (state.id, span.start, span.end))
         try:
             i = 0
             for start, end, count, first, last, codec, blob in rows:
                 while i < len(held) and held[i].start < start:
-                    yield held[i]
+                    if unmerged(held[i]):
+                        yield held[i]
                     i += 1
+                disk_ends[start] = end
                 if start in held_starts or end <= span.start:
-                    continue  # held and just committed: the held copy is the same block
+                    continue  # held and just committed: the held copy is the same block (or a longer one)
                 yield Block(start, end, count, first, last, decode_payload(codec, blob))
-            yield from held[i:]
+            yield from (block for block in held[i:] if unmerged(block))
         finally:
             rows.close()
 
@@ -276,9 +321,12 @@ class SqliteStore:
         log.error("bar store %s cannot be read (%s): only bars held in memory stay covered; the rest is asked "
                   "again", self.path, reason)
         for key, state in list(self._series.items()):
+            state.blocks = [replace(b, joins=None) for b in state.blocks]  # held pieces stand alone now
             state.coverage = Coverage(Span(b.start, b.end) for b in state.blocks)
             state.size = sum(b.size for b in state.blocks)
             state.bars = sum(b.count for b in state.blocks)
+            state.block_rows = len(state.blocks)
+            state.tail = tail_of(state.blocks[-1]) if state.blocks else None
             if not state.blocks:
                 del self._series[key]
         self._bytes = sum(s.size for s in self._series.values())
@@ -291,7 +339,8 @@ class SqliteStore:
             file_bytes = None
         return {"location": self.location, "file_bytes": file_bytes, "bytes": self._bytes,
                 "max_bytes": self.max_bytes, "series": len(self._series),
-                "bars": sum(s.bars for s in self._series.values()), "writes": self.writes,
+                "bars": sum(s.bars for s in self._series.values()),
+                "blocks": sum(s.block_rows for s in self._series.values()), "writes": self.writes,
                 "writes_queued": self._seq - self._committed if self._disk_failed is None else 0,
                 "held_in_memory": sum(len(s.blocks) for s in self._series.values()),
                 "evicted_series": self.evicted_series, "disk_error": self._disk_failed,

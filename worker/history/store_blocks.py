@@ -1,5 +1,9 @@
-"""Blocks: how both bar stores hold bars. One block is the bars of one written span piece as a JSON array, so a read
-passes the blocks it needs whole through as bytes and decodes only the edge blocks (and the one `limit` cuts).
+"""Blocks: how both bar stores hold bars. One block is the bars of a span as a JSON array, so a read passes the
+blocks it needs whole through as bytes and decodes only the edge blocks (and the one `limit` cuts).
+
+A written piece that starts exactly where the series' latest block ends joins that block while the two stay within
+MAX_BLOCK_BARS (the desk writes the tail of a request ending now after each TTL: one or two bars a poll, which would
+otherwise be one block each, without bound). The arrays are joined as bytes, never decoded.
 
 Also the in-memory state per series both stores keep (coverage, bytes, last use, and blocks held in memory) and the
 choice of what to evict (the series used longest ago first).
@@ -31,6 +35,9 @@ class Block:
     first: int | None  # the first bar's start time
     last: int | None
     payload: bytes
+    # the SQLite store only: the start of the stored block this piece is appended to. The owner holds such a piece
+    # (alone) until the writer has merged it into that block on disk.
+    joins: int | None = None
 
     @property
     def size(self) -> int:
@@ -44,6 +51,48 @@ class Block:
 def make_block(span: Span, bars: list[Bar]) -> Block:
     return Block(span.start, span.end, len(bars), bars[0]["time"] if bars else None,
                  bars[-1]["time"] if bars else None, orjson.dumps(bars))
+
+
+@dataclass(frozen=True)
+class TailBlock:
+    """A series' latest block (by start) without its bars: what a store needs to decide that a write joins it."""
+
+    start: int
+    end: int
+    count: int
+    size: int  # payload + BLOCK_OVERHEAD, as Block.size
+
+    def takes(self, block: Block) -> bool:
+        """`block` starts where this one ends (no gap) and the two stay within MAX_BLOCK_BARS."""
+        return block.start == self.end and self.count + block.count <= MAX_BLOCK_BARS
+
+    def joined(self, block: Block) -> TailBlock:
+        payload = joined_length(self.size - BLOCK_OVERHEAD, self.count, len(block.payload), block.count)
+        return TailBlock(self.start, block.end, self.count + block.count, payload + BLOCK_OVERHEAD)
+
+
+def tail_of(block: Block) -> TailBlock:
+    return TailBlock(block.start, block.end, block.count, block.size)
+
+
+def join_payloads(payloads: Iterable[bytes]) -> bytes:
+    """JSON arrays of bars (oldest first, each after the one before) as one array: joined as bytes, not decoded."""
+    return b"[" + b",".join(p[1:-1] for p in payloads if p != b"[]") + b"]"
+
+
+def joined_length(length: int, count: int, other_length: int, other_count: int) -> int:
+    """The length of join_payloads of two arrays (an empty array is b"[]": it adds nothing)."""
+    if not count:
+        return other_length
+    return length if not other_count else length + other_length - 1
+
+
+def joined(block: Block, after: Block) -> Block:
+    """`block` followed by `after` (which starts where it ends) as one block."""
+    return Block(block.start, after.end, block.count + after.count,
+                 block.first if block.first is not None else after.first,
+                 after.last if after.last is not None else block.last,
+                 join_payloads((block.payload, after.payload)), block.joins)
 
 
 def pieces_to_blocks(pieces: Iterable[Span], bars: list[Bar]) -> list[Block]:
@@ -129,6 +178,13 @@ class SeriesState:
         i = bisect.bisect_left(self.starts, block.start)
         self.starts.insert(i, block.start)
         self.blocks.insert(i, block)
+
+    def held_at(self, start: int) -> int | None:
+        """The index of the held block starting at `start` (a whole block, not a piece joining one), or None."""
+        i = bisect.bisect_left(self.starts, start)
+        if i < len(self.starts) and self.starts[i] == start and self.blocks[i].joins is None:
+            return i
+        return None
 
     def overlapping(self, span: Span) -> Iterator[Block]:
         """The held blocks that overlap `span`, oldest first (blocks never overlap each other)."""

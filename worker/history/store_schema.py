@@ -58,6 +58,10 @@ READ_BLOCKS_SQL = (
     "(SELECT span_start FROM blocks WHERE series = ?1 AND span_start <= ?2 ORDER BY span_start DESC LIMIT 1), ?2) "
     "ORDER BY span_start")
 
+# the stored block a tail write's piece is appended to (store_writer.py), found in the index blocks_by_series
+JOIN_BLOCK_SQL = ("SELECT id, span_end, count, first_time, last_time, codec, bars FROM blocks "
+                  "WHERE series = ? AND span_start = ?")
+
 TABLES = {"meta", "series", "blocks", "jobs", "heads", "not_found", "pacing"}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from worker.history.coverage import Span
 from worker.history.memory_store import MemoryStore
 from worker.history.sqlite_store import SqliteStore
 from worker.history.store import BarStore, JobRecord
-from worker.history.store_blocks import BLOCK_OVERHEAD
-from worker.history.store_schema import LOAD_COVERAGE_SQL, READ_BLOCKS_SQL
+from worker.history.store_blocks import BLOCK_OVERHEAD, MAX_BLOCK_BARS
+from worker.history.store_schema import JOIN_BLOCK_SQL, LOAD_COVERAGE_SQL, READ_BLOCKS_SQL
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY = 390 * 60  # one regular session of 1-min bars
@@ -263,3 +264,117 @@ def test_a_disk_that_fills_up_at_run_time_leaves_the_store_working_in_memory(tmp
     assert any("cannot be written (OperationalError: disk I/O error)" in line and "in memory only" in line
                for line in errors), out
     assert len([e for e in errors if "bar store" in e]) == 1, "one line for the failure, not one per write"
+
+
+# ---- tail writes join the latest block -------------------------------------------------------------------------
+
+AAPL_1SEC = AAPL_1MIN.__class__(265598, "SMART", "1 secs", "TRADES", True)
+
+
+def write_one_by_one(store: BarStore, bars: list[dict[str, Any]]) -> None:
+    """As the desk writes the tail of a request ending now: each poll the bar completed since the last one."""
+    for bar in bars:
+        store.write(AAPL_1SEC, Span(bar["time"], bar["time"] + 1), [bar])
+
+
+def block_rows(store: SqliteStore) -> list[tuple[int, int, int]]:
+    assert store.flush(30)
+    return list(store._conn.execute("SELECT span_start, span_end, count FROM blocks JOIN series ON series.id = "
+                                    "blocks.series WHERE key = ? ORDER BY span_start", (AAPL_1SEC.text,)))
+
+
+def test_a_thousand_adjacent_one_bar_writes_make_one_block_and_read_back_in_order(store: BarStore) -> None:
+    bars = make_bars(T0, 1000, step=1)
+    write_one_by_one(store, bars)
+    assert store.stats()["blocks"] <= 2, "ceil(1000 / 5000) + 1"
+    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + 1000)).json) == bars
+    assert list(store.coverage(AAPL_1SEC)) == [Span(T0, T0 + 1000)]
+    assert store.read(AAPL_1SEC, Span(T0 + 500, T0 + 503)).count == 3
+    assert store.stats()["bars"] == 1000
+
+
+def test_joined_blocks_are_one_row_on_disk_and_stay_so_across_a_reopen(tmp_path: Path,
+                                                                        opened: Callable[..., SqliteStore]) -> None:
+    path = tmp_path / "tail.sqlite3"
+    store = SqliteStore(path, 1 << 30)
+    bars = make_bars(T0, 1500, step=1)
+    write_one_by_one(store, bars[:1000])
+    assert block_rows(store) == [(T0, T0 + 1000, 1000)]
+    size = store.stats()["bytes"]
+    assert size == len(orjson.dumps(bars[:1000])) + BLOCK_OVERHEAD, "size accounting follows the joined block"
+    store.close()
+    again = opened(path)
+    assert again.stats()["bytes"] == size and again.stats()["blocks"] == 1
+    assert orjson.loads(again.read(AAPL_1SEC, Span(T0, T0 + 1000)).json) == bars[:1000]
+    write_one_by_one(again, bars[1000:])  # after a restart the tail goes on growing the block loaded at open
+    assert block_rows(again) == [(T0, T0 + 1500, 1500)]
+    assert orjson.loads(again.read(AAPL_1SEC, Span(T0, T0 + 1500)).json) == bars
+
+
+def test_a_gap_or_a_write_before_the_latest_block_starts_a_new_block(store: BarStore) -> None:
+    bars = make_bars(T0, 40, step=1)
+    store.write(AAPL_1SEC, Span(T0, T0 + 10), bars[:10])
+    store.write(AAPL_1SEC, Span(T0 + 20, T0 + 30), bars[20:30])  # a gap of 10 s: not adjacent
+    assert store.stats()["blocks"] == 2
+    store.write(AAPL_1SEC, Span(T0 + 10, T0 + 20), bars[10:20])  # fills the gap: the latest block starts later
+    assert store.stats()["blocks"] == 3
+    store.write(AAPL_1SEC, Span(T0 + 30, T0 + 40), bars[30:40])  # where the latest ends: joins it
+    assert store.stats()["blocks"] == 3
+    assert list(store.coverage(AAPL_1SEC)) == [Span(T0, T0 + 40)]
+    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + 40)).json) == bars
+
+
+def test_a_joined_block_never_passes_the_block_cap(store: BarStore) -> None:
+    bars = make_bars(T0, MAX_BLOCK_BARS + 2, step=1)
+    store.write(AAPL_1SEC, Span(T0, T0 + MAX_BLOCK_BARS - 1), bars[:MAX_BLOCK_BARS - 1])
+    write_one_by_one(store, bars[MAX_BLOCK_BARS - 1:])  # the first fills the block to the cap, the others start anew
+    assert store.stats()["blocks"] == 2
+    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + MAX_BLOCK_BARS + 2)).json) == bars
+    if isinstance(store, SqliteStore):
+        assert block_rows(store) == [(T0, T0 + MAX_BLOCK_BARS, MAX_BLOCK_BARS),
+                                     (T0 + MAX_BLOCK_BARS, T0 + MAX_BLOCK_BARS + 2, 2)]
+
+
+def test_a_read_while_merges_are_pending_sees_every_bar_once(tmp_path: Path, opened: Callable[..., SqliteStore],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "pending.sqlite3"
+    store = opened(path)
+    bars = make_bars(T0, 700, step=1)
+    write_one_by_one(store, bars[:100])
+    assert store.flush(10)  # the block is on disk: the next pieces are held alone until the writer merged them
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the writer cannot commit meanwhile
+    try:
+        write_one_by_one(store, bars[100:400])
+        fresh = AAPL_1SEC.__class__(8314, "SMART", "1 secs", "TRADES", True)
+        for bar in bars[:300]:  # a new series: its block is held whole and grows in memory
+            store.write(fresh, Span(bar["time"], bar["time"] + 1), [bar])
+        assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + 400)).json) == bars[:400]
+        assert times(store.read(AAPL_1SEC, Span(T0 + 50, T0 + 150))) == list(range(T0 + 50, T0 + 150))
+        assert store.read(AAPL_1SEC, Span(T0, T0 + 400), limit=250).next_time == T0 + 250
+        assert orjson.loads(store.read(fresh, Span(T0, T0 + 300)).json) == bars[:300]
+        assert other.execute("SELECT count(*) FROM blocks").fetchone()[0] == 1, "nothing more on disk yet"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    write_one_by_one(store, bars[400:])
+    # the writer has committed everything, but the owner has not taken its reports: the disk's block reaches past
+    # the pieces still held, and each bar is read once
+    done = threading.Event()
+    store._writer.put(("flush", done))
+    assert done.wait(10)
+    monkeypatch.setattr(store, "_drain", lambda: None)
+    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + 700)).json) == bars
+    assert times(store.read(AAPL_1SEC, Span(T0 + 450, T0 + 460))) == list(range(T0 + 450, T0 + 460))
+    monkeypatch.undo()
+    assert store.stats()["held_in_memory"] == 0
+    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + 700)).json) == bars
+    assert block_rows(store) == [(T0, T0 + 700, 700)]
+
+
+def test_a_merged_block_is_found_by_the_index(opened: Callable[..., SqliteStore]) -> None:
+    store = opened()
+    write_one_by_one(store, make_bars(T0, 3, step=1))
+    assert store.flush(10)
+    plan = " / ".join(row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {JOIN_BLOCK_SQL}", (1, T0)))
+    assert plan.startswith("SEARCH blocks USING INDEX blocks_by_series (series=? AND span_start=?)"), plan
