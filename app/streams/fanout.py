@@ -180,24 +180,40 @@ class Fanout:
     def _read(self) -> None:
         sub = self._sub
         while True:
-            frames = sub.recv_multipart(copy=True)
-            self.events_received += 1
-            receivers, watch = self._receivers.get(frames[0]), self._watches.get(frames[0])
-            if not receivers and watch is None:
-                continue  # unsubscribed a moment ago
+            self._handle(sub.recv_multipart(copy=True))
+
+    def catch_up(self) -> None:
+        """Take every event already delivered to this process's socket now, before the reading greenlet's next
+        turn: an answer repeated from here (app/streams/forming_cache.py) must know of every event the TWS worker
+        published before it was asked, even while this process is busy with other greenlets."""
+        sub = self._sub
+        if sub is None or self._pid != os.getpid():
+            return
+        for _ in range(RECEIVE_HWM):
             try:
-                event = StreamEvent.from_frames(frames)
-            except ProtocolError as exc:  # lost to its receivers: the next event's seq shows them the gap
-                self.malformed += 1
-                log.warning("dropped a malformed event on %r: %s", frames[0][:100], exc)
-                continue
-            if watch is not None:
-                watch.saw(event)
-            if not receivers:
-                continue
-            chunk = encode(event)
-            for receiver in tuple(receivers):
-                receiver.deliver(event, chunk)
+                frames = sub.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            self._handle(frames)
+
+    def _handle(self, frames: list[bytes]) -> None:
+        self.events_received += 1
+        receivers, watch = self._receivers.get(frames[0]), self._watches.get(frames[0])
+        if not receivers and watch is None:
+            return  # unsubscribed a moment ago
+        try:
+            event = StreamEvent.from_frames(frames)
+        except ProtocolError as exc:  # lost to its receivers: the next event's seq shows them the gap
+            self.malformed += 1
+            log.warning("dropped a malformed event on %r: %s", frames[0][:100], exc)
+            return
+        if watch is not None:
+            watch.saw(event)
+        if not receivers:
+            return
+        chunk = encode(event)
+        for receiver in tuple(receivers):
+            receiver.deliver(event, chunk)
 
     def _watch_connection(self, monitor: Any) -> None:
         """The feed's connection dropped (the TWS worker restarted): what was seen of each series may be stale, and

@@ -46,6 +46,7 @@ class FormingAnswers:
     def get(self, request: BarRequest) -> bytes | None:
         entry = self._entries.get(request)
         if entry is not None:
+            self._fanout.catch_up()  # events already here count, even if the reading greenlet has not run yet
             watch = self._fanout.watching(entry.live.series)
             if watch is not None and watch.as_of(entry.live.incarnation, entry.live.seq) \
                     and time.monotonic() - entry.stored < self.max_age:

@@ -66,8 +66,10 @@ class HistoryOperations:
         """Seconds until the last window is answered, at the fastest pace IB's rules allow from what was sent."""
         keys = [pacing_key(window_request(request, w), contract) for w in windows]
         try:
-            return estimate_seconds(keys, self._pacing.limits, answer_seconds=ANSWER_SECONDS,
-                                    open_now=min(self._open_now(), self._pacing.limits.max_open - 1))
+            return estimate_seconds(keys, self._pacing.limits, now=self._pacing.clock(),
+                                    answer_seconds=ANSWER_SECONDS,
+                                    open_now=min(self._open_now(), self._pacing.limits.max_open - 1),
+                                    history=self._pacing)
         except ValueError:
             return float("inf")
 

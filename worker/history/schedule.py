@@ -23,7 +23,7 @@ class _FakeClock:
 
 
 def earliest_sends(keys: Sequence[PacingKey], limits: PacingLimits, now: float = 0.0, answer_seconds: float = 0.0,
-                   open_now: int = 0) -> list[float]:
+                   open_now: int = 0, history: PacingRules | None = None) -> list[float]:
     """When each request (sent in this order) may leave at the earliest: the pacing windows, and at most
     `limits.max_open` open at once, each open `answer_seconds` from its send (plus `open_now` open already)."""
     clock = _FakeClock(now)
@@ -35,6 +35,8 @@ def earliest_sends(keys: Sequence[PacingKey], limits: PacingLimits, now: float =
         return open_now + len(answers)
 
     rules = PacingRules(limits, open_count, clock=clock, wall=clock)
+    if history is not None:  # what was sent already counts (`now` must then be on its clock: time.monotonic())
+        rules.seed(history)
     out: list[float] = []
     for key in keys:
         at = clock.now
@@ -53,9 +55,9 @@ def earliest_sends(keys: Sequence[PacingKey], limits: PacingLimits, now: float =
 
 
 def estimate_seconds(keys: Sequence[PacingKey], limits: PacingLimits, now: float = 0.0,
-                     answer_seconds: float = 0.0, open_now: int = 0) -> float:
+                     answer_seconds: float = 0.0, open_now: int = 0, history: PacingRules | None = None) -> float:
     """How long from `now` until the last request is answered, at the fastest pace the rules allow."""
     if not keys:
         return 0.0
-    sends = earliest_sends(keys, limits, now, answer_seconds, open_now)
+    sends = earliest_sends(keys, limits, now, answer_seconds, open_now, history)
     return max(sends) + answer_seconds - now

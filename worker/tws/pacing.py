@@ -148,6 +148,13 @@ class PacingRules:
         self.ledger.rewrite(sent for _, sent in self._recent)
         self._appended = 0
 
+    def seed(self, other: PacingRules) -> None:
+        """Take `other`'s history of what was sent (same clock), so that a schedule computed on this copy
+        (worker/history/schedule.py) starts from what TWS has already seen."""
+        self._identical = dict(other._identical)
+        self._groups = {k: deque(v) for k, v in other._groups.items()}
+        self._small = deque(other._small)
+
     def budget(self) -> dict[str, int]:
         """What is left now, for /health."""
         now = self.clock()

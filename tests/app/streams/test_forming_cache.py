@@ -136,3 +136,20 @@ def test_a_live_answer_is_served_again_without_asking_the_worker(polled: tuple[F
     assert b"live" not in first.data, "the marker is the worker's, not the client's"
     health = client.get("/api/v1/health").get_json()
     assert health["http_worker"]["forming_answers"]["hits"] == 5
+
+
+def test_an_event_already_delivered_drops_the_answer_before_the_reading_greenlet_runs(
+        cache: FormingAnswers, fanout: Fanout, feed: Feed) -> None:
+    """A busy HTTP worker may not have run its reading greenlet yet when a poll comes: what its socket holds counts."""
+    import time
+
+    import zmq
+
+    confirmed(fanout, feed, seq=4)
+    cache.put(POLL, b"answer", LiveAnswer(SERIES, A, 4))
+    feed.publish(5, "update", bar(0, close=1.0))
+    deadline = time.monotonic() + 5
+    # wait, without yielding to any greenlet, until the event is in this process's SUB socket
+    while not fanout._sub.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        assert time.monotonic() < deadline, "the event never arrived"
+    assert cache.get(POLL) is None, "an answer older than an event this process had received"

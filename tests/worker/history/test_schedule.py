@@ -75,3 +75,15 @@ def test_the_scale_must_be_above_0_and_at_most_1() -> None:
     scaled = LIMITS.scaled(0.5)
     assert (scaled.identical_window, scaled.group_window, scaled.small_bar_window) == (7.5, 1.0, 300.0)
     assert (scaled.group_max, scaled.small_bar_max, scaled.max_open, scaled.margin) == (5, 60, 50, LIMITS.margin)
+
+
+def test_a_schedule_starts_from_what_was_sent_already() -> None:
+    from worker.tws.pacing import PacingRules
+
+    sent = PacingRules(LIMITS, lambda: 0, clock=lambda: 100.0, wall=lambda: 100.0)
+    for key in [PacingKey(identity=(i,), group=(i,), bar_seconds=1) for i in range(60)]:
+        sent.record(key, 100.0)  # the 10-minute budget is spent at 100 s
+    fresh = earliest_sends(small_bar_windows(1), LIMITS, now=130.0)
+    seeded = earliest_sends(small_bar_windows(1), LIMITS, now=130.0, history=sent)
+    assert fresh == [130.0]
+    assert seeded[0] == pytest.approx(100.0 + 600.0 + LIMITS.margin)
