@@ -240,7 +240,7 @@ def store_hit(rig: Rig, store: Path, bars: int, reps: int) -> dict[str, Any]:
         assert rig.bridge is not None
         rig.bridge.stop()
         bridge = rig.start_bridge(store)
-        rig.job_done({"symbol": "MSFT", "period": "1m", "duration": "1 D", "end_datetime": "20240301 16:00:00"},
+        rig.job_done({"symbol": "MSFT", "period": "1m", "duration": "1 D", "end_datetime": YEAR_END},
                      timeout=60)  # resolves the contract; 390 bars from the store
         client = RawClient(bridge.port)
         seconds, raws = rig.pages(body, client)

@@ -103,7 +103,7 @@ def history_table(h: dict[str, Any]) -> str:
             f"minimum {year['minimum_s']:.1f} s (with margins {year['minimum_with_margin_s']:.1f} s) |")
     hit = h.get("store_hit")
     if hit:
-        add(f"| store hit: {hit['bars']:,} bars in {hit['pages']} pages, fresh bridge (median of {hit['reps']}) | "
+        add(f"| store hit: {hit['bars']:,} bars in {hit['pages']} page(s), fresh bridge (median of {hit['reps']}) | "
             f"{hit['store_bars_per_s']:,.0f} bars/s | the worker's memory cache {hit['memory_bars_per_s']:,.0f} "
             f"bars/s ({hit['ratio']:.2f}x, {hit['memory_samples']} runs); an HTTP worker's answer cache "
             f"{hit['http_cache_bars_per_s']:,.0f} bars/s ({hit['ratio_to_http_cache']:.2f}x, "
@@ -119,7 +119,8 @@ def history_table(h: dict[str, Any]) -> str:
         add(f"| store size | {per_bar} | {store['bars']:,} bars, {store['file_bytes']} bytes, {store['series']} "
             f"series |")
     if year:
-        add(f"| store write rate during the year's fill | {year['store_write_bars_per_s']:,.0f} bars/s | "
+        add(f"| store write rate while 1 min x {year['duration']} filled | "
+            f"{year['store_write_bars_per_s']:,.0f} bars/s | "
             f"{year['bars_stored']:,} bars stored; writes queued at most {year['writes_queued_max']} "
             f"(the fill is paced, not the writer) |")
     return "\n".join(lines)
