@@ -2,7 +2,7 @@
 blocks it needs whole through as bytes and decodes only the edge blocks (and the one `limit` cuts).
 
 A written piece that starts exactly where the series' latest block ends joins that block while the two stay within
-MAX_BLOCK_BARS (the desk writes the tail of a request ending now after each TTL: one or two bars a poll, which would
+MAX_JOINED_BARS (the desk writes the tail of a request ending now after each TTL: one or two bars a poll, which would
 otherwise be one block each, without bound). The arrays are joined as bytes, never decoded.
 
 Also the in-memory state per series both stores keep (coverage, bytes, last use, and blocks held in memory) and the
@@ -21,6 +21,9 @@ from worker.history.coverage import Coverage, Span
 from worker.history.store import Bar, StoredBars
 
 MAX_BLOCK_BARS = 5000  # a longer piece is cut into blocks of this many: a read with a limit decodes one at most
+# tail pieces join the latest block up to this many bars: each join rewrites the block, so a 1-sec series polled every
+# second rewrites at most ~140 KB a second (at 5,000 it would be ~720 KB), for ~24 rows per session instead of 23,400
+MAX_JOINED_BARS = 1000
 BLOCK_OVERHEAD = 96  # bytes a block costs beside its JSON (its row, its index entry): the size estimate's part
 
 
@@ -63,8 +66,8 @@ class TailBlock:
     size: int  # payload + BLOCK_OVERHEAD, as Block.size
 
     def takes(self, block: Block) -> bool:
-        """`block` starts where this one ends (no gap) and the two stay within MAX_BLOCK_BARS."""
-        return block.start == self.end and self.count + block.count <= MAX_BLOCK_BARS
+        """`block` starts where this one ends (no gap) and the two stay within MAX_JOINED_BARS."""
+        return block.start == self.end and self.count + block.count <= MAX_JOINED_BARS
 
     def joined(self, block: Block) -> TailBlock:
         payload = joined_length(self.size - BLOCK_OVERHEAD, self.count, len(block.payload), block.count)

@@ -20,7 +20,7 @@ from worker.history.coverage import Span
 from worker.history.memory_store import MemoryStore
 from worker.history.sqlite_store import SqliteStore
 from worker.history.store import BarStore, JobRecord
-from worker.history.store_blocks import BLOCK_OVERHEAD, MAX_BLOCK_BARS
+from worker.history.store_blocks import BLOCK_OVERHEAD, MAX_JOINED_BARS
 from worker.history.store_schema import JOIN_BLOCK_SQL, LOAD_COVERAGE_SQL, READ_BLOCKS_SQL
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -297,18 +297,18 @@ def test_joined_blocks_are_one_row_on_disk_and_stay_so_across_a_reopen(tmp_path:
                                                                         opened: Callable[..., SqliteStore]) -> None:
     path = tmp_path / "tail.sqlite3"
     store = SqliteStore(path, 1 << 30)
-    bars = make_bars(T0, 1500, step=1)
-    write_one_by_one(store, bars[:1000])
-    assert block_rows(store) == [(T0, T0 + 1000, 1000)]
+    bars = make_bars(T0, 800, step=1)
+    write_one_by_one(store, bars[:500])
+    assert block_rows(store) == [(T0, T0 + 500, 500)]
     size = store.stats()["bytes"]
-    assert size == len(orjson.dumps(bars[:1000])) + BLOCK_OVERHEAD, "size accounting follows the joined block"
+    assert size == len(orjson.dumps(bars[:500])) + BLOCK_OVERHEAD, "size accounting follows the joined block"
     store.close()
     again = opened(path)
     assert again.stats()["bytes"] == size and again.stats()["blocks"] == 1
-    assert orjson.loads(again.read(AAPL_1SEC, Span(T0, T0 + 1000)).json) == bars[:1000]
-    write_one_by_one(again, bars[1000:])  # after a restart the tail goes on growing the block loaded at open
-    assert block_rows(again) == [(T0, T0 + 1500, 1500)]
-    assert orjson.loads(again.read(AAPL_1SEC, Span(T0, T0 + 1500)).json) == bars
+    assert orjson.loads(again.read(AAPL_1SEC, Span(T0, T0 + 500)).json) == bars[:500]
+    write_one_by_one(again, bars[500:])  # after a restart the tail goes on growing the block loaded at open
+    assert block_rows(again) == [(T0, T0 + 800, 800)]
+    assert orjson.loads(again.read(AAPL_1SEC, Span(T0, T0 + 800)).json) == bars
 
 
 def test_a_gap_or_a_write_before_the_latest_block_starts_a_new_block(store: BarStore) -> None:
@@ -324,15 +324,15 @@ def test_a_gap_or_a_write_before_the_latest_block_starts_a_new_block(store: BarS
     assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + 40)).json) == bars
 
 
-def test_a_joined_block_never_passes_the_block_cap(store: BarStore) -> None:
-    bars = make_bars(T0, MAX_BLOCK_BARS + 2, step=1)
-    store.write(AAPL_1SEC, Span(T0, T0 + MAX_BLOCK_BARS - 1), bars[:MAX_BLOCK_BARS - 1])
-    write_one_by_one(store, bars[MAX_BLOCK_BARS - 1:])  # the first fills the block to the cap, the others start anew
+def test_a_joined_block_never_passes_the_join_cap(store: BarStore) -> None:
+    cap = MAX_JOINED_BARS
+    bars = make_bars(T0, cap + 2, step=1)
+    store.write(AAPL_1SEC, Span(T0, T0 + cap - 1), bars[:cap - 1])
+    write_one_by_one(store, bars[cap - 1:])  # the first fills the block to the cap, the others start anew
     assert store.stats()["blocks"] == 2
-    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + MAX_BLOCK_BARS + 2)).json) == bars
+    assert orjson.loads(store.read(AAPL_1SEC, Span(T0, T0 + cap + 2)).json) == bars
     if isinstance(store, SqliteStore):
-        assert block_rows(store) == [(T0, T0 + MAX_BLOCK_BARS, MAX_BLOCK_BARS),
-                                     (T0 + MAX_BLOCK_BARS, T0 + MAX_BLOCK_BARS + 2, 2)]
+        assert block_rows(store) == [(T0, T0 + cap, cap), (T0 + cap, T0 + cap + 2, 2)]
 
 
 def test_a_read_while_merges_are_pending_sees_every_bar_once(tmp_path: Path, opened: Callable[..., SqliteStore],
