@@ -108,12 +108,12 @@ class Rig:
                              pacing_scale=self.scale).start()
         return self.sim
 
-    def start_bridge(self, store: Path) -> Gunicorn:
+    def start_bridge(self, store: Path, **settings: str) -> Gunicorn:
         assert self.sim is not None
         self.runs += 1
         self.bridge = Gunicorn(f"bridge-history-{self.runs}", self.log_dir, "wsgi:app", self.sim.port, 4,
                                LOG_LEVEL=self.log_level, BRIDGE_STORE_PATH=str(store),
-                               BRIDGE_PACING_SCALE=str(self.scale), BAR_TIMEOUT="5").start()
+                               BRIDGE_PACING_SCALE=str(self.scale), BAR_TIMEOUT="5", **settings).start()
         return self.bridge
 
     def stop(self) -> None:
@@ -259,10 +259,28 @@ def store_hit(rig: Rig, store: Path, bars: int, reps: int) -> dict[str, Any]:
                 from_worker_cache.append(rate(bars, seconds))
             elif served_by_worker == 0:
                 from_http_cache.append(rate(bars, seconds))
+    # like for like with the worker's cache (a warm bridge, many runs): the same bridge with both memory caches off,
+    # so that every answer is read from the store
+    assert rig.bridge is not None
+    rig.bridge.stop()
+    bridge = rig.start_bridge(store, BRIDGE_CACHE_MAX_MB="0", BRIDGE_HTTP_CACHE_MB="0")
+    rig.job_done({"symbol": "MSFT", "period": "1m", "duration": "1 D", "end_datetime": YEAR_END}, timeout=60)
+    from_store_warm: list[float] = []
+    for run in range(18):
+        client = RawClient(bridge.port)
+        seconds, _ = rig.pages(body, client)
+        client.close()
+        if run >= 2:  # after each HTTP worker has answered once
+            from_store_warm.append(rate(bars, seconds))
+    if worker_cache_hits(bridge):
+        raise RuntimeError("the worker's cache answered with its cache off")
     store_rate = statistics.median(from_store)
+    warm_rate = statistics.median(from_store_warm)
     worker_rate = statistics.median(from_worker_cache) if from_worker_cache else 0.0
     http_rate = statistics.median(from_http_cache) if from_http_cache else 0.0
     return {"bars": bars, "pages": -(-bars // PAGE), "reps": reps, "store_bars_per_s": store_rate,
+            "store_warm_bars_per_s": warm_rate, "store_warm_samples": len(from_store_warm),
+            "warm_ratio": warm_rate / worker_rate if worker_rate else 0.0,
             "memory_bars_per_s": worker_rate, "memory_samples": len(from_worker_cache),
             "http_cache_bars_per_s": http_rate, "http_cache_samples": len(from_http_cache),
             "ratio": store_rate / worker_rate if worker_rate else 0.0,

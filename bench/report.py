@@ -74,8 +74,9 @@ def history_targets(h: dict[str, Any] | None) -> list[dict[str, Any]]:
     if hit:
         out.append(target(f"store hit, {hit['bars']} 1-min bars through HTTP: bars/s",
                           hit["store_bars_per_s"] >= 500_000, f"{hit['store_bars_per_s']:,.0f}", ">= 500,000"))
-        out.append(target("store hit: >= 0.8x the worker's memory cache's bars/s", hit["ratio"] >= 0.8,
-                          f"{hit['ratio']:.2f}x", ">= 0.8x"))
+        warm = hit.get("warm_ratio", hit["ratio"])
+        out.append(target("store hit (warm bridge, caches off): >= 0.8x the worker's memory cache's bars/s",
+                          warm >= 0.8, f"{warm:.2f}x", ">= 0.8x"))
     again = h.get("restart")
     if again:
         out.append(target(f"restart: the same {again['requests']} requests, upstream historical requests",
@@ -108,6 +109,10 @@ def history_table(h: dict[str, Any]) -> str:
             f"bars/s ({hit['ratio']:.2f}x, {hit['memory_samples']} runs); an HTTP worker's answer cache "
             f"{hit['http_cache_bars_per_s']:,.0f} bars/s ({hit['ratio_to_http_cache']:.2f}x, "
             f"{hit['http_cache_samples']} runs); {hit['upstream_requests_while_measured']} upstream |")
+        if "store_warm_bars_per_s" in hit:
+            add(f"| store hit: the same, warm bridge with both memory caches off (median of "
+                f"{hit['store_warm_samples']}) | {hit['store_warm_bars_per_s']:,.0f} bars/s | "
+                f"{hit['warm_ratio']:.2f}x the worker's memory cache |")
     again = h.get("restart")
     if again:
         add(f"| restart: the same {again['requests']} requests | {again['after_restart_upstream']} upstream | "

@@ -60,7 +60,7 @@ def test_history_targets_judge_each_figure_against_issue_10() -> None:
         "fill: zero pacing violations": True,
         "1 min x 1 Y: upstream requests = windows that hold sessions": False,  # one too many
         "store hit, 100000 1-min bars through HTTP: bars/s": True,
-        "store hit: >= 0.8x the worker's memory cache's bars/s": False,  # 0.75x
+        "store hit (warm bridge, caches off): >= 0.8x the worker's memory cache's bars/s": False,  # 0.75x
         "restart: the same 30 requests, upstream historical requests": True,
     }
 

@@ -24,6 +24,8 @@ def test_the_table_has_a_row_per_figure() -> None:
     big = {"bars": 10_000_000, "fill_seconds": 30.0, "fill_bars_per_s": 333_333, "file_gb": 1.4,
            "bytes_per_bar": 140.0, "open_seconds": 0.1, "one_day_read_ms": 0.05}
     rows = store.table({"write_1_sec": write, "write_1_min": write, "read_50000": [read], "big_store": big,
-                        "ledger_append": {"p50_ms": 0.03, "p99_ms": 2.0, "max_ms": 5.0, "appends": 100}}).splitlines()
-    assert len(rows) == 2 + 4 + 1 + 1 + 4
+                        "ledger_append": {"p50_ms": 0.03, "p99_ms": 2.0, "max_ms": 5.0, "appends": 100},
+                        "tail_writes": {"writes": 1000, "rows": 1, "seconds": 0.1, "ms_per_write": 0.1}}).splitlines()
+    assert len(rows) == 2 + 4 + 1 + 1 + 1 + 4
+    assert "| 1,000 one-bar tail writes: rows, time | 1 block rows, 0.1 s (0.1 ms a write, to flushed) |" in rows
     assert "| 10,000,000-bar store: open (coverage load) | 0.1 s |" in rows
