@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from shared.bars import BarRequest
-from shared.errors import BridgeError, BridgeFailure
+from shared.errors import BridgeError, BridgeFailure, ErrorCode
 from shared.ib_limits import LONGEST_DURATION, duration_allowed, duration_seconds
 from shared.protocol import BarsJson
 from worker.contracts.resolver import ResolvedContract
@@ -48,6 +48,7 @@ Estimate = Callable[[BarRequest, ResolvedContract, list[Window]], float]  # seco
 HeadOf = Callable[[BarRequest, ResolvedContract, float, Callable[[int | None, BridgeError | None], None]], None]
 # resolve the request's contract before the deadline, then go on with it (errors go to the reply)
 Resolve = Callable[[BarRequest, float, Reply, Callable[[ResolvedContract], None]], None]
+ESTIMATE_SHARE = 0.5  # a fill is waited for only when its fastest legal schedule takes at most this share of the time
 SESSION_LOOKBACK_DAYS = 10  # "N D" counts N sessions back: this many calendar days per session is always enough
 
 
@@ -120,20 +121,30 @@ class HistoryDesk:
             self._answer(request, contract, rng, tail, deadline, reply, key)
             return
 
-        def planned(head: int | None, error: BridgeError | None) -> None:
+        def planned(windows: list[Window], error: BridgeError | None) -> None:
             if error is not None:
                 reply(None, error)
                 return
-            calendar = self._calendar_for(contract, request.use_rth)
-            windows = plan(request.bar_size, missing, calendar, head)
             remaining = deadline - time.monotonic()
-            if windows and self._estimate(request, contract, windows) > remaining:
+            # half the time left: answers may take longer than the estimate assumes (a loaded TWS, a long window)
+            if windows and self._estimate(request, contract, windows) > remaining * ESTIMATE_SHARE:
                 job = self._jobs.start(request, contract, rng.series, rng.complete, windows)
                 reply({"status": "pending", "job": self._jobs.describe(job)}, None)
                 return
             self._fill_then_answer(request, contract, rng, windows, tail, deadline, reply, key)
 
-        self._head_of(request, contract, deadline, planned)
+        self._plan(request, contract, missing, deadline, planned)
+
+    def _plan(self, request: BarRequest, contract: ResolvedContract, missing: list[Span], deadline: float,
+              then: Callable[[list[Window], BridgeError | None], None]) -> None:
+        """The windows for what is missing, none before the series' head timestamp."""
+        def headed(head: int | None, error: BridgeError | None) -> None:
+            if error is not None:
+                then([], error)
+            else:
+                then(plan(request.bar_size, missing, self._calendar_for(contract, request.use_rth), head), None)
+
+        self._head_of(request, contract, deadline, headed)
 
     def replan(self, job: Job, planned: Callable[[ResolvedContract, SeriesKey, int, list[Window]], None],
                failed: Callable[[BridgeError], None]) -> None:
@@ -149,14 +160,13 @@ class HistoryDesk:
                 return
             missing = self._store.coverage(rng.series).missing(rng.complete_span)
 
-            def headed(head: int | None, error: BridgeError | None) -> None:
+            def windows_for(windows: list[Window], error: BridgeError | None) -> None:
                 if error is not None:
                     failed(error)
-                    return
-                windows = plan(request.bar_size, missing, self._calendar_for(contract, request.use_rth), head)
-                planned(contract, rng.series, rng.complete, windows)
+                else:
+                    planned(contract, rng.series, rng.complete, windows)
 
-            self._head_of(request, contract, deadline, headed)
+            self._plan(request, contract, missing, deadline, windows_for)
 
         def not_resolved(result: dict[str, Any] | None, error: BridgeError | None) -> None:
             if error is not None:
@@ -234,13 +244,30 @@ class HistoryDesk:
     def _fill_then_answer(self, request: BarRequest, contract: ResolvedContract, rng: Range, windows: list[Window],
                           tail: Window | None, deadline: float, reply: Reply, key: tuple[Any, ...]) -> None:
         def finished(fill: Fill, error: BridgeError | None) -> None:
-            if error is not None:
+            if error is not None and error.code is ErrorCode.PACING_LIMITED:
+                self._as_job(request, contract, rng, deadline, reply)  # the estimate was too hopeful
+            elif error is not None:
                 reply(None, error)
             else:
                 self._answer(request, contract, rng, tail, deadline, reply, key)
 
         self.fills.start(Fill(request, contract, rng.series, windows, rng.complete, lambda: deadline,
                               lambda fill: None, finished))
+
+    def _as_job(self, request: BarRequest, contract: ResolvedContract, rng: Range, deadline: float,
+                reply: Reply) -> None:
+        """A fill whose next window's pacing turn comes after the deadline (the outbox says so when it queues it,
+        long before the deadline): what is still missing becomes a job, and the answer is 202."""
+        missing = self._store.coverage(rng.series).missing(rng.complete_span)
+
+        def planned(windows: list[Window], error: BridgeError | None) -> None:
+            if error is not None:
+                reply(None, error)
+                return
+            job = self._jobs.start(request, contract, rng.series, rng.complete, windows)
+            reply({"status": "pending", "job": self._jobs.describe(job)}, None)
+
+        self._plan(request, contract, missing, deadline, planned)
 
     def _answer(self, request: BarRequest, contract: ResolvedContract, rng: Range, tail: Window | None,
                 deadline: float, reply: Reply, key: tuple[Any, ...], attempt: int = 0) -> None:

@@ -26,6 +26,8 @@ from worker.history.store import BarStore, SeriesKey
 
 log = logging.getLogger("tws.history_fill")
 
+FILL_PARALLEL = 4  # windows of one fill queued or open at once
+
 Progress = Callable[["Fill"], None]
 Finished = Callable[["Fill", BridgeError | None], None]
 
@@ -52,7 +54,7 @@ class Fill:
     deadline: Callable[[], float]  # monotonic deadline for the next window's wait and answer
     on_progress: Progress
     on_finished: Finished
-    parallel: int = 4
+    parallel: int = FILL_PARALLEL
     total: int = 0
     done: int = 0
     bars: int = 0
@@ -110,21 +112,24 @@ class FillRunner:
     def _answer_for(self, fill: Fill, window: Window, number: int) -> Callable[[dict[str, Any] | None,
                                                                                   BridgeError | None], None]:
         def answer(result: dict[str, Any] | None, error: BridgeError | None) -> None:
-            if fill._open.pop(number, None) is None or fill.finished:
-                return  # cancelled meanwhile
+            if fill._open.pop(number, None) is None:
+                return  # cancelled meanwhile: abandoned, never called
+            if error is None and result is not None:  # stored even when the fill failed meanwhile: TWS answered it
+                covered = Span(window.covers.start, max(window.covers.start, min(window.covers.end,
+                                                                                  fill.complete_before)))
+                bars = [b for b in result["bars"] if covered.start <= b["time"] < covered.end]
+                if covered:
+                    self._store.write(fill.series, covered, bars)
+                fill.done += 1
+                fill.bars += len(bars)
+            if fill.finished:
+                return
             if error is not None or result is None:
-                log.info("fill %s %s: window ending %s failed: %s", fill.series.text, fill.request.duration,
+                log.info("fill %s %s: window ending %s failed: %s", fill.series.text, fill.request.range_text,
                          utc_end(window.end), error.code if error else "no result")
                 fill._queue.clear()
                 self._finish(fill, error)
                 return
-            covered = Span(window.covers.start, max(window.covers.start, min(window.covers.end,
-                                                                              fill.complete_before)))
-            bars = [b for b in result["bars"] if covered.start <= b["time"] < covered.end]
-            if covered:
-                self._store.write(fill.series, covered, bars)
-            fill.done += 1
-            fill.bars += len(bars)
             fill.on_progress(fill)
             self._feed(fill)
         return answer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from shared.bars import BarRequest, InvalidBarRequest
@@ -20,7 +21,7 @@ from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher, Reply
 from worker.history.calendar import SessionCalendar
 from worker.history.desk import HistoryDesk
-from worker.history.fill import window_request
+from worker.history.fill import FILL_PARALLEL, window_request
 from worker.history.heads import HeadTimestamps
 from worker.history.jobs import JobBook
 from worker.history.planner import Window
@@ -65,11 +66,12 @@ class HistoryOperations:
     def estimate(self, request: BarRequest, contract: ResolvedContract, windows: list[Window]) -> float:
         """Seconds until the last window is answered, at the fastest pace IB's rules allow from what was sent."""
         keys = [pacing_key(window_request(request, w), contract) for w in windows]
+        open_now = min(self._open_now(), self._pacing.limits.max_open - 1)
+        # a fill keeps at most FILL_PARALLEL windows open: the schedule may not assume more
+        limits = replace(self._pacing.limits, max_open=min(self._pacing.limits.max_open, open_now + FILL_PARALLEL))
         try:
-            return estimate_seconds(keys, self._pacing.limits, now=self._pacing.clock(),
-                                    answer_seconds=ANSWER_SECONDS,
-                                    open_now=min(self._open_now(), self._pacing.limits.max_open - 1),
-                                    history=self._pacing)
+            return estimate_seconds(keys, limits, now=self._pacing.clock(), answer_seconds=ANSWER_SECONDS,
+                                    open_now=open_now, history=self._pacing)
         except ValueError:
             return float("inf")
 
