@@ -37,9 +37,12 @@ test-ibapi9: $(VENV)/.installed system-deps
 	$(PY) -m pytest tests -q --durations=20
 
 # With the 10.x client: every test that runs the TWS client (the worker, the simulator, the processes end to end,
-# the benchmarks' smoke tests). Tests of code that never imports ibapi (app/, shared/, clients/, deploy/, README)
-# run once, above: the same code and the same answers with either client, and CI's 30 minutes are finite.
-IBAPI_TESTS := tests/worker tests/sim tests/e2e tests/bench
+# the benchmarks' smoke tests). Tests of code that never imports ibapi (app/, shared/, clients/, deploy/, README),
+# and the end-to-end tests whose subject is the HTTP side (connections, framing, capacity, the Node and fill
+# clients), run once, above: the same code and the same answers with either client, and CI's 30 minutes are finite.
+HTTP_SIDE_E2E := capacity control_endpoints fill_command http_fairness http_framing keepalive stream_capacity \
+	stream_node_example
+IBAPI_TESTS := tests/worker tests/sim tests/e2e tests/bench $(foreach t,$(HTTP_SIDE_E2E),--ignore=tests/e2e/test_$(t).py)
 test-ibapi10: $(VENV10)/.installed system-deps
 	$(PY10) -m pytest $(IBAPI_TESTS) -q --durations=20
 
