@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from shared.ib_limits import LONGEST_DURATION, LONGEST_RANGE, duration_allowed, range_allowed
 
@@ -107,8 +107,29 @@ def _tws_time(value: Any) -> bool:
         return False
 
 
+class WireRequest:
+    """A frozen request dataclass the worker rebuilds from the wire: the same fields, checked again by `validate`."""
+
+    def validate(self) -> None:
+        raise NotImplementedError
+
+    def to_wire(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_wire(cls, body: Any) -> Self:
+        if not isinstance(body, dict):
+            raise InvalidBarRequest({"body": "must be an object"})
+        try:
+            request = cls(**body)
+        except TypeError as exc:
+            raise InvalidBarRequest({"body": str(exc)}) from None
+        request.validate()
+        return request
+
+
 @dataclass(frozen=True)
-class BarRequest:
+class BarRequest(WireRequest):
     symbol: str
     bar_size: str  # IB barSizeSetting
     duration: str  # IB durationStr, "N S|D|W|M|Y" ending at the end; "" when start_datetime names the start
@@ -133,20 +154,6 @@ class BarRequest:
         if self.duration:
             return self.duration
         return f"{self.start_datetime}..{self.end_datetime or 'now'}"
-
-    def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_wire(cls, body: Any) -> BarRequest:
-        if not isinstance(body, dict):
-            raise InvalidBarRequest({"body": "must be an object"})
-        try:
-            request = cls(**body)
-        except TypeError as exc:
-            raise InvalidBarRequest({"body": str(exc)}) from None
-        request.validate()
-        return request
 
     def validate(self) -> None:
         problems = contract_problems(self.symbol, self.what_to_show, self.use_rth, self.sec_type, self.exchange,

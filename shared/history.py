@@ -14,10 +14,10 @@ Each side checks what it receives: the HTTP side never passes on a job or head i
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from shared.bars import InvalidBarRequest, contract_problems
+from shared.bars import InvalidBarRequest, WireRequest, contract_problems
 from shared.protocol import ProtocolError
 
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}\Z", re.ASCII)
@@ -56,7 +56,7 @@ def _count(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class HeadRequest:
+class HeadRequest(WireRequest):
     """The earliest bar TWS has for a series' instrument and data (reqHeadTimeStamp): no bar size, no range."""
 
     symbol: str
@@ -65,20 +65,6 @@ class HeadRequest:
     sec_type: str = "STK"
     exchange: str = "SMART"
     currency: str = "USD"
-
-    def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_wire(cls, body: Any) -> HeadRequest:
-        if not isinstance(body, dict):
-            raise InvalidBarRequest({"body": "must be an object"})
-        try:
-            request = cls(**body)
-        except TypeError as exc:
-            raise InvalidBarRequest({"body": str(exc)}) from None
-        request.validate()
-        return request
 
     def validate(self) -> None:
         problems = contract_problems(self.symbol, self.what_to_show, self.use_rth, self.sec_type, self.exchange,
