@@ -132,10 +132,12 @@ class WorkerService:
         """1101: TWS dropped every request: plain ones in flight fail, subscriptions are requested again."""
         self.bars.fail_all(self._unavailable("TWS lost the request (1101)"))
         self.subscriptions.resubscribe_all("TWS lost the live subscriptions (1101)")
+        self.history.on_ready()  # jobs whose windows failed in the outage go on: no reconnect will resume them
 
     def _on_data_kept(self) -> None:
         """1102: TWS kept the subscriptions; interrupted series are requested again, for what the outage hid."""
         self.subscriptions.data_kept()
+        self.history.on_ready()  # jobs whose windows failed in the outage (1100) go on
 
     def _watchdog(self) -> None:
         """A connection that looks alive but says nothing is probed with reqCurrentTime, and dropped if silent."""

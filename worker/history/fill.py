@@ -10,7 +10,6 @@ holiday) is stored as an empty covered span, so it is never asked again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,7 +57,6 @@ class Fill:
     total: int = 0
     done: int = 0
     bars: int = 0
-    started: float = field(default_factory=time.monotonic)
     error: BridgeError | None = None
     finished: bool = False
     _open: dict[int, tuple[Window, Callable[..., None]]] = field(default_factory=dict)  # by send number

@@ -12,11 +12,8 @@ whole stored block when it can pass it through as JSON, and never scans more tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import orjson
 
 from worker.history.coverage import Coverage, Span
 from worker.tws.pacing_ledger import PacingLedger
@@ -112,7 +109,3 @@ class BarStore(Protocol):
 
     def close(self) -> None: ...
 
-
-def bars_json(bars: Iterable[Bar]) -> bytes:
-    """Bars as the JSON array the store passes through (worker/tws/client.py made every number a JSON number)."""
-    return orjson.dumps(list(bars))
