@@ -8,15 +8,25 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install install-prod system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes bench-history
+.PHONY: install install-prod assets system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes bench-history
 
-install: $(VENV)/.installed $(VENV10)/.installed
+install: $(VENV)/.installed $(VENV10)/.installed assets
 
 # Production (systemd, PM2): only what the bridge needs to run, into .venv; no test tools, no 10.x test client.
 install-prod:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(MAKE) assets
+
+# The browser libraries the bridge's pages serve themselves (app/web_assets.py): npm ci from the committed lock file,
+# no install scripts (swagger-ui-dist's would phone home). Needs npm (Debian: nodejs + npm).
+ASSETS := app/static/vendor
+assets: $(ASSETS)/node_modules/.installed
+$(ASSETS)/node_modules/.installed: $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@./tests/install_system_packages.sh /usr/bin/npm:npm
+	npm ci --prefix $(ASSETS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +43,7 @@ $(VENV10)/.installed: requirements-ibapi10.txt requirements-base.txt requirement
 
 test: install lint system-deps test-ibapi9 test-ibapi10
 
-test-ibapi9: $(VENV)/.installed system-deps
+test-ibapi9: $(VENV)/.installed assets system-deps
 	$(PY) -m pytest tests -q --durations=20
 
 # With the 10.x client: every test that runs the TWS client (the worker, the simulator, the processes end to end,
@@ -42,27 +52,30 @@ test-ibapi9: $(VENV)/.installed system-deps
 # clients), run once, above: the same code and the same answers with either client, and CI's 30 minutes are finite.
 HTTP_SIDE_E2E := capacity control_endpoints fill_command http_fairness http_framing keepalive stream_capacity \
 	stream_node_example
-IBAPI_TESTS := tests/worker tests/sim tests/e2e tests/bench $(foreach t,$(HTTP_SIDE_E2E),--ignore=tests/e2e/test_$(t).py)
+IBAPI_TESTS := tests/worker tests/sim tests/e2e tests/bench --ignore=tests/e2e/http_side \
+	$(foreach t,$(HTTP_SIDE_E2E),--ignore=tests/e2e/test_$(t).py)
 test-ibapi10: $(VENV10)/.installed system-deps
 	$(PY10) -m pytest $(IBAPI_TESTS) -q --durations=20
 
 # Debian packages the tests run for real: nginx (tests/deploy start it themselves on a loopback port, never as the
-# service), curl (README's examples are run as printed) and node (a Node.js client). Installed when missing (CI is
+# service), curl (README's examples are run as printed), node and npm (the Node.js clients), chromium (the pages'
+# tests, tests/browser.py) and systemd (systemd-analyze checks the units). Installed when missing (CI is
 # a fresh Debian machine, as root), without letting the package scripts start the system nginx on port 80; nothing
 # to do, and nothing printed, when present.
 system-deps:
-	@./tests/install_system_packages.sh /usr/sbin/nginx:nginx-light /usr/bin/curl:curl /usr/bin/node:nodejs
+	@./tests/install_system_packages.sh /usr/sbin/nginx:nginx-light /usr/bin/curl:curl /usr/bin/node:nodejs \
+		/usr/bin/npm:npm /usr/bin/chromium:chromium /usr/bin/systemd-analyze:systemd
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 # The simulator and the bridge on this machine, and curls that work (Ctrl-C stops both). Settings: PORT (3003),
 # SIM_PORT (7597), DEMO_CLOCK (auto | live | an ISO 8601 instant), e.g. `make demo DEMO_CLOCK=live`.
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed assets
 	./deploy/demo.sh
 
 # Serve a real TWS / IB Gateway per .env (see .env.example).
-run: $(VENV)/.installed
+run: $(VENV)/.installed assets
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 # Run the simulated TWS by hand (see README and `python -m sim --help`).

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     INVALID_PAGE_TOKEN = "invalid_page_token"  # a page_token the worker did not make for this request
     WORKER_UNAVAILABLE = "worker_unavailable"
     OVERLOADED = "overloaded"  # an HTTP worker's bound on requests waiting for the TWS worker is reached
+    ASSETS_MISSING = "assets_missing"  # a page's browser libraries were not installed (`make assets`)
     INTERNAL_ERROR = "internal_error"
 
 
@@ -71,6 +72,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.INVALID_PAGE_TOKEN: 400,
     ErrorCode.WORKER_UNAVAILABLE: 503,
+    ErrorCode.ASSETS_MISSING: 503,
     ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }

@@ -89,7 +89,8 @@ class BridgeProcess:
                     "BRIDGE_STORE_PATH": str(tmp / "store" / "bars.sqlite3"),
                     "TWS_RECONNECT_INITIAL_DELAY": "0.2", "TWS_RECONNECT_MAX_DELAY": "1", "BAR_TIMEOUT": "5",
                     "TWS_CONNECT_TIMEOUT": "3", **settings}
-        self.url = f"http://127.0.0.1:{self.port}/api/v1"
+        self.origin = f"http://127.0.0.1:{self.port}"  # the pages (/, /docs) and /metrics
+        self.url = f"{self.origin}/api/v1"
         self.log_path = tmp / f"bridge-{self.port}.log"
         self.log = open(self.log_path, "ab")
         self.proc: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,19 @@
+"""End-to-end tests whose subject is the HTTP side and what stands on it (the OpenAPI spec, the pages, the metrics,
+the TypeScript client): real gunicorn, the real worker and the simulator. They run once, with the production client
+(Makefile: the 10.x pass leaves this directory out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.browser import headless_chromium
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium for the session; each test opens its own context (tests/browser.py)."""
+    with headless_chromium() as browser:
+        yield browser
