@@ -15,6 +15,7 @@ from app.errors import register_error_handlers
 from app.jobs import jobs
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
+from app.status_page import status_page
 from app.streams.blueprint import streams
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig, load_config
@@ -50,5 +51,6 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.register_blueprint(streams)
     app.register_blueprint(jobs)
     app.register_blueprint(contracts)
+    app.register_blueprint(status_page)
     register_error_handlers(app)
     return app
