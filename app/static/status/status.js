@@ -158,7 +158,8 @@ function showHealth(health) {
     ["small-bar requests left", pacing.small_bar_requests_left],
     ["open requests left", pacing.open_requests_left],
     ["queued / waited / refused", `${pacing.queued} / ${pacing.waited} / ${pacing.refused}`],
-    ["messages", `${budget.tokens_left} of ${budget.burst} left, ${budget.max_per_second}/s; ${budget.queued} queued`],
+    ["messages", `${Math.floor(budget.tokens_left)} of ${budget.burst} left, ${budget.max_per_second}/s; `
+      + `${budget.queued} queued`],
   ]);
   const subs = worker.subscriptions || {};
   const liveSeries = Object.entries((worker.streams || {}).series || {});

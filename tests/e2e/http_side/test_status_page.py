@@ -6,6 +6,7 @@ moves with the stream while the simulator's clock runs. No request leaves the br
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,8 +65,9 @@ def test_the_page_shows_health_draws_the_chart_with_the_token_and_moves_the_last
         # the axis shows New York's wall clock: each bar's epoch time shifted by the exchange's offset (EST)
         assert page.evaluate("window.statusPage.chart.offsetSeconds") == -5 * 3600
         first = drawn[0]
+        assert time.strftime("%Y-%m-%d %H:%M", time.gmtime(first["time"])) == "2025-01-28 09:30"  # the open, as NY
         assert all(a["time"] < b["time"] for a, b in itertools.pairwise(drawn))
-        assert first["time"] % 60 == 0 and first["low"] <= min(first["open"], first["close"])
+        assert first["low"] <= min(first["open"], first["close"]) <= max(first["open"], first["close"]) <= first["high"]
 
         last = drawn[-1]
         moved = wait_until(lambda: (c := candles(page)[-1]) != last and c, timeout=20,
