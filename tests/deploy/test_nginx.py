@@ -79,6 +79,9 @@ def test_a_request_nginx_passes_but_gunicorn_cannot_parse_is_the_bridges_json(ng
     (request("POST", "/api/v1/bars", JSON, b'{"symbol": "NOSUCHSYM", "period": "5m", "duration": "1 D"}'), 404,
      "symbol_not_found"),
     (request("POST", "/api/v1/bars", JSON, b" " * 20_000), 413, "payload_too_large"),  # the bridge's own cap
+    (request("GET", "/api/v1/jobs/" + "0" * 32), 404, "job_not_found"),  # the 202's Location passes through
+    (request("DELETE", "/api/v1/jobs/" + "0" * 32), 404, "job_not_found"),
+    (request("GET", "/api/v1/contracts/NOSUCHSYM/head"), 404, "symbol_not_found"),
 ])
 def test_the_bridges_own_errors_pass_unchanged(nginx, raw, status, code):
     assert_json_error(exchange(nginx.port, raw), status, code)
