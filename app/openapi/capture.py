@@ -8,6 +8,7 @@ an answer's shape changes; tests/app/openapi check that every example still fits
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -81,19 +82,21 @@ class Client:
 
     def stream_text(self, query: str) -> str:
         """The stream's first events, up to and including its first `status` event."""
-        with socket.create_connection(("127.0.0.1", int(self.origin.rsplit(":", 1)[1])), timeout=30) as sock:
-            sock.sendall(f"GET /api/v1/bars/stream?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         f"Authorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n".encode())
-            received = b""
-            while b"\n\n" not in received.partition(b"event: status")[2]:
-                chunk = sock.recv(65536)
-                if not chunk:
+        host, port = self.origin.rsplit("/", 1)[1].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            connection.request("GET", f"/api/v1/bars/stream?{query}", headers={**self.auth,
+                                                                                "Accept": "text/event-stream"})
+            answer = connection.getresponse()
+            lines: list[str] = []
+            while not (len(lines) > 2 and lines[-3].startswith("event: status") and lines[-1] == "\n"):
+                line = answer.readline().decode()
+                if not line:
                     break
-                received += chunk
-        body = received.split(b"\r\n\r\n", 1)[1].decode()
-        # chunked transfer coding: keep the event lines, drop the chunk sizes
-        lines = [line for line in body.split("\r\n") if line and not all(c in "0123456789abcdef" for c in line)]
-        return "".join(lines)
+                lines.append(line)
+            return "".join(lines)
+        finally:
+            connection.close()
 
 
 def capture(client: Client) -> Examples:
@@ -115,8 +118,13 @@ def capture(client: Client) -> Examples:
 
     health, bars, head = "GET /api/v1/health", "POST /api/v1/bars", "GET /api/v1/contracts/{symbol}/head"
     ask(health, "connected", "TWS connected")
-    ask(bars, "intraday_page", "1-hour bars of a day, a page of 3 (next_page_token names the next)",
-        {"symbol": "AAPL", "period": "1h", "duration": "1 D", "end_datetime": "20250127 16:00:00", "limit": 3})
+    ask(bars, "intraday", "1-hour bars of a day", {"symbol": "AAPL", "period": "1h", "duration": "1 D",
+                                                    "end_datetime": "20250127 16:00:00"})
+    page = {"symbol": "AAPL", "period": "30m", "start_datetime": "20250127 09:30:00",
+            "end_datetime": "20250127 16:00:00", "limit": 3}
+    _, _, first = ask(bars, "first_page", "a range in pages of 3 bars: next_page_token names the next", page)
+    ask(bars, "next_page", "the next page: the same request with page_token",
+        {**page, "page_token": first["next_page_token"]})
     ask(bars, "daily", "daily bars of a week: datetime is the date",
         {"symbol": "AAPL", "period": "1d", "duration": "1 W", "end_datetime": "20250125 00:00:00"})
     ask(bars, "invalid_request", "an unknown period", {"symbol": "AAPL", "period": "7m", "duration": "1 D"},

@@ -196,10 +196,11 @@ def _load_examples() -> dict[str, Any]:
 
 
 def _add_examples(document: dict[str, Any], examples: dict[str, Any]) -> None:
-    """Each captured example into its operation's response, under the media type it was answered with."""
+    """Each captured example into its operation's response (or request body, for the requests that were sent)."""
     for key, by_status in examples.items():
         method, path = key.split(" ", 1)
         operation = document["paths"][path][method.lower()]
         for status, named in by_status.items():
-            for media in operation["responses"][status]["content"].values():
+            target = operation["requestBody"] if status == "requestBody" else operation["responses"][status]
+            for media in target["content"].values():
                 media["examples"] = named
