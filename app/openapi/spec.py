@@ -73,6 +73,7 @@ def build_spec(examples: dict[str, Any] | None = None) -> dict[str, Any]:
                                         "schema": {"type": "string", "pattern": "^/api/v1/jobs/[0-9a-f]{32}$"}})
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema=schema)
+    spec.components.schema("StreamEvent", _stream_event())
     for path, operations in _operations().items():
         parameters = operations.pop("parameters", None)
         spec.path(path=path, operations=operations, parameters=parameters)
@@ -143,7 +144,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                             "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}],
             "responses": {"200": {"description": "the event stream (see above); `Cache-Control: no-cache`, "
                                                  "`X-Accel-Buffering: no`",
-                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                                  "content": {"text/event-stream": {"schema": {
+                                      "$ref": "#/components/schemas/StreamEvent"}}}},
                           **error_responses(E.UNAUTHORIZED)}}},
         "/api/v1/jobs/{id}": {
             "parameters": [job_id],
@@ -186,6 +188,22 @@ def _operations() -> dict[str, dict[str, Any]]:
                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
                           **error_responses(E.UNAUTHORIZED)}}},
     }
+
+
+def _stream_event() -> dict[str, Any]:
+    """One event of the stream as OpenAPI reads an event stream: {event, data, id}, `data` JSON of the event's
+    type (`schema` of a text/event-stream before OpenAPI 3.2 describes each event)."""
+    def kind(names: list[str], data: str, with_id: bool = False) -> dict[str, Any]:
+        properties: dict[str, Any] = {
+            "event": {"enum": names},
+            "data": {"type": "string", "contentMediaType": "application/json",
+                     "contentSchema": {"$ref": f"#/components/schemas/{data}"}}}
+        if with_id:
+            properties["id"] = {"type": "string", "pattern": "^[0-9]{1,12}$", "description": "the bar's time"}
+        return {"type": "object", "properties": properties, "required": ["event", "data", *(["id"] * with_id)]}
+    return {"description": "an event of GET /api/v1/bars/stream", "oneOf": [
+        kind(["bar"], "Bar", with_id=True), kind(["update", "revision"], "Bar"), kind(["status"], "StreamStatus"),
+        kind(["error"], "StreamError")]}
 
 
 def _load_examples() -> dict[str, Any]:
