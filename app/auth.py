@@ -8,7 +8,8 @@ from flask import request
 
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 
-OPEN_ENDPOINTS = frozenset({"api.health"})  # load balancers and systemd probes carry no token
+# load balancers, systemd probes and Prometheus scrapers carry no token
+OPEN_ENDPOINTS = frozenset({"api.health", "metrics.exposition"})
 
 
 def require_token(token: str) -> None:

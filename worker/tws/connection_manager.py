@@ -21,6 +21,7 @@ from shared.config import BridgeConfig
 from worker.mailbox import Mailbox
 from worker.timers import Timer, Timers
 from worker.tws.client import TwsClient
+from worker.tws.error_counts import TwsErrorCounts
 from worker.tws.errors import (
     CLIENT_ID_IN_USE,
     CLIENT_ID_REMEDY,
@@ -77,6 +78,7 @@ class ConnectionManager:
         self.reconnects = 0  # successful connections after the first
         self.last_error: LastError | None = None
         self.farms: dict[str, str] = {}
+        self.tws_errors = TwsErrorCounts()  # every error and notice TWS sent, by code (GET /metrics)
         self.connected_since: float | None = None
         self._ever_connected = False
         self._delay = config.reconnect_initial_delay
@@ -195,6 +197,8 @@ class ConnectionManager:
         if generation != self.generation:
             return True  # from a connection that is gone: nothing to do with it
         self.last_heard = time.monotonic()
+        if kind == "error":  # every error passes here first, the connection's and the requests' alike
+            self.tws_errors.count(int(event[3]))
         if kind == "handshake":
             self.server_version = int(event[2])
             log.info("handshake done, server version %d", self.server_version)
