@@ -26,7 +26,7 @@ def authenticate() -> None:
 @metrics.get("/metrics")
 def exposition() -> Response:
     state = bridge_state()
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()  # auto_describe off: registering must not collect (ask the worker) once more
     if multiprocess_mode():  # every HTTP worker's files, the dead ones' counters included (their gauges not)
         MultiProcessCollector(registry, path=str(state.config.metrics_directory))
     else:

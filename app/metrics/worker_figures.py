@@ -107,6 +107,9 @@ class WorkerFigures(Collector):
         self._request = request
         self._timeout = timeout
 
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # nothing to announce ahead: the figures are only known once the worker answered
+
     def collect(self) -> Iterator[Metric]:
         figures = self._ask()
         up = GaugeMetricFamily("tws_bridge_worker_up", "1 when the TWS worker answered this scrape's request")
