@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.metrics.blueprint import metrics
-from app.metrics.http_metrics import count_requests
+from app.metrics.http_metrics import STREAM_CLIENTS, count_requests
 
 __all__ = ["init_app"]
 
@@ -19,3 +19,6 @@ def init_app(app: Flask) -> None:
     """Count and time every request `app` answers, and serve GET /metrics."""
     count_requests(app)
     app.register_blueprint(metrics)
+    # this process's share of the gauge exists from the start (0), not only once a stream opened: a scrape shows
+    # the metric before the first stream client (multiprocess mode writes a value on its first set)
+    STREAM_CLIENTS.set(0)
