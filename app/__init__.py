@@ -13,6 +13,7 @@ from app.api import api
 from app.contracts import contracts
 from app.errors import register_error_handlers
 from app.jobs import jobs
+from app.metrics import init_app as init_metrics
 from app.openapi.blueprint import openapi
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
@@ -54,5 +55,6 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.register_blueprint(contracts)
     app.register_blueprint(openapi)
     app.register_blueprint(status_page)
+    init_metrics(app)  # GET /metrics, and every request counted and timed
     register_error_handlers(app)
     return app

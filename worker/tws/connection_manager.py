@@ -22,6 +22,7 @@ from worker.mailbox import Mailbox
 from worker.timers import Timer, Timers
 from worker.tws.client import TwsClient
 from worker.tws.connection_history import ConnectionHistory
+from worker.tws.error_counts import TwsErrorCounts
 from worker.tws.errors import (
     CLIENT_ID_IN_USE,
     CLIENT_ID_REMEDY,
@@ -80,6 +81,7 @@ class ConnectionManager:
         self.history = ConnectionHistory()  # the last transitions, for /health and the status page
         self._attempt_error: LastError | None = None  # what TWS reported while the current attempt was connecting
         self.farms: dict[str, str] = {}
+        self.tws_errors = TwsErrorCounts()  # every error and notice TWS sent, by code (GET /metrics)
         self.connected_since: float | None = None
         self._ever_connected = False
         self._delay = config.reconnect_initial_delay
@@ -202,6 +204,8 @@ class ConnectionManager:
         if generation != self.generation:
             return True  # from a connection that is gone: nothing to do with it
         self.last_heard = time.monotonic()
+        if kind == "error":  # every error passes here first, the connection's and the requests' alike
+            self.tws_errors.count(int(event[3]))
         if kind == "handshake":
             self.server_version = int(event[2])
             log.info("handshake done, server version %d", self.server_version)
