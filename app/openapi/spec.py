@@ -182,11 +182,11 @@ def _operations() -> dict[str, dict[str, Any]]:
             "responses": {"200": _json({"type": "object"}, "the spec, as docs/openapi.json holds it"),
                           **error_responses()}}},
         "/metrics": {"get": {
-            "operationId": "getMetrics", "tags": ["operations"], "security": TOKEN,
-            "summary": "Prometheus metrics (text exposition format)",
+            "operationId": "getMetrics", "tags": ["operations"], "security": OPEN,
+            "summary": "Prometheus metrics (text exposition format 0.0.4); never needs the token, like health",
             "responses": {"200": {"description": "the metrics of every HTTP worker and of the TWS worker",
                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
-                          **error_responses(E.UNAUTHORIZED)}}},
+                          **error_responses()}}},
     }
 
 
