@@ -41,7 +41,8 @@ def session_bars(day: int, step: int, rng: random.Random) -> list[dict[str, Any]
         price += rng.gauss(0, 0.02)
         o = round(price, 2)
         c = round(price + rng.gauss(0, 0.02), 2)
-        bars.append({"date": time.strftime("%Y%m%d %H:%M:%S", time.gmtime(t - 18_000)), "time": t, "open": o,
+        bars.append({"date": time.strftime("%Y%m%d %H:%M:%S", time.gmtime(t - 18_000)), "time": t,
+                     "datetime": time.strftime("%Y-%m-%dT%H:%M:%S-05:00", time.gmtime(t - 18_000)), "open": o,
                      "high": round(max(o, c) + 0.01, 2), "low": round(min(o, c) - 0.01, 2), "close": c,
                      "volume": rng.randint(1, 5_000) * (60 if step == 60 else 1), "wap": round((o + c) / 2, 4),
                      "count": rng.randint(1, 200)})

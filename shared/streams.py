@@ -71,7 +71,7 @@ MAX_EVENT_BYTES = 1024 * 1024
 LIVE_MIN_BAR_SECONDS = 5  # keepUpToDate: "Live updates are supported for bar sizes of 5 secs or more." (TWS, 321)
 _ID_RE = re.compile(r"^([1-9][0-9]{0,11})\|([A-Za-z0-9.]{1,16})\|([0-9a-z ]{5,8})\|([A-Z]{3,9})\|(rth|all)\Z", re.ASCII)
 _INCARNATION_RE = re.compile(r"^[0-9a-f]{8,64}\Z", re.ASCII)
-BAR_KEYS = ("date", "time", "open", "high", "low", "close", "volume", "wap", "count")
+BAR_KEYS = ("date", "time", "datetime", "open", "high", "low", "close", "volume", "wap", "count")
 
 
 # ---- series ids and topics ----------------------------------------------------------------------------------------
@@ -154,8 +154,9 @@ def _check_incarnation(value: Any) -> None:
 def _check_bar(bar: Any) -> None:
     if not isinstance(bar, dict) or any(k not in bar for k in BAR_KEYS):
         raise ProtocolError(f"a bar needs {', '.join(BAR_KEYS)}")
-    if not isinstance(bar["time"], int) or isinstance(bar["time"], bool) or not isinstance(bar["date"], str):
-        raise ProtocolError("a bar's time is epoch seconds and its date a string")
+    if not isinstance(bar["time"], int) or isinstance(bar["time"], bool) or not isinstance(bar["date"], str) \
+            or not isinstance(bar["datetime"], str):
+        raise ProtocolError("a bar's time is epoch seconds and its date and datetime strings")
 
 
 # ---- stream_open --------------------------------------------------------------------------------------------------

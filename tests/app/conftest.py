@@ -30,7 +30,7 @@ CONNECTED_HEALTH: dict[str, Any] = {
     "worker_pid": 4242, "worker_uptime_seconds": 12.5, "in_flight": 0,
 }
 BAR = {"date": "20250127 09:30:00", "open": 100.0, "high": 101.0, "low": 99.5, "close": 100.5, "volume": 1200,
-       "wap": 100.2, "count": 57, "time": 1737988200}
+       "wap": 100.2, "count": 57, "time": 1737988200, "datetime": "2025-01-27T09:30:00-05:00"}
 
 # What the stub answers: a reply, raw bytes (a broken peer), or None (say nothing, like a hung worker).
 Answer = WorkerReply | bytes | None

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-BAR = {"date": "20250102 09:30:00", "time": 1735828200, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+BAR = {"date": "20250102 09:30:00", "time": 1735828200, "datetime": "2025-01-02T09:30:00-05:00",
+       "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
        "volume": 1, "wap": 1.0, "count": 1}
 
 

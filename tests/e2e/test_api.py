@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 
@@ -28,8 +29,10 @@ def test_bars_for_a_past_session(bridge):
     assert body["symbol"] == "AAPL" and body["period"] == "5m"
     assert body["count"] == len(body["bars"]) == 78
     first = body["bars"][0]
-    assert set(first) >= {"date", "open", "high", "low", "close", "volume", "wap", "count", "time"}
+    assert list(first) == ["date", "time", "datetime", "open", "high", "low", "close", "volume", "wap", "count"]
     assert first["date"] == "20250127 09:30:00" and first["time"] == 1737988200
+    assert first["datetime"] == "2025-01-27T09:30:00-05:00"  # ISO 8601 with the exchange's offset
+    assert all(datetime.fromisoformat(b["datetime"]).timestamp() == b["time"] for b in body["bars"])
     assert first["low"] <= first["open"] <= first["high"]
 
 
@@ -44,6 +47,12 @@ def test_an_iso_end_with_an_offset_is_the_same_instant(bridge):
 def test_each_period(bridge, period, duration, count):
     answer = bridge.bars(symbol="SPY", period=period, duration=duration, end_datetime="20250127 16:00:00")
     assert answer.status == 200 and answer.body["count"] == count
+
+
+def test_daily_bars_carry_their_date_as_datetime(bridge):
+    bars = bridge.bars(symbol="SPY", period="1d", duration="1 W", end_datetime="20250127 16:00:00").body["bars"]
+    assert [b["datetime"] for b in bars] == [f"{b['date'][:4]}-{b['date'][4:6]}-{b['date'][6:]}" for b in bars]
+    assert bars[-1]["datetime"] == "2025-01-27"
 
 
 def test_what_and_session(bridge):

@@ -23,7 +23,8 @@ from shared.streams import (
     topic,
 )
 
-BAR = {"date": "20250128 10:59:00", "time": 1738079940, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5,
+BAR = {"date": "20250128 10:59:00", "time": 1738079940, "datetime": "2025-01-28T10:59:00-05:00",
+       "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5,
        "volume": 100, "wap": 1.2, "count": 7}
 ID = "265598|SMART|1 min|TRADES|rth"
 FIELDS = {"symbol": "AAPL", "bar_size": "1 min", "what_to_show": "TRADES", "use_rth": True, "sec_type": "STK",

@@ -9,6 +9,7 @@ machine can lose the last commits, and a fsync per commit would cost far more th
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import zlib
@@ -16,7 +17,17 @@ from pathlib import Path
 
 from worker.history.store import SeriesKey
 
-SCHEMA_VERSION = 1  # PRAGMA user_version: a file of another version is moved aside, never migrated in place
+log = logging.getLogger("tws.bar_store")
+
+SCHEMA_VERSION = 2  # PRAGMA user_version: a file of an unknown version is moved aside, never migrated in place
+# The versions this bridge upgrades in place: what the upgrade drops (logged), and its SQL.
+# 1 -> 2: bars gained `datetime` (issue 11). A stored block's bars cannot be given it without their series' time zone,
+# so the bars, their series and the jobs that wrote them go (they are fetched again when asked for); the pacing ledger
+# (what IB has counted), head timestamps and the "no such contract" memory are kept.
+UPGRADES: dict[int, tuple[str, str]] = {
+    1: ("its bars and jobs (stored before bars carried `datetime`; asked of TWS again when requested)",
+        "DELETE FROM blocks; DELETE FROM series; DELETE FROM jobs"),
+}
 APPLICATION_ID = 0x74777362  # PRAGMA application_id, "twsb": a SQLite file of another program is not taken for ours
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -118,6 +129,15 @@ def _check_or_create(conn: sqlite3.Connection) -> None:
         return
     if app_id != APPLICATION_ID:
         raise StoreUnusable(f"a SQLite database of another program (application_id {app_id:#x})")
+    if version in UPGRADES and TABLES <= tables:
+        dropped, sql = UPGRADES[version]
+        log.warning("store of schema version %d upgraded to %d: dropped %s", version, SCHEMA_VERSION, dropped)
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in sql.split(";"):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise StoreUnusable(f"schema version {version}, this bridge reads version {SCHEMA_VERSION}")
     if not TABLES <= tables:

@@ -17,7 +17,7 @@ from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from worker.contracts.resolver import ResolvedContract
 from worker.timers import Timer, Timers
-from worker.tws.dates import bar_time, format_local
+from worker.tws.dates import bar_time, format_iso, format_local
 from worker.tws.errors import RequestOutcome, classify_request_error
 from worker.tws.outbox import Outbox
 from worker.tws.pacing import PacingKey
@@ -53,13 +53,12 @@ def to_bar(values: BarValues, tz: str) -> dict[str, Any]:
     date, o, h, low, c, volume, wap, count = values
     if len(date) > 8 and date.isdigit():  # formatDate=2 intraday: epoch seconds (the hot path: thousands a second)
         start = int(date)
-        label = format_local(start, tz, False)
+        daily = False
     else:
         moment, daily = bar_time(date, tz)
         start = int(moment)
-        label = format_local(moment, tz, daily)
-    return {"date": label, "time": start, "open": o, "high": h, "low": low, "close": c, "volume": volume, "wap": wap,
-            "count": count}
+    return {"date": format_local(start, tz, daily), "time": start, "datetime": format_iso(start, tz, daily),
+            "open": o, "high": h, "low": low, "close": c, "volume": volume, "wap": wap, "count": count}
 
 
 def pacing_key(request: BarRequest, contract: ResolvedContract) -> PacingKey:

@@ -51,6 +51,19 @@ def format_local(epoch: float, tz: str, daily: bool) -> str:
                          time.gmtime(seconds + _utc_offset(tz, seconds // 900)))
 
 
+def format_iso(epoch: float, tz: str, daily: bool) -> str:
+    """The bar's `datetime` in the API: ISO 8601 with the exchange's UTC offset at that instant
+    ("2025-01-27T09:30:00-05:00"), or the date ("2025-01-27") for daily and larger bars. JavaScript's `new Date()`
+    and Python's `datetime.fromisoformat` read both."""
+    seconds = int(epoch)
+    offset = _utc_offset(tz, seconds // 900)
+    if daily:
+        return time.strftime("%Y-%m-%d", time.gmtime(seconds + offset))
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds + offset))}{sign}{hours:02d}:{minutes:02d}"
+
+
 @lru_cache(maxsize=4096)
 def _utc_offset(tz: str, quarter_hour: int) -> int:
     """The zone's UTC offset in seconds during a quarter of an hour (zone changes happen on quarter hours): a

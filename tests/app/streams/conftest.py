@@ -25,7 +25,8 @@ T0 = 1738080000  # 2025-01-28 11:00 New York
 
 
 def bar(minute: int, close: float = 100.0) -> dict[str, Any]:
-    return {"date": "d", "time": T0 + 60 * minute, "open": 100.0, "high": 101.0, "low": 99.0, "close": close,
+    return {"date": "d", "time": T0 + 60 * minute, "datetime": "d", "open": 100.0, "high": 101.0, "low": 99.0,
+            "close": close,
             "volume": 10, "wap": 100.0, "count": 1}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from app.streams import sse
 from tests.sse import SseParser, parse
 
-BAR = {"date": "20250128 11:00:00", "time": 1738080000, "open": 1.5, "high": 2.0, "low": 1.0, "close": 1.75,
+BAR = {"date": "20250128 11:00:00", "time": 1738080000, "datetime": "2025-01-28T11:00:00-05:00",
+       "open": 1.5, "high": 2.0, "low": 1.0, "close": 1.75,
        "volume": 100, "wap": 1.6, "count": 7}
 
 

@@ -59,6 +59,7 @@ def series(symbol: str, bar_size: str, start: float, end: float, now: float, wha
                 if v is None:
                     continue
                 out.append({"date": datetime.fromtimestamp(a, zone).strftime("%Y%m%d %H:%M:%S"), "time": a,
+                            "datetime": datetime.fromtimestamp(a, zone).isoformat(),
                             "open": v.open, "high": v.high, "low": v.low, "close": v.close,
                             "volume": _number(v.volume), "wap": _number(v.wap), "count": v.count})
     return out

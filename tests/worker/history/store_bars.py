@@ -21,7 +21,8 @@ def make_bars(start: int, count: int, step: int = 60, seed: int = 1) -> list[dic
         t = start + i * step
         price = max(1.0, price + rng.gauss(0, 0.05))
         o, c = round(price, 2), round(price + rng.gauss(0, 0.03), 2)
-        bars.append({"date": time.strftime("%Y%m%d %H:%M:%S", time.gmtime(t)), "time": t, "open": o,
+        bars.append({"date": time.strftime("%Y%m%d %H:%M:%S", time.gmtime(t)), "time": t,
+                     "datetime": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t)), "open": o,
                      "high": round(max(o, c) + 0.02, 2), "low": round(min(o, c) - 0.02, 2), "close": c,
                      "volume": rng.randint(100, 50_000), "wap": round((o + c) / 2, 3), "count": rng.randint(1, 300)})
     return bars

@@ -27,8 +27,9 @@ NOW = datetime(2025, 2, 4, 12, 0, tzinfo=cal.NEW_YORK).timestamp()
 
 
 def minute_bars(end: str, duration_sessions: list[tuple[float, float]]) -> list[dict[str, Any]]:
-    return [{"date": "x", "time": int(t), "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1, "wap": 1.0,
-             "count": 1} for start, stop in duration_sessions for t in range(int(start), int(stop), 60)]
+    return [{"date": "x", "time": int(t), "datetime": "x", "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+             "volume": 1, "wap": 1.0, "count": 1}
+            for start, stop in duration_sessions for t in range(int(start), int(stop), 60)]
 
 
 class FakeUpstream:

@@ -20,6 +20,7 @@ from tests.worker.history.store_bars import AAPL_1MIN, T0, make_bars
 from worker.history.coverage import Span
 from worker.history.memory_store import MemoryStore
 from worker.history.sqlite_store import SqliteStore
+from worker.history.store import JobRecord
 from worker.history.store_files import open_store
 from worker.history.store_schema import SCHEMA_VERSION
 
@@ -139,3 +140,33 @@ def test_the_directory_is_made_private_and_the_store_opens(tmp_path: Path) -> No
         assert path.parent.stat().st_mode & 0o777 == 0o700
     finally:
         store.close()
+
+
+def test_a_store_of_version_1_is_upgraded_keeping_the_pacing_ledger_and_dropping_bars_without_datetime(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from worker.tws.pacing_ledger import SentRequest
+    path = tmp_path / "bars.sqlite3"
+    old = SqliteStore(path, 1 << 20)
+    old.write(AAPL_1MIN, Span(T0, T0 + 3600), make_bars(T0, 60))
+    old.save_head("265598|TRADES|rth", 345479400)
+    old.save_job(JobRecord("a" * 32, {"symbol": "AAPL"}, "running", 1.0, 2.0, {"done": 3, "total": 65}))
+    sent = SentRequest(1.7e9, ("x",), ("g",), 60, 1)
+    old.pacing_ledger.append(sent)
+    assert old.flush(10)
+    old.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 1")  # as the bridge before issue 11 left it
+    conn.commit()
+    conn.close()
+    with caplog.at_level(logging.INFO, "tws.bar_store"):
+        store = open_store(config(path))
+    try:
+        assert isinstance(store, SqliteStore), "upgraded in place, not moved aside"
+        assert not list(tmp_path.glob("*.corrupt-*"))
+        assert "schema version 1 upgraded to 2" in caplog.text
+        assert list(store.coverage(AAPL_1MIN)) == [] and store.jobs() == []
+        assert store.heads() == {"265598|TRADES|rth": 345479400}
+        assert store.pacing_ledger.load() == [sent]
+    finally:
+        store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -160,9 +160,11 @@ def test_bars_and_end_answer_the_handler_and_close_the_request(h: Harness) -> No
     kind, who, bars, end = handler.only
     assert (kind, who, end) == ("done", upstream, TWS_END)
     assert bars == [
-        {"date": "20250127 10:58:00", "time": ny("2025-01-27 10:58"), "open": 100.0, "high": 102.0, "low": 99.0,
+        {"date": "20250127 10:58:00", "time": ny("2025-01-27 10:58"), "datetime": "2025-01-27T10:58:00-05:00",
+         "open": 100.0, "high": 102.0, "low": 99.0,
          "close": 101.0, "volume": 1000, "wap": 100.5, "count": 10},
-        {"date": "20250127 10:59:00", "time": ny("2025-01-27 10:59"), "open": 101.0, "high": 103.0, "low": 100.0,
+        {"date": "20250127 10:59:00", "time": ny("2025-01-27 10:59"), "datetime": "2025-01-27T10:59:00-05:00",
+         "open": 101.0, "high": 103.0, "low": 100.0,
          "close": 102.0, "volume": 1000, "wap": 101.5, "count": 10},
     ]
     assert not h.up.owns(upstream.req_id) and h.up.open_count == 0
@@ -187,9 +189,12 @@ def test_a_closed_request_frees_its_open_slot_for_a_waiting_one(make: Callable[.
 
 def test_to_bar_reads_intraday_and_daily_dates() -> None:
     intraday = to_bar(minute_bar("09:30"), "America/New_York")
-    assert (intraday["date"], intraday["time"]) == ("20250127 09:30:00", ny("2025-01-27 09:30"))
+    assert (intraday["date"], intraday["time"], intraday["datetime"]) == (
+        "20250127 09:30:00", ny("2025-01-27 09:30"), "2025-01-27T09:30:00-05:00")
     daily = to_bar(("20250127", 1.0, 2.0, 0.5, 1.5, 10, 1.2, 3), "America/New_York")
-    assert daily == {"date": "20250127", "time": ny("2025-01-27 00:00"), "open": 1.0, "high": 2.0, "low": 0.5,
+    assert list(daily) == ["date", "time", "datetime", "open", "high", "low", "close", "volume", "wap", "count"]
+    assert daily == {"date": "20250127", "time": ny("2025-01-27 00:00"), "datetime": "2025-01-27",
+                     "open": 1.0, "high": 2.0, "low": 0.5,
                      "close": 1.5, "volume": 10, "wap": 1.2, "count": 3}
 
 

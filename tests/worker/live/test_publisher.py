@@ -58,4 +58,5 @@ def test_a_send_that_fails_spends_its_number_so_receivers_see_the_gap() -> None:
 def test_bars_go_out_in_the_bars_shape(kind: str) -> None:
     recorder = Recorder()
     Publisher(recorder).publish(ONE, kind, bar("11:02"))
-    assert set(recorder.events[0].data) == {"date", "time", "open", "high", "low", "close", "volume", "wap", "count"}
+    assert set(recorder.events[0].data) == {"date", "time", "datetime", "open", "high", "low", "close", "volume", "wap",
+                                              "count"}

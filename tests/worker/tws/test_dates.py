@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.tws.dates import bar_time, format_local, parse_tws_time, period_end
+from worker.tws.dates import bar_time, format_iso, format_local, parse_tws_time, period_end
 
 NY = "America/New_York"
 
@@ -89,3 +89,22 @@ def test_a_weekly_bar_ends_seven_days_later() -> None:
 ])
 def test_a_monthly_bar_ends_on_the_first_of_the_next_month(start: str, end: str) -> None:
     assert period_end(at(f"{start} 00:00:00"), 31 * 86400, NY, True) == at(f"{end} 00:00:00")
+
+
+@pytest.mark.parametrize("local, zone_name, expected", [
+    ("2025-01-27 09:30", "America/New_York", "2025-01-27T09:30:00-05:00"),
+    ("2025-07-01 09:30", "America/New_York", "2025-07-01T09:30:00-04:00"),  # daylight saving time
+    ("2025-03-09 03:00", "America/New_York", "2025-03-09T03:00:00-04:00"),  # the first hour after the change
+    ("2025-01-27 09:15", "Asia/Kolkata", "2025-01-27T09:15:00+05:30"),  # half-hour offsets
+    ("2025-01-27 08:00", "Europe/London", "2025-01-27T08:00:00+00:00"),
+])
+def test_format_iso_carries_the_exchange_offset_at_that_instant(local: str, zone_name: str, expected: str) -> None:
+    epoch = datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(zone_name)).timestamp()
+    text = format_iso(epoch, zone_name, False)
+    assert text == expected
+    assert datetime.fromisoformat(text).timestamp() == epoch  # the same instant as the bar's `time`
+
+
+def test_format_iso_of_a_daily_bar_is_its_date() -> None:
+    midnight = datetime(2025, 1, 27, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    assert format_iso(midnight, "America/New_York", True) == "2025-01-27"
