@@ -13,6 +13,7 @@ from app.api import api
 from app.contracts import contracts
 from app.errors import register_error_handlers
 from app.jobs import jobs
+from app.openapi.blueprint import openapi
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
 from app.streams.blueprint import streams
@@ -50,5 +51,6 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.register_blueprint(streams)
     app.register_blueprint(jobs)
     app.register_blueprint(contracts)
+    app.register_blueprint(openapi)
     register_error_handlers(app)
     return app

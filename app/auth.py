@@ -8,7 +8,8 @@ from flask import request
 
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 
-OPEN_ENDPOINTS = frozenset({"api.health"})  # load balancers and systemd probes carry no token
+OPEN_ENDPOINTS = frozenset({"api.health",  # load balancers and systemd probes carry no token
+                            "openapi.spec", "openapi.docs"})  # no data: the spec, the page showing it
 
 
 def require_token(token: str) -> None:

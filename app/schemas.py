@@ -113,6 +113,24 @@ def _string(**kwargs: Any) -> fields.String:
     return fields.String(error_messages=messages, **kwargs)
 
 
+def json_pattern(pattern: re.Pattern[str] | str) -> str:
+    """A pattern of this module or shared/bars.py in JSON Schema's (ECMA 262) spelling, for the OpenAPI spec: there
+    `$` ends the text (Python's `\\Z`) and `-` needs no escape at a class's end."""
+    text = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    return text.replace("\\Z", "$").replace("\\-", "-")
+
+
+def _doc(description: str, **schema: Any) -> dict[str, Any]:
+    """A field's OpenAPI description and JSON Schema keywords (app/openapi): what the checks above enforce."""
+    return {"description": description, **schema}
+
+
+# The time forms parse_end_datetime reads, as the spec names them (it also reads other ISO 8601 spellings)
+TIME_PATTERN = ("^$|^[0-9]{8}[ -][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+                "|^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})$")
+CODE_DOC = _doc("1-16 letters, digits or '.'", pattern=json_pattern(CODE_RE))
+
+
 class ContractFieldsSchema(Schema):
     """The fields that name an instrument and its data (what to show, session): one definition for POST /bars, the
     stream and the head timestamp, so all take the same values with the same messages. Unknown fields are refused."""
@@ -120,12 +138,20 @@ class ContractFieldsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    symbol = _string(required=True, validate=_symbol)
-    what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper))
-    session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower))
-    sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper))
-    exchange = _string(load_default="SMART", validate=_code)
-    currency = _string(load_default=None, validate=_code)  # USD, or the quote currency of a CASH pair
+    symbol = _string(required=True, validate=_symbol, metadata=_doc(
+        "e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD)",
+        pattern=json_pattern(SYMBOL_RE)))
+    what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper), metadata=_doc(
+        "the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; "
+        "AGGTRADES is IB's trades series for crypto", enum=list(WHAT_TO_SHOW)))
+    session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower), metadata=_doc(
+        "rth: regular trading hours only; all: with pre/post market", enum=list(SESSIONS)))
+    sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper), metadata=_doc(
+        "IB's security type (any ASCII letter case)", enum=list(SEC_TYPES)))
+    exchange = _string(load_default="SMART", validate=_code, metadata=CODE_DOC)
+    # USD, or the quote currency of a CASH pair
+    currency = _string(load_default=None, validate=_code, metadata=_doc("default USD; " + CODE_DOC["description"],
+                                                                        pattern=CODE_DOC["pattern"]))
 
     @pre_load
     def defaults_for_null(self, data: Any, **_: Any) -> Any:
@@ -147,7 +173,8 @@ class ContractFieldsSchema(Schema):
 class SeriesFieldsSchema(ContractFieldsSchema):
     """The fields that name a series: an instrument's data in bars of one size (POST /bars and the stream)."""
 
-    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"))
+    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"),
+                     metadata=_doc("the bar size"))
 
     @classmethod
     def series_fields(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -170,13 +197,23 @@ class BarsQuerySchema(SeriesFieldsSchema):
     """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`. The range is `duration` (ending at
     the end) or `start_datetime`: exactly one of them."""
 
-    duration = _string(load_default="", validate=_duration)
-    start_datetime = _string(load_default="", validate=_tws_time("not given: duration names the range"))
+    duration = _string(load_default="", validate=_duration, metadata=_doc(
+        "IB's 'N S|D|W|M|Y' ('1 D', '3600 S', '10 Y'): the calendar span that ends at the end; at most 50 Y; "
+        "required unless start_datetime", pattern=f"^$|{json_pattern(DURATION_RE)}"))
+    start_datetime = _string(load_default="", validate=_tws_time("not given: duration names the range"),
+                             metadata=_doc("instead of duration: the range's start, in end_datetime's forms",
+                                           pattern=TIME_PATTERN))
     include_forming = fields.Boolean(load_default=False, error_messages={
-        "invalid": "must be true or false", "null": "must not be null"})
-    end_datetime = _string(load_default="", validate=_tws_time("now"))
-    limit = fields.Raw(load_default=MAX_LIMIT, validate=_limit)
-    page_token = _string(load_default="", validate=_page_token)
+        "invalid": "must be true or false", "null": "must not be null"}, metadata=_doc(
+        "true: the forming bar too, current, last (end_datetime now, a duration within IB's longest for the "
+        "period)"))
+    end_datetime = _string(load_default="", validate=_tws_time("now"), metadata=_doc(
+        "'' = now; 'yyyymmdd HH:MM:SS' in the exchange's time zone; 'yyyymmdd-HH:MM:SS' in UTC; or ISO 8601 with "
+        "an offset", pattern=TIME_PATTERN))
+    limit = fields.Raw(load_default=MAX_LIMIT, validate=_limit, metadata=_doc(
+        "bars per answer; a longer answer comes in pages", type="integer", minimum=1, maximum=MAX_LIMIT))
+    page_token = _string(load_default="", validate=_page_token, metadata=_doc(
+        "the next_page_token of the previous page, with the same request", pattern=f"^$|{json_pattern(PAGE_TOKEN_RE)}"))
 
     @validates_schema(skip_on_field_errors=False)  # named with the other missing fields of an empty body
     def one_range(self, data: dict[str, Any], **_: Any) -> None:
@@ -217,9 +254,12 @@ class BarsStreamQuerySchema(SeriesFieldsSchema):
     (int() would read other scripts' digits and surrounding spaces)."""
 
     backfill = _string(load_default="0", validate=_digits(0, MAX_BACKFILL, "must be a whole number of bars from 0 "
-                                                          f"to {MAX_BACKFILL}"))
+                                                          f"to {MAX_BACKFILL}"), metadata=_doc(
+        "completed bars to send first", type="integer", minimum=0, maximum=MAX_BACKFILL, default=0))
     last_event_id = _string(load_default=None, validate=_digits(0, MAX_EPOCH, "must be the id of a bar event "
-                                                                "(the bar's epoch seconds)"))
+                                                                "(the bar's epoch seconds)"), metadata=_doc(
+        "resume after this bar event's id (the Last-Event-ID header wins)", type="integer", minimum=0,
+        maximum=MAX_EPOCH))
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> StreamRequest:
