@@ -4,7 +4,7 @@
  * failures: a timeout, an unreachable bridge), `retryAfter` the Retry-After header's seconds.
  */
 
-import type { ErrorBody, Job } from "./types.js";
+import type { ErrorBody, ErrorCode, Job } from "./types.js";
 
 export interface BridgeErrorDetail {
   status?: number | null;
@@ -85,7 +85,7 @@ export class JobError extends BridgeError {
 type Family = new (code: string, message: string, detail?: BridgeErrorDetail) => BridgeError;
 
 // The HTTP status of each code (shared/errors.py HTTP_STATUS): stream `error` events carry a code and no status.
-export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+export const STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 400, invalid_page_token: 400, ambiguous_symbol: 400, unauthorized: 401, forbidden: 403,
   not_found: 404, symbol_not_found: 404, job_not_found: 404, no_data: 404, method_not_allowed: 405,
   request_timeout: 408, resume_unavailable: 410, payload_too_large: 413, uri_too_long: 414,
@@ -107,7 +107,7 @@ function familyOfStatus(status: number): Family {
 
 /** The error for a failure `code` (from an answer or a stream `error` event); `status` defaults to the code's. */
 export function errorOfCode(code: string, message: string, detail: BridgeErrorDetail = {}): BridgeError {
-  const status = detail.status ?? STATUS_OF_CODE[code] ?? null;
+  const status = detail.status ?? (STATUS_OF_CODE as Readonly<Record<string, number>>)[code] ?? null;
   const Family = status === null ? BridgeError : familyOfStatus(status);
   return new Family(code, message, { ...detail, status });
 }

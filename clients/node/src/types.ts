@@ -93,7 +93,8 @@ export interface BarsAnswer {
   /** `null` on the whole answer or its last page; else send it back as `page_token`. */
   next_page_token: string | null;
   error: null;
-  notice?: Notice | null;
+  /** Only with zero bars: why TWS had none. */
+  notice?: Notice;
 }
 
 export type JobState = "pending" | "running" | "done" | "failed" | "cancelled";
@@ -108,7 +109,7 @@ export interface Job {
   total: number;
   bars_so_far: number;
   eta_seconds: number | null;
-  error: { code: string; message: string } | null;
+  error: { code: ErrorCode; message: string } | null;
 }
 
 /** The 202 answer of POST /api/v1/bars whose range a job fetches. */
@@ -136,16 +137,48 @@ export interface HeadAnswer {
   head: { time: number; date: string };
 }
 
-/** GET /api/v1/health. `worker` is the TWS worker's own report (null when it did not answer). */
+export type ConnectionState = "connected" | "connecting" | "disconnected" | "stopped";
+
+/** The TWS worker's own report in GET /api/v1/health (more keys than these: pacing, cache, store, ...). */
+export interface WorkerHealth {
+  connected: boolean;
+  state: ConnectionState;
+  /** false between 1100/2110 and 1101/1102 */
+  ib_reachable?: boolean;
+  client_id?: number;
+  server_version?: number | null;
+  last_error?: { tws_code: number; message: string; time: number } | null;
+  reconnect_attempts?: number;
+  reconnects?: number;
+  /** IB's data farms and their state (ok, broken, inactive). */
+  farms?: Record<string, string>;
+  worker_pid?: number;
+  worker_uptime_seconds?: number;
+  [key: string]: unknown;
+}
+
+/** The answering HTTP worker's own figures in GET /api/v1/health. */
+export interface HttpWorkerHealth {
+  waiting_requests: number;
+  max_waiting_requests: number;
+  answer_cache?: Record<string, unknown>;
+  forming_answers?: Record<string, unknown>;
+  stream_clients?: number;
+  [key: string]: unknown;
+}
+
+/** GET /api/v1/health (200): `degraded` when TWS is not connected (`worker.last_error` says why). A worker that does
+ *  not answer is a 503 (UnavailableError, code worker_unavailable). */
 export interface Health {
-  status: "ok" | "degraded" | "unavailable";
+  status: "ok" | "degraded";
   connected: boolean;
   tws_host: string;
   tws_port: number;
   uptime_seconds: number;
   version: string;
   http_worker_pid: number;
-  worker: ({ connected: boolean; state: string; [key: string]: unknown }) | null;
+  http_worker: HttpWorkerHealth;
+  worker: WorkerHealth;
   [key: string]: unknown;
 }
 
@@ -153,18 +186,29 @@ export interface Health {
 export interface ControlAnswer {
   success: true;
   connected: boolean;
-  state: string;
+  /** `stopped` after disconnect (no automatic reconnect until connect), `connecting` after connect. */
+  state: ConnectionState | null;
 }
 
 /** Every failure's body: `code` is stable; `tws_code` when a TWS error caused it; `fields` a message per field. */
 export interface ErrorBody {
   success: false;
   error: string;
-  code: string;
+  code: ErrorCode;
   tws_code?: number;
   fields?: Record<string, string>;
+  /** The request's symbol and period, once they were valid. */
   symbol?: string;
-  period?: string;
-  bars?: [];
-  count?: 0;
+  period?: Period;
+  bars: unknown[];
+  count: 0;
 }
+
+/** The bridge's stable error codes (README "Errors"; shared/errors.py ErrorCode). */
+export type ErrorCode =
+  | "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "payload_too_large"
+  | "unsupported_media_type" | "uri_too_long" | "expectation_failed" | "headers_too_large" | "not_implemented"
+  | "request_timeout" | "symbol_not_found" | "ambiguous_symbol" | "pacing_limited" | "market_data_not_subscribed"
+  | "tws_rejected" | "tws_error" | "tws_unavailable" | "tws_timeout" | "tws_undecodable" | "no_data"
+  | "subscriptions_exhausted" | "resume_unavailable" | "job_not_found" | "invalid_page_token" | "worker_unavailable"
+  | "overloaded" | "assets_missing" | "internal_error";
