@@ -16,23 +16,31 @@ export class SseParser {
   /** The last `retry:` the stream sent (milliseconds), or null. */
   retryMs: number | null = null;
   private buffer = "";
+  private afterCr = false;
   private type = "";
   private data: string[] = [];
   private id: string | null = null;
 
   /** The events completed by `text` (the stream's next characters). */
   push(text: string): SseEvent[] {
+    if (this.afterCr && text.startsWith("\n")) text = text.slice(1);  // the LF of a CRLF cut between two chunks
+    this.afterCr = false;
     this.buffer += text;
     const events: SseEvent[] = [];
     let start = 0;
+    const lineEnd = /[\r\n]/g;
     for (;;) {
-      const cr = this.buffer.indexOf("\r", start);
-      const lf = this.buffer.indexOf("\n", start);
-      if (cr < 0 && lf < 0) break;
-      const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
-      if (end === cr && end === this.buffer.length - 1) break;  // a CR last: the LF of a CRLF may follow
-      const line = this.buffer.slice(start, end);
-      start = end + (end === cr && this.buffer[end + 1] === "\n" ? 2 : 1);
+      lineEnd.lastIndex = start;
+      const found = lineEnd.exec(this.buffer);
+      if (found === null) break;
+      const at = found.index;
+      const line = this.buffer.slice(start, at);
+      if (this.buffer[at] === "\r") {
+        if (at + 1 === this.buffer.length) this.afterCr = true;
+        start = at + (this.buffer[at + 1] === "\n" ? 2 : 1);
+      } else {
+        start = at + 1;
+      }
       const event = this.line(line);
       if (event !== null) events.push(event);
     }

@@ -8,7 +8,7 @@
  */
 
 import { BridgeError, NetworkError, TimeoutError, errorOfCode, errorOfResponse } from "./errors.js";
-import { type Transport, retryable, sleep, withTimeout } from "./http.js";
+import { type Transport, retryable, sleep } from "./http.js";
 import { SseParser } from "./sse.js";
 import type { Bar, ContractFields, Period } from "./types.js";
 
@@ -59,6 +59,7 @@ export async function* streamBars(transport: Transport, request: StreamRequest,
   let retryMs = options.reconnectDelayMs ?? 3000;
   let failures = 0;
   for (;;) {
+    if (signal?.aborted) return;
     const parser = new SseParser();
     let failure: unknown;
     try {
@@ -93,6 +94,36 @@ function worthReopening(error: unknown): boolean {
   return retryable(error) || error instanceof NetworkError || error instanceof TimeoutError;
 }
 
+/** The stream's answer (its headers) within the client's timeout, on `connection` (which stays the body's signal);
+ *  a failure answer as its error class. */
+async function answer(transport: Transport, url: URL, headers: Record<string, string>,
+                      connection: AbortController): Promise<Response> {
+  const { timeoutMs } = transport.options;
+  const timer = setTimeout(() => connection.abort(
+    new TimeoutError("timeout", `GET /bars/stream: no answer within ${timeoutMs} ms`)), timeoutMs);
+  try {
+    const response = await transport.options.fetch(url, { headers, signal: connection.signal });
+    if (!response.ok) {
+      const text = await response.text();
+      let body: unknown = null;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+      throw errorOfResponse(response.status, response.headers, body);
+    }
+    return response;
+  } catch (error) {
+    if (connection.signal.aborted) throw connection.signal.reason;  // the timeout, or the caller's abort
+    if (error instanceof BridgeError) throw error;
+    throw new NetworkError("network_error", `GET /bars/stream: ${String((error as Error).cause ?? error)}`,
+                           { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One connection's events; throws the `error` event's error, ends when the connection ends. */
 async function* open(transport: Transport, request: StreamRequest, lastEventId: string | null, idleTimeoutMs: number,
                      parser: SseParser, signal: AbortSignal | undefined): AsyncGenerator<StreamEvent> {
@@ -103,19 +134,9 @@ async function* open(transport: Transport, request: StreamRequest, lastEventId: 
   const connection = new AbortController();
   const onAbort = (): void => connection.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   try {
-    // the timeout covers the answer's headers (and a 4xx body); the events then come as they happen
-    const response = await withTimeout(transport.options.timeoutMs, connection.signal, "GET /bars/stream",
-                                       async (timed) => {
-      const answer = await transport.options.fetch(url, { headers, signal: timed });
-      if (!answer.ok) {
-        const text = await answer.text();
-        let body: unknown = null;
-        try { body = JSON.parse(text); } catch { body = null; }
-        throw errorOfResponse(answer.status, answer.headers, body);
-      }
-      return answer;
-    });
+    const response = await answer(transport, url, headers, connection);
     if (response.body === null) return;
     const decoder = new TextDecoder();
     let idle = setTimeout(() => connection.abort(new Dropped("no byte within the idle timeout")), idleTimeoutMs);

@@ -22,8 +22,9 @@ CLIENT = ROOT / "clients" / "node"
 NODE = shutil.which("node") or "/usr/bin/node"
 NPM = shutil.which("npm") or "/usr/bin/npm"
 TOKEN = "node-client-test-token-0123456789"
-NODE_RUN_TIMEOUT_S = 90  # the suite takes ~25 s; the bound only keeps a hung run from hanging CI
-MIN_PASSED = 20  # the suite's test count, so that a run that silently skipped or lost tests fails
+NODE_RUN_TIMEOUT_S = 90  # the suite takes ~20 s; the bound only keeps a hung run from hanging CI
+TEST_TIMEOUT_MS = 30_000  # one node test; a hang is reported as that test's failure
+MIN_PASSED = 18  # the suite's test count, so that a run that silently skipped or lost tests fails
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +63,13 @@ def test_the_node_client_passes_its_suite_against_the_real_bridge(built_client: 
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWS_BRIDGE_URL": bridge.origin,
            "TWS_BRIDGE_TOKEN": TOKEN, "TWS_SIM_CONTROL_PORT": str(tws.control_port)}
     suite = sorted(str(path.relative_to(built_client)) for path in (built_client / "test").glob("*.test.mjs"))
-    done = subprocess.run([NODE, "--test", "--test-concurrency=1", "--test-reporter=tap", *suite],
-                          cwd=built_client, env=env, capture_output=True, text=True, timeout=NODE_RUN_TIMEOUT_S)
+    try:
+        done = subprocess.run([NODE, "--test", "--test-concurrency=1", f"--test-timeout={TEST_TIMEOUT_MS}",
+                               "--test-reporter=tap", *suite], cwd=built_client, env=env, capture_output=True,
+                              text=True, timeout=NODE_RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"node --test did not finish within {NODE_RUN_TIMEOUT_S} s:\n{_text(exc.stdout)}\n"
+                    f"{_text(exc.stderr)}")
     output = f"{done.stdout}\n{done.stderr}"
     assert done.returncode == 0, output
     summary = {line.split()[1]: int(line.split()[2]) for line in done.stdout.splitlines()
@@ -79,6 +85,10 @@ def test_the_committed_types_are_what_docs_openapi_json_generates(built_client: 
     committed = (CLIENT / "src" / "openapi.d.ts").read_text()
     assert generated.read_text() == committed, \
         "clients/node/src/openapi.d.ts is not what docs/openapi.json generates: run `npm run gen:types` there"
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
 
 
 def _run(command: list[str]) -> None:
