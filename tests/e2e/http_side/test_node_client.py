@@ -8,7 +8,9 @@ the wait passes BAR_TIMEOUT, and months of 1-min bars are a real job that finish
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -85,6 +87,39 @@ def test_the_committed_types_are_what_docs_openapi_json_generates(built_client: 
     committed = (CLIENT / "src" / "openapi.d.ts").read_text()
     assert generated.read_text() == committed, \
         "clients/node/src/openapi.d.ts is not what docs/openapi.json generates: run `npm run gen:types` there"
+
+
+def readme_example() -> str:
+    section = (ROOT / "README.md").read_text().split("### From Node.js / TypeScript", 1)[1]
+    match = re.search(r"```ts\n(.*?)```", section, re.S)
+    assert match, "README's TypeScript client example is a ```ts block under its heading"
+    return match.group(1)
+
+
+def test_the_readme_typescript_example_compiles_and_runs_against_the_bridge(built_client: Path, bridge: BridgeProcess,
+                                                                            tmp_path: Path) -> None:
+    """As a user would: the package installed by path (a symlink, as `npm install <path>` makes), README's example
+    compiled by tsc with strict types, run with node."""
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "tws-bridge-client").symlink_to(built_client)
+    (tmp_path / "package.json").write_text('{"type": "module", "private": true}')
+    (tmp_path / "bars.ts").write_text(readme_example())
+    (tmp_path / "tsconfig.json").write_text(json.dumps({"files": ["bars.ts"], "compilerOptions": {
+        "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext", "strict": True, "types": ["node"],
+        "typeRoots": [str(built_client / "node_modules" / "@types")], "skipLibCheck": True}}))
+    _run([str(built_client / "node_modules" / ".bin" / "tsc"), "-p", str(tmp_path)])
+    done = subprocess.run([NODE, "bars.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60, env={
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BRIDGE_URL": bridge.origin, "BRIDGE_API_TOKEN": TOKEN})
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"78 bars; the last one starts 2025-01-27T15:55:00-05:00 and closed at [0-9.]+", lines[0]), \
+        lines
+    assert lines[1] == "symbol_not_found (TWS 200)", lines
+    month = next(line for line in lines if "1-minute bars" in line)
+    assert re.fullmatch(r"[0-9]+ 1-minute bars from 20241202 09:30:00 to 20241231 15:59:00", month), month
+    bars = [line for line in lines if line.startswith("bar ")]
+    assert len(bars) == 5 and all(re.fullmatch(r"bar 2025-01-28T\d\d:\d\d:00-05:00 closed at [0-9.]+", b)
+                                  for b in bars), bars
 
 
 def _text(output: bytes | str | None) -> str:
