@@ -55,14 +55,20 @@ test: install lint system-deps test-ibapi9 test-ibapi10
 test-ibapi9: $(VENV)/.installed assets system-deps node-client
 	$(PY) -m pytest tests -q --durations=20
 
-# With the 10.x client: every test that runs the TWS client (the worker, the simulator, the processes end to end,
-# the benchmarks' smoke tests). Tests of code that never imports ibapi (app/, shared/, clients/, deploy/, README),
-# and the end-to-end tests whose subject is the HTTP side (connections, framing, capacity, the Node and fill
-# clients), run once, above: the same code and the same answers with either client, and CI's 30 minutes are finite.
+# With the 10.x client: the tests whose subject is talking to TWS through the client: the worker's TWS layer
+# (connection, decoding, requests, errors), contracts, live subscriptions, the worker service, the history path's
+# upstream requests (bars, head timestamps, the planner's windows against the simulator), the simulator, and the
+# processes end to end. What only builds on those calls (the store, the planner's and the desk's arithmetic, jobs,
+# tests/e2e/history), code that never imports ibapi (app/, shared/, clients/, deploy/, bench/, README), and the
+# end-to-end tests whose subject is the HTTP side (tests/e2e/http_side: spec, pages, metrics, the Node client;
+# connections, framing, capacity) run once, above: the same code and the same answers with either client, and CI's
+# 30 minutes are finite.
 HTTP_SIDE_E2E := capacity control_endpoints fill_command http_fairness http_framing keepalive stream_capacity \
 	stream_node_example
-IBAPI_TESTS := tests/worker tests/sim tests/e2e tests/bench --ignore=tests/e2e/http_side \
-	$(foreach t,$(HTTP_SIDE_E2E),--ignore=tests/e2e/test_$(t).py)
+UPSTREAM_HISTORY := upstream bar_fetcher heads_against_sim planner_against_sim
+IBAPI_TESTS := tests/worker/tws tests/worker/contracts tests/worker/live $(wildcard tests/worker/test_*.py) \
+	$(foreach t,$(UPSTREAM_HISTORY),tests/worker/history/test_$(t).py) tests/sim tests/e2e \
+	--ignore=tests/e2e/history --ignore=tests/e2e/http_side $(foreach t,$(HTTP_SIDE_E2E),--ignore=tests/e2e/test_$(t).py)
 test-ibapi10: $(VENV10)/.installed system-deps
 	$(PY10) -m pytest $(IBAPI_TESTS) -q --durations=20
 

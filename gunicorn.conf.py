@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-from app.client_deadlines import ClientTimeouts
-from app.open_files import raise_open_file_limit
 from shared.config import load_config_or_exit
 from shared.logging_setup import LOG_FORMAT
 
 _config = load_config_or_exit("tws-bridge", warn=True)  # a bad setting stops start-up with a message naming it
+# The HTTP workers' Prometheus figures (app/metrics/) go to files in this directory, one set per worker process, and
+# add up at a scrape. prometheus_client reads the variable once, when it is first imported: so it is set here, before
+# anything below imports the app (and with it prometheus_client), and the forked workers inherit both.
+_metrics_dir = _config.metrics_directory
+for _directory in (_metrics_dir.parent, _metrics_dir):  # private: mode 0700, like the ipc sockets' directory
+    _directory.mkdir(mode=0o700, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+from prometheus_client import multiprocess  # noqa: E402
+
+from app.client_deadlines import ClientTimeouts  # noqa: E402
+from app.open_files import raise_open_file_limit  # noqa: E402
+
 # each connection is a file descriptor: the soft limit (often 1024) goes up to the hard one; the workers inherit it
 _open_files = raise_open_file_limit()
 # its connections, 4 per pooled REQ socket (the connection, its monitor, their signalling), the listener, logs
@@ -68,6 +80,23 @@ logger_class = _AccessLinesOnlyWhenLogged
 _supervisor: subprocess.Popen[bytes] | None = None
 
 
+def _empty_metrics_dir() -> None:
+    """Remove the figures' files (prometheus_client's *.db, nothing else) left by an earlier run of this bridge."""
+    for path in _metrics_dir.glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
+def on_starting(server: Any) -> None:
+    """At the master's start (not at a reload), before any worker forks: the figures start from an empty directory,
+    so a past run's counts and gauges never show in this one's."""
+    _empty_metrics_dir()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead HTTP worker's live gauges (its stream clients) go with it; its counters stay in the sums."""
+    multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))
+
+
 def when_ready(server: Any) -> None:
     """Start exactly one TWS worker (through its supervisor), from the master, unless it runs as its own service.
 
@@ -84,6 +113,7 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
+    _empty_metrics_dir()
     if _supervisor is not None and _supervisor.poll() is None:
         _supervisor.terminate()
         try:

@@ -13,9 +13,11 @@ from app.api import api
 from app.contracts import contracts
 from app.errors import register_error_handlers
 from app.jobs import jobs
+from app.metrics import init_app as init_metrics
 from app.openapi.blueprint import openapi
 from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
+from app.status_page import status_page
 from app.streams.blueprint import streams
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig, load_config
@@ -52,5 +54,7 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.register_blueprint(jobs)
     app.register_blueprint(contracts)
     app.register_blueprint(openapi)
+    app.register_blueprint(status_page)
+    init_metrics(app)  # GET /metrics, and every request counted and timed
     register_error_handlers(app)
     return app

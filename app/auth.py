@@ -8,8 +8,8 @@ from flask import request
 
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 
-OPEN_ENDPOINTS = frozenset({"api.health",  # load balancers and systemd probes carry no token
-                            "openapi.spec", "openapi.docs"})  # no data: the spec, the page showing it
+# load balancers, systemd probes and Prometheus scrapers carry no token; the spec and its page hold no data
+OPEN_ENDPOINTS = frozenset({"api.health", "metrics.exposition", "openapi.spec", "openapi.docs"})
 
 
 def require_token(token: str) -> None:

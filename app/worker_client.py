@@ -40,7 +40,7 @@ from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_re
 
 # operations that answer at once and must get through when the bar requests fill their bound: their own pool
 # (a job's progress and its cancellation are the worker's own state: answered at once too)
-RESERVED_OPS = frozenset({"health", "connect", "disconnect", "stream_interest", "job", "job_cancel"})
+RESERVED_OPS = frozenset({"health", "connect", "disconnect", "stream_interest", "job", "job_cancel", "metrics"})
 RESERVED_SOCKETS = 16
 ZMQ_SOCKETS_PER_CHANNEL = 3  # the REQ socket, libzmq's monitor PAIR and ours
 MAX_SLEEP = 1.0  # seconds: look at a socket's events at least this often, should a wake-up ever be missed

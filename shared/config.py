@@ -60,6 +60,12 @@ def default_store_path(port: int = 3003, environ: Mapping[str, str] | None = Non
     return str(Path(base) / "tws-bridge" / f"bars-{port}.sqlite3")
 
 
+def default_metrics_directory(port: int = 3003) -> Path:
+    """Where the HTTP workers keep their Prometheus figures (prometheus_client's multiprocess files): in the private
+    directory, per HTTP port like the ipc socket, so that two bridges on one host never add up each other's."""
+    return private_directory() / f"metrics-{port}"
+
+
 @dataclass(frozen=True)
 class BridgeConfig:
     host: str = "0.0.0.0"
@@ -104,6 +110,7 @@ class BridgeConfig:
     contract_not_found_ttl: float = 300.0  # seconds "no such contract" is answered without asking TWS again
     store_path: str | None = None  # the bar store (and pacing ledger) file; None: default_store_path(port); "": memory
     store_max_gb: float = 10.0  # past it the series used longest ago are evicted
+    metrics_dir: str = ""  # the HTTP workers' Prometheus multiprocess files; "" = default_metrics_directory(port)
     env_file: str = ".env"
     ignored_settings: tuple[str, ...] = ()  # obsolete settings found (OBSOLETE_SETTINGS): warned about, not used
 
@@ -114,6 +121,11 @@ class BridgeConfig:
     @property
     def events_endpoint(self) -> str:
         return self.worker_events_endpoint or default_events_endpoint(self.endpoint)
+
+    @property
+    def metrics_directory(self) -> Path:
+        """The directory of the HTTP workers' Prometheus figures (gunicorn.conf.py empties it at the master's start)."""
+        return Path(self.metrics_dir) if self.metrics_dir else default_metrics_directory(self.port)
 
     @property
     def store_file(self) -> Path | None:
@@ -211,6 +223,16 @@ def _file_path(text: str) -> str:
     return value
 
 
+def _directory(text: str) -> str:
+    """An absolute directory path, or empty for the default: the files in it are emptied at start-up, so the path
+    must not depend on the directory a process happens to start in."""
+    value = text.strip()
+    if value and (len(value) > 1024 or not value.isprintable() or not value.startswith("/")):
+        raise ValueError(f"must be an absolute directory path (printable, at most 1024 characters) or empty, got "
+                         f"{text!r}")
+    return value
+
+
 def _origins(text: str) -> tuple[str, ...]:
     items = tuple(o.strip() for o in _ascii(text).split(",") if o.strip())  # browsers send Origin in ASCII
     if not items:
@@ -261,6 +283,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "BRIDGE_CONTRACT_NOT_FOUND_TTL": ("contract_not_found_ttl", _float(0, 86400)),
     "BRIDGE_STORE_PATH": ("store_path", _file_path),
     "BRIDGE_STORE_MAX_GB": ("store_max_gb", _float(0.01, 100_000)),
+    "BRIDGE_METRICS_DIR": ("metrics_dir", _directory),
 }
 
 

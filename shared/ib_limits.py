@@ -34,8 +34,17 @@ def duration_seconds(duration: str) -> int:
     return int(count) * UNIT_SECONDS[unit]
 
 
+# The most of one unit TWS takes before it insists on a larger one (error 321, e.g. "Historical data requests for
+# durations longer than 86400 seconds must be made in days."); years are bounded by the table
+UNIT_MAX: dict[str, int] = {"S": 86_400, "D": 365, "W": 52, "M": 12}
+
+
 def duration_allowed(bar_size: str, duration: str) -> bool:
-    """Whether IB's table guarantees `duration` for `bar_size` (both already valid IB strings)."""
+    """Whether IB's table guarantees `duration` for `bar_size` (both already valid IB strings), written in a unit TWS
+    takes for that length."""
+    count, unit = duration.split(" ")
+    if int(count) > UNIT_MAX.get(unit, int(count)):
+        return False
     return duration_seconds(duration) <= duration_seconds(LONGEST_DURATION[bar_size])
 
 

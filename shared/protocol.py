@@ -1,7 +1,7 @@
 """The app <-> worker message protocol over ZeroMQ: versioned JSON envelopes (never pickle).
 
 Request:  {"v": 1, "id": "<hex>", "op": "bars" | "health" | "connect" | "disconnect" | "stream_open" |
-           "stream_interest" | "job" | "job_cancel" | "head", "body": {...}, "deadline": <epoch seconds>}
+           "stream_interest" | "job" | "job_cancel" | "head" | "metrics", "body": {...}, "deadline": <epoch seconds>}
 Reply:    {"v": 1, "id": "<same>", "ok": true, "result": {...}}  or  {"v": 1, "id": ..., "ok": false, "error": {...}}
           A result whose bars the worker holds as JSON already (the store's blocks, `BarsJson`) says
           `"bars_frame": true` and carries them as a second frame: the bars' JSON array, passed through as bytes by
@@ -22,7 +22,8 @@ import orjson
 from shared.errors import BridgeError
 
 PROTOCOL_VERSION = 1
-OPERATIONS = ("bars", "health", "connect", "disconnect", "stream_open", "stream_interest", "job", "job_cancel", "head")
+OPERATIONS = ("bars", "health", "connect", "disconnect", "stream_open", "stream_interest", "job", "job_cancel", "head",
+              "metrics")  # metrics: the worker's figures as plain numbers, for GET /metrics (worker/metrics.py)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 

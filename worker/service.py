@@ -30,6 +30,7 @@ from worker.live.publisher import Publisher
 from worker.live.streams import STREAM_OPS, StreamDesk
 from worker.live.subscriptions import SubscriptionBook
 from worker.mailbox import Mailbox
+from worker.metrics import metrics_report
 from worker.sockets import bind_publisher, bind_router
 from worker.timers import Timers
 from worker.tws.client import TwsClient
@@ -244,6 +245,8 @@ class WorkerService:
     def _dispatch(self, request: WorkerRequest, reply: Reply) -> None:
         if request.op == "health":
             reply(health_report(self), None)
+        elif request.op == "metrics":
+            reply(metrics_report(self), None)
         elif request.op == "connect":
             self.connection.start()
             reply({"connected": self.connection.connected, "state": self.connection.state.value}, None)

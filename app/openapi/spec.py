@@ -73,6 +73,7 @@ def build_spec(examples: dict[str, Any] | None = None) -> dict[str, Any]:
                                         "schema": {"type": "string", "pattern": "^/api/v1/jobs/[0-9a-f]{32}$"}})
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema=schema)
+    spec.components.schema("StreamEvent", _stream_event())
     for path, operations in _operations().items():
         parameters = operations.pop("parameters", None)
         spec.path(path=path, operations=operations, parameters=parameters)
@@ -143,7 +144,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                             "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}],
             "responses": {"200": {"description": "the event stream (see above); `Cache-Control: no-cache`, "
                                                  "`X-Accel-Buffering: no`",
-                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                                  "content": {"text/event-stream": {"schema": {
+                                      "$ref": "#/components/schemas/StreamEvent"}}}},
                           **error_responses(E.UNAUTHORIZED)}}},
         "/api/v1/jobs/{id}": {
             "parameters": [job_id],
@@ -188,6 +190,22 @@ def _operations() -> dict[str, dict[str, Any]]:
     }
 
 
+def _stream_event() -> dict[str, Any]:
+    """One event of the stream as OpenAPI reads an event stream: {event, data, id}, `data` JSON of the event's
+    type (`schema` of a text/event-stream before OpenAPI 3.2 describes each event)."""
+    def kind(names: list[str], data: str, with_id: bool = False) -> dict[str, Any]:
+        properties: dict[str, Any] = {
+            "event": {"enum": names},
+            "data": {"type": "string", "contentMediaType": "application/json",
+                     "contentSchema": {"$ref": f"#/components/schemas/{data}"}}}
+        if with_id:
+            properties["id"] = {"type": "string", "pattern": "^[0-9]{1,12}$", "description": "the bar's time"}
+        return {"type": "object", "properties": properties, "required": ["event", "data", *(["id"] * with_id)]}
+    return {"description": "an event of GET /api/v1/bars/stream", "oneOf": [
+        kind(["bar"], "Bar", with_id=True), kind(["update", "revision"], "Bar"), kind(["status"], "StreamStatus"),
+        kind(["error"], "StreamError")]}
+
+
 def _load_examples() -> dict[str, Any]:
     if not EXAMPLES_FILE.is_file():
         return {}
@@ -196,10 +214,11 @@ def _load_examples() -> dict[str, Any]:
 
 
 def _add_examples(document: dict[str, Any], examples: dict[str, Any]) -> None:
-    """Each captured example into its operation's response, under the media type it was answered with."""
+    """Each captured example into its operation's response (or request body, for the requests that were sent)."""
     for key, by_status in examples.items():
         method, path = key.split(" ", 1)
         operation = document["paths"][path][method.lower()]
         for status, named in by_status.items():
-            for media in operation["responses"][status]["content"].values():
+            target = operation["requestBody"] if status == "requestBody" else operation["responses"][status]
+            for media in target["content"].values():
                 media["examples"] = named

@@ -66,6 +66,7 @@ class Fanout:
         self._receivers: dict[bytes, set[Receiver]] = {}  # topic -> receivers
         self._watches: dict[bytes, SeriesWatch] = {}  # topic -> what was seen of it (include_forming answers)
         self.on_feed_lost: list[Callable[[], None]] = []  # called when the feed's connection drops
+        self.on_receivers: list[Callable[[int], None]] = []  # told the receivers' number after each change (metrics)
         self._ids: dict[tuple[Any, ...], str] = {}  # the series as clients name it -> its id
         self._departed: set[str] = set()  # series whose last receiver left since the last interest report
         self._pid = -1
@@ -101,6 +102,7 @@ class Fanout:
             self._departed.discard(series)
         receivers.add(receiver)
         receiver.series = series
+        self._receivers_changed()
 
     def detach(self, receiver: Receiver) -> None:
         if receiver.series is None:
@@ -116,6 +118,12 @@ class Fanout:
                 self._departed.add(receiver.series)
                 self._interest_due.set()  # tell the worker now, not in up to 5 s
         receiver.series = None
+        self._receivers_changed()
+
+    def _receivers_changed(self) -> None:
+        count = self.receivers
+        for tell in self.on_receivers:
+            tell(count)
 
     def watch(self, series: str) -> SeriesWatch:
         """What this process sees of `series` from now on (its topic subscribed while watched)."""

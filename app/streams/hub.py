@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from app.metrics.http_metrics import stream_clients_changed
 from app.state import bridge_state
 from app.streams.fanout import Fanout
 from app.streams.forming_cache import FormingAnswers
@@ -29,6 +30,7 @@ def _hub(app: Flask) -> tuple[Fanout, FormingAnswers]:
         state = bridge_state(app)
         fan = Fanout(state.config.events_endpoint, state.worker.request, INTEREST_INTERVAL_S,
                      state.config.worker_timeout, HEARTBEAT_S)
+        fan.on_receivers.append(stream_clients_changed)
         forming = FormingAnswers(fan, min(MAX_FORMING_AGE_S, state.config.subscription_idle_ttl / 2))
         hub = app.extensions[EXTENSION] = (fan, forming)
     return hub

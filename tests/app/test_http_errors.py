@@ -95,7 +95,7 @@ class TestJsonForEveryFailure:
         client = app_factory(max_body_bytes=1024).test_client()
         assert client.post("/api/v1/bars", json=VALID).status_code == 200
 
-    @pytest.mark.parametrize("path", ["/", "/api", "/api/v1", "/api/v1/nope", "/api/v2/bars", "/index.html"])
+    @pytest.mark.parametrize("path", ["/api", "/api/v1", "/api/v1/nope", "/api/v2/bars", "/index.html"])
     def test_unknown_paths_are_404(self, client: FlaskClient, path: str) -> None:
         assert_json_error(client.get(path), 404, "not_found")
 

@@ -53,7 +53,6 @@ def test_health_and_bars_pass_through_with_the_bridges_cors(nginx):
     (request("POST", "/api/v1/bars", JSON, chunked=b"%x\r\n%s\r\n0\r\n\r\n" % (100_000, b" " * 100_000)), 413,
      "payload_too_large"),
     (request("TRACE", "/api/v1/health"), 405, "method_not_allowed"),
-    (request("GET", "/"), 404, "not_found"),  # never the HTML welcome page
     (request("GET", "/index.html"), 404, "not_found"),
     (request("GET", "/favicon.ico"), 404, "not_found"),
     (request("GET", "/api/"), 404, "not_found"),
@@ -64,6 +63,14 @@ def test_what_nginx_answers_itself_is_json_with_cors(nginx, raw, status, code):
     answer = exchange(nginx.port, raw)
     assert_json_error(answer, status, code)
     assert answer.headers["access-control-allow-origin"] == "*"
+
+
+def test_the_status_page_and_its_files_pass_through_never_nginxs_welcome_page(nginx):
+    page = exchange(nginx.port, request("GET", "/"))
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html"), page
+    assert b"tws-bridge" in page.body and b"nginx" not in page.body.lower()
+    script = exchange(nginx.port, request("GET", "/static/status/status.js"))
+    assert script.status == 200 and "javascript" in script.headers["content-type"], script
 
 
 def test_a_request_nginx_passes_but_gunicorn_cannot_parse_is_the_bridges_json(nginx):
@@ -79,6 +86,9 @@ def test_a_request_nginx_passes_but_gunicorn_cannot_parse_is_the_bridges_json(ng
     (request("POST", "/api/v1/bars", JSON, b'{"symbol": "NOSUCHSYM", "period": "5m", "duration": "1 D"}'), 404,
      "symbol_not_found"),
     (request("POST", "/api/v1/bars", JSON, b" " * 20_000), 413, "payload_too_large"),  # the bridge's own cap
+    (request("GET", "/api/v1/jobs/" + "0" * 32), 404, "job_not_found"),  # the 202's Location passes through
+    (request("DELETE", "/api/v1/jobs/" + "0" * 32), 404, "job_not_found"),
+    (request("GET", "/api/v1/contracts/NOSUCHSYM/head"), 404, "symbol_not_found"),
 ])
 def test_the_bridges_own_errors_pass_unchanged(nginx, raw, status, code):
     assert_json_error(exchange(nginx.port, raw), status, code)

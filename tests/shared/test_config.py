@@ -19,6 +19,7 @@ from shared.config import (
     default_worker_endpoint,
     load_config,
     load_config_or_exit,
+    private_directory,
 )
 
 
@@ -105,6 +106,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "BRIDGE_CONTRACT_NOT_FOUND_TTL": ["-1", "86401", "x"],
     "BRIDGE_STORE_PATH": ["/var/x\x00y", "/var/lib/tws-bridge/", "/" + "x" * 1024, "/var/a\nb"],
     "BRIDGE_STORE_MAX_GB": ["0", "-1", "100001", "nan", "x"],
+    "BRIDGE_METRICS_DIR": ["relative/dir", "/var/x\x00y", "/" + "x" * 1024, "/run/a\nb"],
 }
 
 
@@ -322,3 +324,10 @@ def test_an_events_endpoint_that_cannot_be_used_stops_start_up(env: dict[str, st
 def test_the_pacing_scale_defaults_to_1_and_takes_a_factor_up_to_1() -> None:
     assert load_config({}, env_file="/nonexistent").pacing_scale == 1.0
     assert load_config({"BRIDGE_PACING_SCALE": "0.1"}, env_file="/nonexistent").pacing_scale == 0.1
+
+
+def test_the_metrics_directory_is_per_port_in_the_private_directory_unless_named(no_env_file: Path) -> None:
+    first, second = (load_config({"PORT": port}, env_file=no_env_file).metrics_directory for port in ("3003", "3004"))
+    assert first != second and first.parent == second.parent == private_directory()
+    named = load_config({"BRIDGE_METRICS_DIR": "/run/tws-bridge/metrics"}, env_file=no_env_file)
+    assert named.metrics_directory == Path("/run/tws-bridge/metrics")

@@ -44,3 +44,13 @@ def test_the_longest_duration_is_the_longest_row_of_ibs_table_that_allows_the_ba
 def test_a_duration_is_allowed_up_to_the_longest_counted_in_seconds(bar_size: str, duration: str,
                                                                      allowed: bool) -> None:
     assert duration_allowed(bar_size, duration) is allowed
+
+
+def test_a_duration_tws_wants_in_a_larger_unit_is_not_allowed() -> None:
+    """TWS refuses "172800 S" (321: durations longer than 86400 seconds must be made in days), also for daily bars
+    whose table allows a year; found by schemathesis (a 1d range's tail window was sent as "172800 S": 502)."""
+    assert duration_allowed("1 day", "86400 S")
+    assert not duration_allowed("1 day", "172800 S")
+    assert duration_allowed("1 day", "365 D") and not duration_allowed("1 day", "366 D")
+    assert duration_allowed("1 day", "52 W") and not duration_allowed("1 day", "53 W")
+    assert duration_allowed("1 day", "12 M") and not duration_allowed("1 day", "13 M")

@@ -88,6 +88,8 @@ class HistoryDesk:
         self.fills = FillRunner(fetcher, store)
         jobs.replan = self.replan
         self.store_answers = 0  # answers whose stored part needed no upstream request
+        self.store_hits = 0  # requests whose complete bars the store held all of (GET /metrics)
+        self.store_misses = 0  # requests for which the store lacked some complete bars
 
     def now(self) -> float:
         return self._clock.now() or time.time()
@@ -114,6 +116,10 @@ class HistoryDesk:
         tail: Window | None = None
         if rng.ends_now:
             missing, tail = self._tail(request, rng, missing)
+        if missing:
+            self.store_misses += 1
+        else:
+            self.store_hits += 1
         if missing and self._one_window(request):
             self._as_asked(request, contract, rng, deadline, reply)
             return

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.bars import BarRequest, InvalidBarRequest
+from shared.bars import PERIODS, BarRequest, InvalidBarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 from worker.contracts.resolver import ResolvedContract
 from worker.history.fill import Fill, FillRunner
@@ -29,6 +29,8 @@ KEEP_ENDED_S = 3600.0
 WINDOW_WAIT_S = 3600.0  # how long one window of a job may wait for its pacing turn and answer (jobs have no deadline)
 ACTIVE = ("pending", "running")
 RETRIES = 3  # a window that failed for a passing reason (timeout, pacing, TWS away) is tried again this often
+IN_PROGRESS_LISTED = 20  # jobs /health lists one by one (the oldest); its counts by state cover every job
+PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 PASSING = (ErrorCode.TWS_TIMEOUT, ErrorCode.PACING_LIMITED, ErrorCode.TWS_UNAVAILABLE, ErrorCode.TWS_ERROR)
 
 Replan = Callable[["Job", Callable[[ResolvedContract, SeriesKey, int, list[Window]], None],
@@ -101,6 +103,12 @@ class JobBook:
         return {"id": job.id, "state": job.state, "done": done, "total": total,
                 "bars_so_far": detail.get("bars_so_far", 0), "eta_seconds": eta, "error": detail.get("error"),
                 "created": job.record.created, "updated": job.record.updated}
+
+    def in_progress(self, limit: int = IN_PROGRESS_LISTED) -> list[dict[str, Any]]:
+        """The oldest `limit` pending and running jobs, for /health and the status page: what each fetches, how far."""
+        active = sorted((j for j in self._jobs.values() if j.state in ACTIVE), key=lambda j: j.record.created)
+        return [{**self.describe(job), "symbol": job.request.symbol, "period": PERIOD_OF_BAR_SIZE[job.request.bar_size],
+                 "what": job.request.what_to_show, "range": job.request.range_text} for job in active[:limit]]
 
     def stats(self) -> dict[str, int]:
         """Jobs by state, for /health."""

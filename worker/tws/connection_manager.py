@@ -21,6 +21,8 @@ from shared.config import BridgeConfig
 from worker.mailbox import Mailbox
 from worker.timers import Timer, Timers
 from worker.tws.client import TwsClient
+from worker.tws.connection_history import ConnectionHistory
+from worker.tws.error_counts import TwsErrorCounts
 from worker.tws.errors import (
     CLIENT_ID_IN_USE,
     CLIENT_ID_REMEDY,
@@ -76,7 +78,10 @@ class ConnectionManager:
         self.reconnect_attempts = 0  # attempts since the last successful connection
         self.reconnects = 0  # successful connections after the first
         self.last_error: LastError | None = None
+        self.history = ConnectionHistory()  # the last transitions, for /health and the status page
+        self._attempt_error: LastError | None = None  # what TWS reported while the current attempt was connecting
         self.farms: dict[str, str] = {}
+        self.tws_errors = TwsErrorCounts()  # every error and notice TWS sent, by code (GET /metrics)
         self.connected_since: float | None = None
         self._ever_connected = False
         self._delay = config.reconnect_initial_delay
@@ -108,21 +113,23 @@ class ConnectionManager:
     def stop(self) -> None:
         """/disconnect: close and stay down until start()."""
         self._cancel_retry()
-        self.state = ConnectionState.STOPPED
+        self._enter(ConnectionState.STOPPED, "disconnected on request")
         self._close_client("disconnected on request")
 
     def _attempt(self) -> None:
         if self._budget is not None and not self._budget.try_take(CONNECT_MESSAGES):
-            self.state = ConnectionState.WAITING
+            self._enter(ConnectionState.WAITING, "waiting for the message budget to connect")
             self._retry = self._timers.call_later(self._budget.wait_for(CONNECT_MESSAGES), self._attempt)
             return
         self.generation += 1
         self.reconnect_attempts += 1
-        self.state = ConnectionState.CONNECTING
+        c = self._config
+        self._attempt_error = None
+        self._enter(ConnectionState.CONNECTING, f"attempt {self.reconnect_attempts} to {c.tws_host}:{c.tws_port} "
+                                                f"as client id {self.client_id}")
         self.server_version = None
         client = self._client_factory(self._mailbox, self.generation)
         self.client = client
-        c = self._config
         log.info("connecting to TWS %s:%d as client id %d (attempt %d)", c.tws_host, c.tws_port, self.client_id,
                  self.reconnect_attempts)
         threading.Thread(target=client.run_connection, args=(c.tws_host, c.tws_port, self.client_id),
@@ -162,7 +169,9 @@ class ConnectionManager:
                 timer.cancel()
         self._grace = None
         if self.state is not ConnectionState.STOPPED:
-            self.state = ConnectionState.WAITING
+            # an attempt that failed: what TWS said meanwhile (326, 502, ...) is why; a lost connection: the reason
+            cause = self._attempt_error if self.state is ConnectionState.CONNECTING else None
+            self._enter(ConnectionState.WAITING, cause.message if cause else reason, cause.tws_code if cause else None)
             self._schedule_retry()
         self.connected_since = None
         self.server_version = None
@@ -195,6 +204,8 @@ class ConnectionManager:
         if generation != self.generation:
             return True  # from a connection that is gone: nothing to do with it
         self.last_heard = time.monotonic()
+        if kind == "error":  # every error passes here first, the connection's and the requests' alike
+            self.tws_errors.count(int(event[3]))
         if kind == "handshake":
             self.server_version = int(event[2])
             log.info("handshake done, server version %d", self.server_version)
@@ -202,7 +213,7 @@ class ConnectionManager:
         if kind == "ready":
             if self._deadline is not None:
                 self._deadline.cancel()
-            self.state = ConnectionState.CONNECTED
+            self._enter(ConnectionState.CONNECTED, f"server version {self.server_version}")
             self.connected_since = time.time()
             if self._ever_connected:
                 self.reconnects += 1
@@ -261,6 +272,7 @@ class ConnectionManager:
             log.warning("TWS error %d: %s; reconnecting in %.0f s unless restored", code, message,
                         self._config.connectivity_grace)
             self._grace = self._timers.call_later(self._config.connectivity_grace, self._grace_over)
+            self.history.record(self.state.value, self.usable, message, code)
             self._on_outage(f"TWS reports IB unreachable ({code})")
 
     def _grace_over(self) -> None:
@@ -272,6 +284,7 @@ class ConnectionManager:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
+        self.history.record(self.state.value, self.usable, message, code)
         if code == CONNECTIVITY_RESTORED_DATA_LOST:
             self._on_data_lost()
         else:
@@ -280,3 +293,9 @@ class ConnectionManager:
 
     def _record_error(self, code: int, message: str) -> None:
         self.last_error = LastError(code, message, time.time())
+        if self.state is ConnectionState.CONNECTING:
+            self._attempt_error = self.last_error
+
+    def _enter(self, state: ConnectionState, reason: str | None, tws_code: int | None = None) -> None:
+        self.state = state
+        self.history.record(state.value, self.usable, reason, tws_code)

@@ -32,7 +32,7 @@ from shared.errors import BridgeError, ErrorCode
 from worker.timers import Timer, Timers
 from worker.tws.message_budget import MessageBudget
 from worker.tws.pacing import PacingKey, PacingRules
-from worker.tws.requests import TwsRequest
+from worker.tws.requests import TwsRequest, request_kind
 
 log = logging.getLogger("tws.outbox")
 
@@ -75,6 +75,7 @@ class Outbox:
         self._pumping = False
         self._again = False
         self.sent = 0
+        self.sent_by_kind: dict[str, int] = {}  # "historical", "live_subscription", "head_timestamp", ... (metrics)
         self.send_failures = 0
         self.waited = 0  # requests that could not go at once
         self.refused = 0  # refused because their token would come after their deadline
@@ -201,6 +202,8 @@ class Outbox:
             self._again = True  # the rest of the line fails now as unavailable, not at its deadline
             return False
         self.sent += 1
+        kind = request_kind(message)
+        self.sent_by_kind[kind] = self.sent_by_kind.get(kind, 0) + 1
         return True
 
     def _refuse(self, item: _Queued, retry_after: float, message: str, pacing: bool = False) -> None:

@@ -97,3 +97,17 @@ class CancelHeadTimestamp:
 
     def send_to(self, client: Any) -> None:
         client.cancelHeadTimeStamp(self.req_id)
+
+
+# what each message is, for the count of upstream requests by kind (GET /metrics): a bounded set of labels
+KIND_OF_MESSAGE = {"reqHistoricalData": "historical", "cancelHistoricalData": "cancel_historical",
+                   "reqContractDetails": "contract_details", "reqCurrentTime": "current_time",
+                   "reqMarketDataType": "market_data_type", "reqHeadTimeStamp": "head_timestamp",
+                   "cancelHeadTimeStamp": "cancel_head_timestamp"}
+
+
+def request_kind(message: TwsRequest) -> str:
+    """"live_subscription" for a keepUpToDate request, else the kind of its message ("other" for none known)."""
+    if isinstance(message, HistoricalDataRequest) and message.keep_up_to_date:
+        return "live_subscription"
+    return KIND_OF_MESSAGE.get(message.name, "other")

@@ -160,3 +160,47 @@ def test_a_send_failure_reported_by_the_10x_client_drops_the_connection(h: Harne
     h.event("handshake", 157)
     h.event("ready", 1)
     assert h.conn.connected and h.conn.reconnects == 1
+
+
+# ---- the connection's history (health's connection_history) -----------------------------------------------------
+
+def _history(h: Harness) -> list[tuple[str, bool, int | None]]:
+    return [(t["state"], t["ib_reachable"], t["tws_code"]) for t in h.conn.history.report()]
+
+
+def test_the_history_records_connecting_connected_the_loss_and_the_reconnect(h: Harness) -> None:
+    h.connect()
+    h.event("closed")
+    h.advance(2)
+    h.event("handshake", 157)
+    h.event("ready", 1)
+    assert _history(h) == [("connecting", False, None), ("connected", True, None),
+                           ("disconnected", False, None), ("connecting", False, None), ("connected", True, None)]
+    assert h.conn.history.report()[2]["reason"] == "connection to TWS lost"
+
+
+def test_a_failed_attempt_is_recorded_with_what_tws_said_while_connecting(h: Harness) -> None:
+    h.conn.start()
+    h.event("error", -1, 326, "Unable to connect as the client id is already in use.")
+    h.event("closed")
+    last = h.conn.history.report()[-1]
+    assert (last["state"], last["tws_code"]) == ("disconnected", 326)
+    assert "client id" in last["reason"]
+
+
+def test_ib_unreachable_and_restored_are_transitions_of_a_live_connection(h: Harness) -> None:
+    h.connect()
+    h.event("error", -1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
+    h.event("error", -1, 2110, "Connectivity between TWS and server is broken.")  # still unreachable: no transition
+    h.event("error", -1, 1102, "Connectivity restored - data maintained.")
+    assert _history(h) == [("connecting", False, None), ("connected", True, None), ("connected", False, 1100),
+                           ("connected", True, 1102)]
+
+
+def test_disconnect_on_request_is_recorded_as_stopped_and_an_earlier_warning_is_not_its_reason(h: Harness) -> None:
+    h.connect()
+    h.event("error", -1, 10197, "No market data during competing live session")
+    h.conn.stop()
+    last = h.conn.history.report()[-1]
+    assert (last["state"], last["reason"], last["tws_code"]) == ("stopped", "disconnected on request", None)
+    assert len(h.conn.history.report()) == 3
