@@ -582,6 +582,26 @@ export interface components {
             /** @description for people */
             error: string;
         };
+        /** @description an event of GET /api/v1/bars/stream */
+        StreamEvent: {
+            /** @enum {unknown} */
+            event: "bar";
+            data: string;
+            /** @description the bar's time */
+            id: string;
+        } | {
+            /** @enum {unknown} */
+            event: "update" | "revision";
+            data: string;
+        } | {
+            /** @enum {unknown} */
+            event: "status";
+            data: string;
+        } | {
+            /** @enum {unknown} */
+            event: "error";
+            data: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1003,7 +1023,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description - `invalid_request`: a bad or unknown field (`fields` has a message per field), malformed JSON, or a body that cannot be framed */
