@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PY10 := $(VENV10)/bin/python
 SIM_PORT ?= 7497
 
-.PHONY: install install-prod assets system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes bench-history
+.PHONY: install install-prod assets node-client system-deps test test-ibapi9 test-ibapi10 lint sim demo run clean bench bench-quick bench-store bench-soak bench-worker-classes bench-history
 
 install: $(VENV)/.installed $(VENV10)/.installed assets
 
@@ -28,6 +28,15 @@ $(ASSETS)/node_modules/.installed: $(ASSETS)/package.json $(ASSETS)/package-lock
 	npm ci --prefix $(ASSETS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The TypeScript client (clients/node, tws-bridge-client): npm ci from its lock file, no scripts, then tsc into dist/.
+NODE_CLIENT := clients/node
+node-client: $(NODE_CLIENT)/node_modules/.installed
+	npm run --prefix $(NODE_CLIENT) --silent build
+$(NODE_CLIENT)/node_modules/.installed: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	@./tests/install_system_packages.sh /usr/bin/npm:npm
+	npm ci --prefix $(NODE_CLIENT) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -43,7 +52,7 @@ $(VENV10)/.installed: requirements-ibapi10.txt requirements-base.txt requirement
 
 test: install lint system-deps test-ibapi9 test-ibapi10
 
-test-ibapi9: $(VENV)/.installed assets system-deps
+test-ibapi9: $(VENV)/.installed assets system-deps node-client
 	$(PY) -m pytest tests -q --durations=20
 
 # With the 10.x client: the tests whose subject is talking to TWS through the client: the worker's TWS layer

@@ -1,0 +1,214 @@
+/**
+ * The bridge's wire shapes, as README's "HTTP API" documents them (request fields, bars, jobs, heads, health).
+ * src/spec-agreement.ts makes the build fail when these and the types generated from docs/openapi.json disagree.
+ */
+
+/** Bar sizes POST /api/v1/bars takes (`1M` is a month, `1m` a minute). */
+export type Period =
+  | "1s" | "5s" | "10s" | "15s" | "30s"
+  | "1m" | "2m" | "3m" | "5m" | "10m" | "15m" | "20m" | "30m"
+  | "1h" | "2h" | "3h" | "4h" | "8h"
+  | "1d" | "1w" | "1M";
+
+/** What TWS reports; for MIDPOINT, BID and ASK `volume`, `wap` and `count` are -1. AGGTRADES: crypto trades. */
+export type WhatToShow = "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+
+/** `rth`: regular trading hours only; `all`: with pre- and post-market. */
+export type Session = "rth" | "all";
+
+export type SecType = "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+
+/** The fields naming an instrument and its data: shared by bars, the stream and the head timestamp. */
+export interface ContractFields {
+  /** e.g. `AAPL`, `BRK B`; for CASH also IB's pair form `EUR.USD`. */
+  symbol: string;
+  /** Default `TRADES`. */
+  what?: WhatToShow;
+  /** Default `rth`. */
+  session?: Session;
+  /** Default `STK`. */
+  sec_type?: SecType;
+  /** Default `SMART`. */
+  exchange?: string;
+  /** Default `USD` (or the quote currency of a CASH pair). */
+  currency?: string;
+}
+
+/** The fields common to every POST /api/v1/bars body. */
+export interface BarRequestBase extends ContractFields {
+  period: Period;
+  /** `""` (the default) is now; `"20250126 10:30:00"` in the exchange's time zone; or ISO 8601 with an offset. */
+  end_datetime?: string;
+  /** `true`: the current, incomplete bar last, kept current by a live subscription (needs `end_datetime` now). */
+  include_forming?: boolean;
+  /** Bars per answer, 1-50,000 (default 50,000); a longer answer comes in pages. */
+  limit?: number;
+  /** The `next_page_token` of the previous page, sent with the same request. */
+  page_token?: string;
+}
+
+/** A range by its length: IB's `N S|D|W|M|Y` ending at `end_datetime`. */
+export interface DurationRange {
+  duration: string;
+  start_datetime?: never;
+}
+
+/** A range by its start (any length up to 50 years; long ones are fetched by a job). */
+export interface StartRange {
+  start_datetime: string;
+  duration?: never;
+}
+
+/** The body of POST /api/v1/bars: exactly one of `duration` and `start_datetime`. */
+export type BarRequest = BarRequestBase & (DurationRange | StartRange);
+
+/** One bar. `date` is the exchange's local time (`yyyymmdd HH:MM:SS`, `yyyymmdd` for daily and larger), `time` the
+ *  epoch seconds of its start, `datetime` ISO 8601 with the exchange's offset (the date for daily and larger). */
+export interface Bar {
+  date: string;
+  time: number;
+  datetime: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  wap: number;
+  count: number;
+}
+
+/** TWS's message when a range has no data (162 "HMDS query returned no data"): with an empty answer. */
+export interface Notice {
+  tws_code: number;
+  message: string;
+}
+
+/** A 200 answer of POST /api/v1/bars. */
+export interface BarsAnswer {
+  success: true;
+  symbol: string;
+  period: Period;
+  count: number;
+  bars: Bar[];
+  /** `null` on the whole answer or its last page; else send it back as `page_token`. */
+  next_page_token: string | null;
+  error: null;
+  /** Only with zero bars: why TWS had none. */
+  notice?: Notice;
+}
+
+export type JobState = "pending" | "running" | "done" | "failed" | "cancelled";
+
+/** A history job (a long range fetched within IB's pacing rules). */
+export interface Job {
+  /** 32 lowercase hex digits. */
+  id: string;
+  state: JobState;
+  /** IB requests (windows) fetched, and in all. */
+  done: number;
+  total: number;
+  bars_so_far: number;
+  eta_seconds: number | null;
+  error: { code: ErrorCode; message: string } | null;
+}
+
+/** The 202 answer of POST /api/v1/bars whose range a job fetches. */
+export interface JobPendingAnswer {
+  success: true;
+  status: "pending";
+  job: Job;
+}
+
+/** GET and DELETE /api/v1/jobs/{id}. */
+export interface JobAnswer {
+  success: true;
+  job: Job;
+}
+
+/** The query of GET /api/v1/contracts/{symbol}/head. */
+export type HeadRequest = ContractFields;
+
+export interface HeadAnswer {
+  success: true;
+  symbol: string;
+  what: WhatToShow;
+  session: Session;
+  /** The earliest bar TWS has: its epoch seconds and exchange-local date. */
+  head: { time: number; date: string };
+}
+
+export type ConnectionState = "connected" | "connecting" | "disconnected" | "stopped";
+
+/** The TWS worker's own report in GET /api/v1/health (more keys than these: pacing, cache, store, ...). */
+export interface WorkerHealth {
+  connected: boolean;
+  state: ConnectionState;
+  /** false between 1100/2110 and 1101/1102 */
+  ib_reachable?: boolean;
+  client_id?: number;
+  server_version?: number | null;
+  last_error?: { tws_code: number; message: string; time: number } | null;
+  reconnect_attempts?: number;
+  reconnects?: number;
+  /** IB's data farms and their state (ok, broken, inactive). */
+  farms?: Record<string, string>;
+  worker_pid?: number;
+  worker_uptime_seconds?: number;
+  [key: string]: unknown;
+}
+
+/** The answering HTTP worker's own figures in GET /api/v1/health. */
+export interface HttpWorkerHealth {
+  waiting_requests: number;
+  max_waiting_requests: number;
+  answer_cache?: Record<string, unknown>;
+  forming_answers?: Record<string, unknown>;
+  stream_clients?: number;
+  [key: string]: unknown;
+}
+
+/** GET /api/v1/health (200): `degraded` when TWS is not connected (`worker.last_error` says why). A worker that does
+ *  not answer is a 503 (UnavailableError, code worker_unavailable). */
+export interface Health {
+  status: "ok" | "degraded";
+  connected: boolean;
+  tws_host: string;
+  tws_port: number;
+  uptime_seconds: number;
+  version: string;
+  http_worker_pid: number;
+  http_worker: HttpWorkerHealth;
+  worker: WorkerHealth;
+  [key: string]: unknown;
+}
+
+/** POST /api/v1/connect and /disconnect. */
+export interface ControlAnswer {
+  success: true;
+  connected: boolean;
+  /** `stopped` after disconnect (no automatic reconnect until connect), `connecting` after connect. */
+  state: ConnectionState | null;
+}
+
+/** Every failure's body: `code` is stable; `tws_code` when a TWS error caused it; `fields` a message per field. */
+export interface ErrorBody {
+  success: false;
+  error: string;
+  code: ErrorCode;
+  tws_code?: number;
+  fields?: Record<string, string>;
+  /** The request's symbol and period, once they were valid. */
+  symbol?: string;
+  period?: Period;
+  bars: unknown[];
+  count: 0;
+}
+
+/** The bridge's stable error codes (README "Errors"; shared/errors.py ErrorCode). */
+export type ErrorCode =
+  | "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "payload_too_large"
+  | "unsupported_media_type" | "uri_too_long" | "expectation_failed" | "headers_too_large" | "not_implemented"
+  | "request_timeout" | "symbol_not_found" | "ambiguous_symbol" | "pacing_limited" | "market_data_not_subscribed"
+  | "tws_rejected" | "tws_error" | "tws_unavailable" | "tws_timeout" | "tws_undecodable" | "no_data"
+  | "subscriptions_exhausted" | "resume_unavailable" | "job_not_found" | "invalid_page_token" | "worker_unavailable"
+  | "overloaded" | "assets_missing" | "internal_error";
