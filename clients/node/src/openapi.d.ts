@@ -181,7 +181,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (text exposition format) */
+        /** Prometheus metrics (text exposition format 0.0.4); never needs the token, like health */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -2176,20 +2176,6 @@ export interface operations {
                     "application/json": {
                         /** @enum {unknown} */
                         code?: "invalid_request";
-                    } & components["schemas"]["Error"];
-                };
-            };
-            /** @description - `unauthorized`: BRIDGE_API_TOKEN is set and `Authorization: Bearer <token>` is missing or wrong */
-            401: {
-                headers: {
-                    /** @description `Bearer realm="tws-bridge"` */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @enum {unknown} */
-                        code?: "unauthorized";
                     } & components["schemas"]["Error"];
                 };
             };
