@@ -123,6 +123,11 @@ Try:
   curl -s -X POST $URL/bars -H 'Content-Type: application/json' -d '$FORMING_BODY'
 The last one ends with the forming bar; run it again a few seconds later and watch it change.
 
+In a browser:
+  http://127.0.0.1:$PORT/        the status page: connection, pacing, subscriptions, jobs, a live chart
+  http://127.0.0.1:$PORT/docs    the API (OpenAPI, Swagger UI)
+  http://127.0.0.1:$PORT/metrics Prometheus metrics
+
 TXT
 "$PY" - "$URL" "$BARS_BODY" "$FORMING_BODY" <<'PYEOF'
 import json, sys, time, urllib.request

@@ -90,6 +90,13 @@ def test_the_ipc_sockets_are_in_the_units_runtime_directory_owned_by_a_dedicated
     assert d["User"] == d["Group"] == ["tws-bridge"] and "DynamicUser" not in d
 
 
+def test_the_http_sides_metrics_files_are_in_its_runtime_directory() -> None:
+    d = directives(next(u for u in UNITS if u.name == "tws-bridge.service"))
+    env = dict(item.split("=", 1) for item in d["Environment"])
+    # ProtectSystem=strict: the one writable place of its own that is not kept across reboots
+    assert env["BRIDGE_METRICS_DIR"] == "/run/tws-bridge/metrics"
+
+
 def test_both_units_run_in_the_same_sandbox_but_for_the_workers_ip_allow_list() -> None:
     worker, http = UNITS
     assert sandbox_lines(worker) == sandbox_lines(http)

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,3 +172,14 @@ def test_the_demo_prints_curls_that_work_and_a_forming_bar_that_moves(demo: Demo
                if line.startswith(("The forming 1-min bar now:", "and a few seconds later:"))]
     assert len(forming) == 2 and forming[0]["time"] == forming[1]["time"], demo.output
     assert forming[0] != forming[1], "the forming bar the demo printed twice did not change"
+
+
+def test_the_demo_prints_the_pages_and_they_answer(demo: Demo) -> None:
+    pages = [m.group(0) for line in demo.output for m in [re.search(r"http://127\.0\.0\.1:\d+/\S*", line)]
+             if m and "/api/" not in m.group(0)]
+    assert {urllib.parse.urlsplit(url).path for url in pages} == {"/", "/docs", "/metrics"}, demo.output
+    for url in pages:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert answer.status == 200
+            kind = answer.headers["Content-Type"]
+            assert kind.startswith("text/html" if not url.endswith("/metrics") else "text/plain"), (url, kind)
