@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from shared.bars import BarRequest
+from shared.bars import MAX_LIMIT, BarRequest
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 from shared.ib_limits import LONGEST_DURATION, duration_allowed, duration_seconds
 from shared.protocol import BarsJson
@@ -199,8 +199,10 @@ class HistoryDesk:
         return Range(series_of(request, contract), span, complete, span.end > complete)
 
     def _one_window(self, request: BarRequest) -> bool:
-        """A request TWS can answer in one reqHistoricalData, as the bridge sent them before the store."""
-        return (not request.start_datetime and not request.page_token
+        """A request TWS can answer in one reqHistoricalData, as the bridge sent them before the store. Not with a
+        `limit` below the largest: TWS's answer is not cut into pages; the store's reads are (one window's answer never
+        reaches MAX_LIMIT bars: IB's longest windows hold at most ~17,000)."""
+        return (not request.start_datetime and not request.page_token and request.limit == MAX_LIMIT
                 and duration_allowed(request.bar_size, request.duration))
 
     def _tail(self, request: BarRequest, rng: Range, missing: list[Span]) -> tuple[list[Span], Window | None]:

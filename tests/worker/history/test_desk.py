@@ -150,3 +150,19 @@ def test_pages_cover_the_range_once_with_one_end(store: MemoryStore) -> None:
             break
         page = ask(desk, **week, page_token=page["next_page_token"])
     assert [b["time"] for b in seen] == sorted({b["time"] for b in seen}) and len(seen) == 5 * 390
+
+
+def test_a_limit_cuts_a_request_inside_one_window_into_pages_too(store: MemoryStore) -> None:
+    upstream = FakeUpstream()
+    desk, _ = make_desk(store, upstream)
+    day = {"duration": "1 D", "end_datetime": "20250131 16:00:00", "limit": 100}
+    seen: list[dict[str, Any]] = []
+    page = ask(desk, **day)
+    while True:
+        assert page["count"] <= 100
+        seen += bars_of(page)
+        if page["next_page_token"] is None:
+            break
+        page = ask(desk, **day, page_token=page["next_page_token"])
+    assert len(seen) == 390 and [b["time"] for b in seen] == sorted({b["time"] for b in seen})
+    assert len(upstream.asked) == 1, "the pages after the first come from the store"
