@@ -20,6 +20,7 @@ from marshmallow.validate import OneOf
 
 from app.streams.request import StreamRequest
 from shared.bars import (
+    BAR_SECONDS,
     CODE_RE,
     DURATION_RE,
     MAX_LIMIT,
@@ -34,7 +35,7 @@ from shared.bars import (
     parse_end_datetime,
 )
 from shared.history import HeadRequest
-from shared.streams import MAX_BACKFILL, series_request
+from shared.streams import LIVE_MIN_BAR_SECONDS, MAX_BACKFILL, series_request
 
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 DIGITS_RE = re.compile(r"^[0-9]{1,12}\Z", re.ASCII)
@@ -253,6 +254,12 @@ class BarsStreamQuerySchema(SeriesFieldsSchema):
     Query values are text: `backfill` and `last_event_id` are checked as ASCII digits before they become numbers
     (int() would read other scripts' digits and surrounding spaces)."""
 
+    # the same check as for POST /bars, then the live series' own (bars of 5 secs or more, with its message); the spec
+    # lists only the periods a stream takes
+    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"),
+                     metadata=_doc("the bar size (5 seconds or more: IB streams no 1-second bars)",
+                                   enum=[p for p, size in PERIODS.items()
+                                         if BAR_SECONDS[size] >= LIVE_MIN_BAR_SECONDS]))
     backfill = _string(load_default="0", validate=_digits(0, MAX_BACKFILL, "must be a whole number of bars from 0 "
                                                           f"to {MAX_BACKFILL}"), metadata=_doc(
         "completed bars to send first", type="integer", minimum=0, maximum=MAX_BACKFILL, default=0))

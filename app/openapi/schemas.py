@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, fields
 from marshmallow.validate import OneOf, Range
 
-from shared.bars import PERIODS
+from shared.bars import PERIODS, WHAT_TO_SHOW
 from shared.errors import ErrorCode
 from shared.history import JOB_STATES
 
@@ -125,7 +125,7 @@ class HeadAnswerSchema(Schema):
 
     success = _const(True, "always true in a 200")
     symbol = _str("the symbol as sent to TWS (IB's case)")
-    what = _str("the data, as sent to TWS")
+    what = _str("the data, as sent to TWS", validate=OneOf(WHAT_TO_SHOW))
     session = _str("rth or all", validate=OneOf(["rth", "all"]))
     head = fields.Nested(HeadSchema, required=True)
 

@@ -380,8 +380,11 @@ export interface components {
             success: true;
             /** @description the symbol as sent to TWS (IB's case) */
             symbol: string;
-            /** @description the data, as sent to TWS */
-            what: string;
+            /**
+             * @description the data, as sent to TWS
+             * @enum {string}
+             */
+            what: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
             /**
              * @description rth or all
              * @enum {string}
@@ -1001,8 +1004,8 @@ export interface operations {
                 exchange?: string;
                 /** @description default USD; 1-16 letters, digits or '.' */
                 currency?: string | null;
-                /** @description the bar size */
-                period: "1s" | "5s" | "10s" | "15s" | "30s" | "1m" | "2m" | "3m" | "5m" | "10m" | "15m" | "20m" | "30m" | "1h" | "2h" | "3h" | "4h" | "8h" | "1d" | "1w" | "1M";
+                /** @description the bar size (5 seconds or more: IB streams no 1-second bars) */
+                period: "5s" | "10s" | "15s" | "30s" | "1m" | "2m" | "3m" | "5m" | "10m" | "15m" | "20m" | "30m" | "1h" | "2h" | "3h" | "4h" | "8h" | "1d" | "1w" | "1M";
                 /** @description completed bars to send first */
                 backfill?: number;
                 /** @description resume after this bar event's id (the Last-Event-ID header wins) */
