@@ -73,6 +73,15 @@ def test_the_status_page_and_its_files_pass_through_never_nginxs_welcome_page(ng
     assert script.status == 200 and "javascript" in script.headers["content-type"], script
 
 
+def test_metrics_pass_through_for_a_scraper_on_this_host_only(nginx):
+    scrape = exchange(nginx.port, request("GET", "/metrics"))
+    assert scrape.status == 200 and scrape.headers["content-type"].startswith("text/plain"), scrape
+    assert b"tws_bridge_worker_up 1" in scrape.body
+    with RawConnection(nginx.port, source="127.0.0.2") as conn:  # another address (of loopback, as tests must be)
+        refused = conn.exchange(request("GET", "/metrics"))
+    assert_json_error(refused, 403, "forbidden")
+
+
 def test_a_request_nginx_passes_but_gunicorn_cannot_parse_is_the_bridges_json(nginx):
     # nginx adds X-Forwarded-Proto http to the client's X-Forwarded-Ssl on: gunicorn sees contradictory schemes
     answer = exchange(nginx.port, request("GET", "/api/v1/health", {"X-Forwarded-Ssl": "on"}))

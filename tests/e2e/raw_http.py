@@ -21,10 +21,12 @@ class RawAnswer:
 
 
 class RawConnection:
-    """One TCP connection to 127.0.0.1:`port`; every read has a deadline."""
+    """One TCP connection to 127.0.0.1:`port` (from `source`, another loopback address, when given); every read has a
+    deadline."""
 
-    def __init__(self, port: int, timeout: float = 15.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 15.0, source: str | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.timeout = timeout
         self._buffer = b""
 
