@@ -41,7 +41,7 @@ Every failure has the same JSON shape (`Error`): `success: false`, a human `erro
 `tws_code` when a TWS error caused it; never an HTML page, never a traceback. `Retry-After` (seconds) comes with
 429 and 503 answers that know when to retry, and with jobs that are not finished.
 
-With `BRIDGE_API_TOKEN` set, every endpoint but health, this spec and the docs page needs
+With `BRIDGE_API_TOKEN` set, every endpoint but health, /metrics, this spec and the pages (/, /docs) needs
 `Authorization: Bearer <token>`."""
 STREAM = """Server-Sent Events, one series: `retry: 3000` first, then events, and a `: heartbeat` comment every 15 s.
 Each event is `event: <type>` and one `data:` line of JSON (`id:` too for `bar`):
