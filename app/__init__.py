@@ -19,6 +19,7 @@ from app.request_body import read_body
 from app.state import EXTENSION, VERSION, BridgeState, bridge_state
 from app.status_page import status_page
 from app.streams.blueprint import streams
+from app.url_converters import SymbolPathConverter
 from app.worker_client import WorkerClient
 from shared.config import BridgeConfig, load_config
 
@@ -37,6 +38,7 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     # "//api/v1//bars" is no route (JSON 404), not werkzeug's HTML 308 redirect to the merged path
     app.url_map.merge_slashes = False
+    app.url_map.converters["symbol_path"] = SymbolPathConverter
     app.extensions[EXTENSION] = BridgeState(config, worker or WorkerClient.from_config(config),
                                             AnswerCache(int(config.http_cache_mb * 1024 * 1024)))
     # CORS for everything under /api/ but the control endpoints, which never answer a browser (app/control_access.py)

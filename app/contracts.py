@@ -26,7 +26,7 @@ contracts.before_request(authenticate)
 _schema = HeadQuerySchema()
 
 
-@contracts.get("/contracts/<path:symbol>/head")  # path: symbols such as "BF/B" hold a slash
+@contracts.get("/contracts/<symbol_path:symbol>/head")  # symbols such as "BF/B" hold a slash (app/url_converters.py)
 def head(symbol: str) -> Response:
     query = query_fields()
     if "symbol" in query:

@@ -92,14 +92,13 @@ class TestRefused:
 
     @pytest.mark.parametrize("path", ["/api/v1/contracts/AA%00PL/head", "/api/v1/contracts/AA,PL/head",
                                       "/api/v1/contracts/-AAPL/head", "/api/v1/contracts/%C5%BFpy/head",
-                                      "/api/v1/contracts/" + "A" * 25 + "/head", "/api/v1/contracts/AAPL%0D/head"])
+                                      "/api/v1/contracts/" + "A" * 25 + "/head", "/api/v1/contracts/AAPL%0D/head",
+                                      # a newline too: a 400 naming the symbol, as the spec says, not "no such
+                                      # endpoint" (werkzeug's path converter stopped at it)
+                                      "/api/v1/contracts/AA%0APL/head", "/api/v1/contracts/7%0Ar%3B%C3%82/head"])
     def test_a_symbol_that_must_never_reach_tws(self, client: FlaskClient, stub: WorkerStub, path: str) -> None:
         body = assert_refused(get(client, path), stub, "symbol")
         assert "symbol" not in body
-
-    def test_a_newline_in_the_path_matches_no_route(self, client: FlaskClient, stub: WorkerStub) -> None:
-        assert_json_error(get(client, "/api/v1/contracts/AA%0APL/head"), 404, "not_found")
-        assert stub.requests == []
 
     @pytest.mark.parametrize("name", ["period", "duration", "bar_size", "symbol", "backfill"])
     def test_fields_that_are_not_the_heads_are_refused(self, client: FlaskClient, stub: WorkerStub,

@@ -55,7 +55,7 @@ def test_the_spec_is_openapi_3_1_with_the_bearer_token_scheme(spec: dict[str, An
 
 
 def _spec_route(rule: str) -> str:
-    return re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "{}", rule)
+    return re.sub(r"<(?:[a-z_]+:)?[a-z_]+>", "{}", rule)
 
 
 def test_every_route_of_the_app_is_an_operation_of_the_spec_and_back(app: Flask, spec: dict[str, Any]) -> None:

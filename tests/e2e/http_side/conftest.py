@@ -12,8 +12,10 @@ from playwright.sync_api import Browser
 from tests.browser import headless_chromium
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """One headless Chromium for the session; each test opens its own context (tests/browser.py)."""
+    """One headless Chromium per module; each test opens its own page (tests/browser.py). Not for the session:
+    Playwright's sync API keeps an asyncio loop running while the browser is open, and later tests' asyncio.run
+    (ib_async in tests/sim) would fail with "This event loop is already running"."""
     with headless_chromium() as browser:
         yield browser
