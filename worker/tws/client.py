@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import socket
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,7 @@ log = logging.getLogger("tws.client")
 Number = int | float
 BarValues = tuple[str, float, float, float, float, Number, Number, int]
 MAX_SIZE = 2**63  # TWS's largest size field (a long); beyond it the value is no size
+UNSET_DOUBLE = sys.float_info.max  # 10.x's "no value" for a double (ibapi.const.UNSET_DOUBLE)
 UNSET_DECIMAL = Decimal(2**127 - 1)  # 10.x's "no value" (ibapi.const.UNSET_DECIMAL), e.g. a size TWS left empty
 
 
@@ -51,6 +53,13 @@ def tws_price(value: Any, name: str) -> float:
     if not math.isfinite(price):
         raise UnreadableValue(f"{name} {value!r} is not a finite number")
     return price
+
+
+def tws_optional_price(value: Any, name: str) -> float:
+    """A price field TWS may leave unset (10.x's UNSET_DOUBLE, the largest double; 9.81's 0.0): 0.0 then."""
+    if value is None or value == UNSET_DOUBLE:
+        return 0.0
+    return tws_price(value, name)
 
 
 def bar_values(bar: Any) -> BarValues:
@@ -134,7 +143,9 @@ class TwsClient(EWrapper, EClient):
             "con_id": int(c.conId), "symbol": c.symbol, "sec_type": c.secType, "exchange": c.exchange,
             "primary_exchange": c.primaryExchange, "currency": c.currency, "local_symbol": c.localSymbol,
             "trading_class": c.tradingClass, "last_trade_date": c.lastTradeDateOrContractMonth,
-            "multiplier": c.multiplier, "time_zone": contractDetails.timeZoneId,
+            "multiplier": str(c.multiplier or ""), "strike": tws_optional_price(c.strike, "strike"),
+            "right": str(c.right or ""), "min_tick": tws_optional_price(contractDetails.minTick, "minTick"),
+            "time_zone": contractDetails.timeZoneId,
             "long_name": contractDetails.longName, "trading_hours": str(contractDetails.tradingHours or ""),
             "liquid_hours": str(contractDetails.liquidHours or "")})
 
