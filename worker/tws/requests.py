@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from ibapi.contract import Contract
 
+from shared.contract_fields import live_problems
+
 
 class TwsRequest(Protocol):
     name: str
@@ -21,10 +23,9 @@ class TwsRequest(Protocol):
 
 # IB's rules for reqHistoricalData's contract and whatToShow (docs/tws-protocol.md): a continuous future refuses an
 # end date (error 10339 "Set historical data query end date/time to null for continuous future"), ADJUSTED_LAST needs
-# an empty end, and keepUpToDate takes only these series (plus crypto's AGGTRADES, the trades series of Paxos coins)
+# an empty end, and keepUpToDate takes only LIVE_WHAT_TO_SHOW, never for a CONTFUT (shared/contract_fields.py)
 NO_END_SEC_TYPES = frozenset({"CONTFUT"})
 NO_END_WHAT_TO_SHOW = frozenset({"ADJUSTED_LAST"})
-KEEP_UP_TO_DATE_WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK", "AGGTRADES"})
 
 
 def ends_only_now(sec_type: str, what_to_show: str) -> bool:
@@ -34,7 +35,7 @@ def ends_only_now(sec_type: str, what_to_show: str) -> bool:
 
 def can_stream(sec_type: str, what_to_show: str) -> bool:
     """Whether TWS takes keepUpToDate for this series: an end-less series can never be kept up to date."""
-    return what_to_show in KEEP_UP_TO_DATE_WHAT_TO_SHOW and sec_type not in NO_END_SEC_TYPES
+    return not live_problems(what_to_show, sec_type)
 
 
 def refusal(sec_type: str, what_to_show: str, end: str, keep_up_to_date: bool) -> str | None:

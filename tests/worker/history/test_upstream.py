@@ -143,8 +143,9 @@ def test_a_request_pacing_cannot_send_before_its_deadline_is_refused_with_429(h:
 
 def test_the_pacing_key_names_what_ibs_rules_look_at() -> None:
     key = pacing_key(replace(MINUTE, end_datetime="20250126 10:30:00"), AAPL)
-    assert key.group == (265598, "SMART", "TRADES")
+    assert key.group == (265598, "STK", "SMART", "TRADES")
     assert key.bar_seconds == 60 and key.weight == 1
+    assert pacing_key(replace(MINUTE, what_to_show="BID_ASK"), AAPL).weight == 2, "IB counts BID_ASK twice"
     assert key != pacing_key(MINUTE, AAPL)
     assert key.group == pacing_key(replace(MINUTE, bar_size="5 mins"), AAPL).group
     assert key.group != pacing_key(replace(MINUTE, what_to_show="MIDPOINT"), AAPL).group
