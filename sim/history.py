@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sim import data_kinds
 from sim import trading_calendar as cal
 from sim.bar_sizes import BarSize, Duration, parse_bar_size, parse_duration, validation_error
 from sim.datetimes import (
@@ -32,13 +33,12 @@ from sim.datetimes import (
 from sim.duration_limits import check_duration
 from sim.instruments import Instrument
 from sim.messages import Bar, HistoryQuery, SimError
-from sim.price_path import DAILY_SAMPLES, BarValues, PricePath
+from sim.price_path import DAILY_SAMPLES, BarValues
 
 KNOWN_WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
                       "OPTION_IMPLIED_VOLATILITY", "FEE_RATE", "SCHEDULE", "AGGTRADES")  # fmt: skip
 MAX_INTRADAY_BARS = 50_000  # a cap even when durations are lenient: "Time length exceed max." past it
 HMDS = "Historical Market Data Service error message:"
-_WHAT_NAMES = {"TRADES": "Trades", "AGGTRADES": "AggTrades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask"}
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,9 @@ class HistoryAnswer:
 def _check_what(inst: Instrument, what: str, size: BarSize) -> None:
     if what not in KNOWN_WHAT_TO_SHOW:
         raise validation_error("bO", f"Historical data query data type is invalid: '{what}'")
-    if what not in inst.what_to_show:
-        # TWS answers from HMDS, e.g. "No historical market data for EUR/CASH@FXSUBPIP Last 1d" for FX TRADES.
+    if not data_kinds.offers(inst, what):
         token = str(size.seconds) if size.intraday else {"day": "1d", "week": "1w", "month": "1m"}[size.unit]
-        venue = "FXSUBPIP" if inst.sec_type == "CASH" else inst.exchange
-        kind = "Last" if what == "TRADES" else _WHAT_NAMES.get(what, what)
-        raise SimError(162, f"{HMDS}No historical market data for {inst.symbol}/{inst.sec_type}@{venue} {kind} {token}")
+        raise data_kinds.refuse_missing(inst, what, token)
 
 
 def _check_subscribed(inst: Instrument) -> None:
@@ -71,7 +68,8 @@ def _check_subscribed(inst: Instrument) -> None:
 
 
 def _no_data(inst: Instrument, what: str) -> SimError:
-    return SimError(162, f"{HMDS}HMDS query returned no data: {inst.local_symbol}@{inst.exchange} {_WHAT_NAMES[what]}")
+    kind = data_kinds.KIND_NAMES.get(what, what)
+    return SimError(162, f"{HMDS}HMDS query returned no data: {inst.local_symbol}@{inst.exchange} {kind}")
 
 
 def _validate(inst: Instrument, q: HistoryQuery, lenient_durations: bool) -> tuple[BarSize, Duration]:
@@ -83,6 +81,7 @@ def _validate(inst: Instrument, q: HistoryQuery, lenient_durations: bool) -> tup
         raise validation_error("bQ", "End date not supported with live updates.")
     if q.keep_up_to_date and size.intraday and size.seconds < 5:
         raise validation_error("bQ", "Live updates are supported for bar sizes of 5 secs or more.")
+    data_kinds.check_query(q)
     _check_what(inst, q.what_to_show, size)
     if not lenient_durations:
         check_duration(size, duration)  # IB's documented table (sim.duration_limits)
@@ -180,7 +179,7 @@ class _Builder:
 
     def __init__(self, inst: Instrument, q: HistoryQuery, size: BarSize, now: float, legacy: bool) -> None:
         self.inst, self.q, self.size, self.now, self.legacy = inst, q, size, now, legacy
-        self.path = PricePath(inst, q.what_to_show)
+        self.path = data_kinds.series_for(inst, q.what_to_show, now)
         self.zone = inst.zone
 
     def intraday(self, start: int, end: int) -> Bar | None:
