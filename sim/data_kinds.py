@@ -20,14 +20,19 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sim import trading_calendar as cal
 from sim.bar_sizes import validation_error
+from sim.continuous_series import CONTFUT_END, CONTFUT_END_CODE, ContinuousSeries
 from sim.corporate_actions import Dividend, Split, known_actions
 from sim.instruments import Instrument
 from sim.messages import HistoryQuery, SimError
+from sim.option_series import OptionSeries
 from sim.price_path import DAILY_SAMPLES, INTRADAY_SAMPLES, BarValues, PricePath
+
+if TYPE_CHECKING:
+    from sim.instruments import Universe
 
 BID_ASK, ADJUSTED_LAST = "BID_ASK", "ADJUSTED_LAST"
 HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY = "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"
@@ -50,6 +55,8 @@ def offers(inst: Instrument, what: str) -> bool:
     """Whether TWS has the series `what` for this instrument."""
     if what in inst.what_to_show:
         return True
+    if inst.sec_type == "OPT":
+        return False  # an option's series are its TRADES and quotes (sim.option_series)
     if what == BID_ASK:
         return "BID" in inst.what_to_show and "ASK" in inst.what_to_show
     if what == ADJUSTED_LAST:
@@ -71,8 +78,31 @@ def check_query(q: HistoryQuery) -> None:
         raise validation_error("bQ", f"Live updates are not supported for {q.what_to_show}.")
 
 
-def series_for(inst: Instrument, what: str, now: float) -> Series:
-    """The bar source of `what` for `inst` at the clock's `now` (adjustments known by then)."""
+def check_instrument(inst: Instrument, q: HistoryQuery, now: float) -> None:
+    """The refusals that depend on the contract: CONTFUT with an end date/time (TWS's 10339) or live updates (321,
+    our choice of wording), and an expired option (IB keeps no history for them: 162 no data)."""
+    if inst.sec_type == "CONTFUT":
+        if q.end_datetime.strip():
+            raise SimError(CONTFUT_END_CODE, CONTFUT_END)
+        if q.keep_up_to_date:
+            raise validation_error("bQ", "Live updates are not supported for continuous futures.")
+    if inst.sec_type == "OPT" and inst.last_date is not None and inst.last_date < cal.local_date(now):
+        kind = KIND_NAMES.get(q.what_to_show, q.what_to_show)
+        raise SimError(162, f"Historical Market Data Service error message:HMDS query returned no data: "
+                            f"{inst.local_symbol}@{inst.exchange} {kind}")  # fmt: skip
+
+
+def series_for(inst: Instrument, what: str, now: float, universe: Universe | None = None) -> Series:
+    """The bar source of `what` for `inst` at the clock's `now` (adjustments known by then). A continuous future
+    and an option need the universe (the futures family, the underlying)."""
+    if inst.sec_type == "CONTFUT":
+        assert universe is not None, "a continuous future's bars come from its family's contracts"
+        family = universe.future_family(inst.symbol)
+        return ContinuousSeries(family, inst.calendar, lambda front: series_for(front, what, now, universe))
+    if inst.sec_type == "OPT":
+        underlying = universe.by_con_id(inst.under_con_id) if universe is not None else None
+        assert underlying is not None, "an option's bars come from its underlying's path"
+        return OptionSeries(inst, underlying, what)
     if what == BID_ASK:
         return BidAskSeries(inst)
     if what == ADJUSTED_LAST:

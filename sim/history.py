@@ -31,7 +31,7 @@ from sim.datetimes import (
     parse_end_datetime,
 )
 from sim.duration_limits import check_duration
-from sim.instruments import Instrument
+from sim.instruments import Instrument, Universe
 from sim.messages import Bar, HistoryQuery, SimError
 from sim.price_path import DAILY_SAMPLES, BarValues
 
@@ -177,9 +177,10 @@ def _group_days(inst: Instrument, key: tuple[int, int], unit: str) -> list[date]
 class _Builder:
     """Bars of one request: one PricePath (memo tables) shared by all its bars."""
 
-    def __init__(self, inst: Instrument, q: HistoryQuery, size: BarSize, now: float, legacy: bool) -> None:
+    def __init__(self, inst: Instrument, q: HistoryQuery, size: BarSize, now: float, legacy: bool,
+                 universe: Universe | None) -> None:
         self.inst, self.q, self.size, self.now, self.legacy = inst, q, size, now, legacy
-        self.path = data_kinds.series_for(inst, q.what_to_show, now)
+        self.path = data_kinds.series_for(inst, q.what_to_show, now, universe)
         self.zone = inst.zone
 
     def intraday(self, start: int, end: int) -> Bar | None:
@@ -212,16 +213,18 @@ class _Builder:
 
 
 def build_history(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
-                  lenient_durations: bool = False) -> HistoryAnswer:
+                  lenient_durations: bool = False, universe: Universe | None = None) -> HistoryAnswer:
     """The bars (and warnings) TWS would send for reqHistoricalData at time `now`; SimError for refusals.
-    `lenient_durations` serves durations past IB's table (up to MAX_INTRADAY_BARS intraday bars)."""
+    `lenient_durations` serves durations past IB's table (up to MAX_INTRADAY_BARS intraday bars). `universe`: where
+    a continuous future's contracts and an option's underlying are found."""
     size, duration = _validate(instrument, query, lenient_durations)
     parsed = parse_end_datetime(query.end_datetime, instrument.time_zone, now)
     _check_subscribed(instrument)
+    data_kinds.check_instrument(instrument, query, now)
     end = now if parsed.epoch is None else min(parsed.epoch, now)
     notices = [(2174, WARNING_2174)] if parsed.zone_missing else []
     sessions, window_start = _window_sessions(instrument, query.use_rth, end, duration)
-    builder = _Builder(instrument, query, size, now, legacy_dates)
+    builder = _Builder(instrument, query, size, now, legacy_dates, universe)
     bars: list[Bar] = []
     if size.intraday:
         for s in sessions:
@@ -238,17 +241,18 @@ def build_history(instrument: Instrument, query: HistoryQuery, now: float, legac
     return HistoryAnswer(bars, start_str, format_range_time(end, zone, name, legacy_dates), notices)
 
 
-def forming_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False) -> Bar:
+def forming_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
+                universe: Universe | None = None) -> Bar:
     """The bar a keepUpToDate historicalDataUpdate carries at `now`: the bar containing now (as of now), or when
     the market is closed the last bar of the last session (TWS keeps repeating it)."""
-    return live_bar(instrument, query, now, legacy_dates)[1]
+    return live_bar(instrument, query, now, legacy_dates, universe)[1]
 
 
-def live_bar(instrument: Instrument, query: HistoryQuery, now: float,
-             legacy_dates: bool = False) -> tuple[int, Bar]:
+def live_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
+             universe: Universe | None = None) -> tuple[int, Bar]:
     """(its start in epoch seconds, the bar) of `forming_bar`."""
     size = parse_bar_size(query.bar_size)
-    builder = _Builder(instrument, query, size, now, legacy_dates)
+    builder = _Builder(instrument, query, size, now, legacy_dates, universe)
     kind, rth = instrument.calendar, query.use_rth
     session = cal.last_session_started(kind, rth, now)
     while session is not None and not _in_data(instrument, session.day):
@@ -268,10 +272,11 @@ def live_bar(instrument: Instrument, query: HistoryQuery, now: float,
     return a, bar
 
 
-def bar_as_of(instrument: Instrument, query: HistoryQuery, start: int, now: float, legacy_dates: bool = False) -> Bar:
+def bar_as_of(instrument: Instrument, query: HistoryQuery, start: int, now: float, legacy_dates: bool = False,
+              universe: Universe | None = None) -> Bar:
     """The bar `live_bar` reported as starting at `start`, as known at `now`: its final values once it has ended."""
     size = parse_bar_size(query.bar_size)
-    builder = _Builder(instrument, query, size, now, legacy_dates)
+    builder = _Builder(instrument, query, size, now, legacy_dates, universe)
     session = cal.session_at(instrument.calendar, query.use_rth, start)
     assert session is not None, "a bar live_bar reported starts inside a session"
     if not size.intraday:

@@ -151,7 +151,7 @@ class PricePath:
             return BarValues(o, hi, lo, c, -1, -1.0, -1)  # TWS: no size for quote series
         if self.inst.sec_type in ("IND", "CASH"):
             return BarValues(o, hi, lo, c, 0, round(mean, 8), 0)  # an index has no traded volume
-        volume, count = self._size(start, end, nominal, asof)
+        volume, count = self.size(start, end, nominal, asof)
         return BarValues(o, hi, lo, c, volume, round(mean, 8), count)
 
     def sampled_mids(self, start: int, end: int, nominal: int, asof: float,
@@ -173,8 +173,7 @@ class PricePath:
         c0 = self._coarse_at(start, step, nominal, coarse)
         c1 = self._coarse_at(end, step, nominal, coarse)
         slope = (c1 - c0) / length
-        times = list(range(start, end, step))
-        times.append(end)
+        times = sample_times(start, end, samples)
         lattice, lattice_value = self._lattice, self._lattice_value
         log_base, exp, tanh = self.log_base, math.exp, math.tanh
         mids: list[float] = []
@@ -203,7 +202,7 @@ class PricePath:
             v = self._coarse[key] = self._sum(t, coarse)
         return v
 
-    def _size(self, start: int, end: int, nominal: int, asof: float) -> tuple[int | Decimal, int]:
+    def size(self, start: int, end: int, nominal: int, asof: float) -> tuple[int | Decimal, int]:
         """Volume and trade count of the bar, as the share of the full bar's amounts elapsed at `asof`."""
         length = end - start
         h = _mix(self._size_salt ^ (start * 64 + nominal % 64))
@@ -240,6 +239,12 @@ class PricePath:
             return _EXTENDED_VOLUME_SHARE
         m_open, m_close = (s - _RTH_OPEN_S) / 1800.0, (_RTH_CLOSE_S - s) / 1800.0
         return 0.6 + 1.2 * math.exp(-m_open) + 1.0 * math.exp(-m_close)
+
+
+def sample_times(start: int, end: int, samples: int = INTRADAY_SAMPLES) -> list[int]:
+    """The sampling grid of the bar [start, end]: every ceil(length / samples) seconds from its start, and its end."""
+    step = max(1, -(-(end - start) // samples))
+    return [*range(start, end, step), end]
 
 
 def _new_york_offset(t: int) -> int:
