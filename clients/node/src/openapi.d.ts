@@ -224,26 +224,17 @@ export interface components {
             message: string;
         };
         BarsRequest: {
-            /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD) */
-            symbol: string;
             /**
-             * @description the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto
-             * @default TRADES
-             * @enum {string}
+             * @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless con_id names the contract
+             * @default
              */
-            what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+            symbol?: string;
             /**
-             * @description rth: regular trading hours only; all: with pre/post market
-             * @default rth
-             * @enum {string}
-             */
-            session?: "rth" | "all";
-            /**
-             * @description IB's security type (any ASCII letter case)
+             * @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no stream
              * @default STK
              * @enum {string}
              */
-            sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+            sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
             /**
              * @description 1-16 letters, digits or '.'
              * @default SMART
@@ -254,6 +245,64 @@ export interface components {
              * @default null
              */
             currency?: string | null;
+            /**
+             * @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given
+             * @default 0
+             */
+            con_id?: number;
+            /**
+             * @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry
+             * @default
+             */
+            last_trade_date?: string;
+            /**
+             * @description an option's strike; 0 = not given
+             * @default 0
+             */
+            strike?: number;
+            /**
+             * @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given
+             * @default
+             * @enum {string}
+             */
+            right?: "" | "C" | "P" | "CALL" | "PUT";
+            /**
+             * @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given
+             * @default
+             */
+            multiplier?: string;
+            /**
+             * @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.'
+             * @default
+             */
+            primary_exchange?: string;
+            /**
+             * @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract
+             * @default
+             */
+            local_symbol?: string;
+            /**
+             * @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.'
+             * @default
+             */
+            trading_class?: string;
+            /**
+             * @description true: expired futures and options too (IB has no history for expired options)
+             * @default false
+             */
+            include_expired?: boolean;
+            /**
+             * @description the data (any ASCII letter case); for MIDPOINT, BID, ASK, BID_ASK TWS reports no trades: volume, wap, count are -1; BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask; ADJUSTED_LAST: split- and dividend-adjusted trades, only up to now (no end_datetime); HISTORICAL_VOLATILITY and OPTION_IMPLIED_VOLATILITY: the values as prices; AGGTRADES is IB's trades series for crypto; include_forming and streams only for TRADES, MIDPOINT, BID, ASK, AGGTRADES
+             * @default TRADES
+             * @enum {string}
+             */
+            what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
+            /**
+             * @description rth: regular trading hours only; all: with pre/post market
+             * @default rth
+             * @enum {string}
+             */
+            session?: "rth" | "all";
             /**
              * @description the bar size
              * @enum {string}
@@ -270,12 +319,12 @@ export interface components {
              */
             start_datetime?: string;
             /**
-             * @description true: the forming bar too, current, last (end_datetime now, a duration within IB's longest for the period)
+             * @description true: the forming bar too, current, last (end_datetime now, a duration within IB's longest for the period; only for TRADES, MIDPOINT, BID, ASK, AGGTRADES, not for CONTFUT)
              * @default false
              */
             include_forming?: boolean;
             /**
-             * @description '' = now; 'yyyymmdd HH:MM:SS' in the exchange's time zone; 'yyyymmdd-HH:MM:SS' in UTC; or ISO 8601 with an offset
+             * @description '' = now; 'yyyymmdd HH:MM:SS' in the exchange's time zone; 'yyyymmdd-HH:MM:SS' in UTC; or ISO 8601 with an offset; must be '' with ADJUSTED_LAST (IB adjusts only up to now)
              * @default
              */
             end_datetime?: string;
@@ -384,7 +433,7 @@ export interface components {
              * @description the data, as sent to TWS
              * @enum {string}
              */
-            what: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+            what: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
             /**
              * @description rth or all
              * @enum {string}
@@ -992,18 +1041,36 @@ export interface operations {
     streamBars: {
         parameters: {
             query: {
-                /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD) */
-                symbol: string;
-                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
-                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
-                /** @description rth: regular trading hours only; all: with pre/post market */
-                session?: "rth" | "all";
-                /** @description IB's security type (any ASCII letter case) */
-                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+                /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless con_id names the contract */
+                symbol?: string;
+                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; no CONTFUT (TWS keeps no continuous future up to date) */
+                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "OPT" | "FOP" | "CRYPTO";
                 /** @description 1-16 letters, digits or '.' */
                 exchange?: string;
                 /** @description default USD; 1-16 letters, digits or '.' */
                 currency?: string | null;
+                /** @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given */
+                con_id?: number;
+                /** @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry */
+                last_trade_date?: string;
+                /** @description an option's strike, a decimal such as 230 or 232.5; 0 = not given */
+                strike?: number;
+                /** @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given */
+                right?: "" | "C" | "P" | "CALL" | "PUT";
+                /** @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given */
+                multiplier?: string;
+                /** @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.' */
+                primary_exchange?: string;
+                /** @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract */
+                local_symbol?: string;
+                /** @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.' */
+                trading_class?: string;
+                /** @description true: expired futures and options too (IB has no history for expired options) */
+                include_expired?: boolean;
+                /** @description the data (any ASCII letter case): only the kinds IB keeps up to date; for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
+                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+                /** @description rth: regular trading hours only; all: with pre/post market */
+                session?: "rth" | "all";
                 /** @description the bar size (5 seconds or more: IB streams no 1-second bars) */
                 period: "5s" | "10s" | "15s" | "30s" | "1m" | "2m" | "3m" | "5m" | "10m" | "15m" | "20m" | "30m" | "1h" | "2h" | "3h" | "4h" | "8h" | "1d" | "1w" | "1M";
                 /** @description completed bars to send first */
@@ -1470,16 +1537,34 @@ export interface operations {
     getHead: {
         parameters: {
             query?: {
-                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
-                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
-                /** @description rth: regular trading hours only; all: with pre/post market */
-                session?: "rth" | "all";
-                /** @description IB's security type (any ASCII letter case) */
-                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no stream */
+                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
                 /** @description 1-16 letters, digits or '.' */
                 exchange?: string;
                 /** @description default USD; 1-16 letters, digits or '.' */
                 currency?: string | null;
+                /** @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given */
+                con_id?: number;
+                /** @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry */
+                last_trade_date?: string;
+                /** @description an option's strike, a decimal such as 230 or 232.5; 0 = not given */
+                strike?: number;
+                /** @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given */
+                right?: "" | "C" | "P" | "CALL" | "PUT";
+                /** @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given */
+                multiplier?: string;
+                /** @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.' */
+                primary_exchange?: string;
+                /** @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract */
+                local_symbol?: string;
+                /** @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.' */
+                trading_class?: string;
+                /** @description true: expired futures and options too (IB has no history for expired options) */
+                include_expired?: boolean;
+                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK, BID_ASK TWS reports no trades: volume, wap, count are -1; BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask; ADJUSTED_LAST: split- and dividend-adjusted trades, only up to now (no end_datetime); HISTORICAL_VOLATILITY and OPTION_IMPLIED_VOLATILITY: the values as prices; AGGTRADES is IB's trades series for crypto; include_forming and streams only for TRADES, MIDPOINT, BID, ASK, AGGTRADES */
+                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
+                /** @description rth: regular trading hours only; all: with pre/post market */
+                session?: "rth" | "all";
             };
             header?: never;
             path: {
