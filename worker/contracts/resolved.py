@@ -48,9 +48,11 @@ class ResolvedContract:
     def to_ibapi(self, exchange: str) -> Contract:
         """The contract of a historical or head-timestamp request: conId and exchange identify it to TWS; the other
         fields are those TWS gave, so they never contradict the conId. A continuous future is the CONTFUT contract
-        (TWS stitches its front months itself)."""
+        without a conId (TWS stitches its front months itself)."""
         c = Contract()
-        c.conId = self.con_id
+        # a CONTFUT's conId is its front future's as of the lookup, and the resolution is kept for the worker's life:
+        # after a roll it names another contract. Symbol, CONTFUT, exchange and currency name the continuous future.
+        c.conId = self.con_id if self.sec_type != "CONTFUT" else 0
         c.symbol = self.symbol
         c.secType = self.sec_type
         c.exchange = exchange

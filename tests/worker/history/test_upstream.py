@@ -416,5 +416,5 @@ def test_a_contfut_goes_as_the_contfut_contract_with_no_end(h: Harness) -> None:
     h.up.start(Upstream(replace(MINUTE, exchange="CME"), ES_CONTFUT, False, handler), h.clock.now + 30)
     (_, contract, end, *_rest) = h.tws.historical[0]
     assert (contract.conId, contract.secType, contract.symbol, contract.exchange, end) == (
-        495512563, "CONTFUT", "ES", "CME", "")
+        0, "CONTFUT", "ES", "CME", ""), "no conId: the front month's changes at every roll"
     assert contract.lastTradeDateOrContractMonth == "" and contract.localSymbol == ""
