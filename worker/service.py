@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import zmq
@@ -66,7 +67,8 @@ class WorkerService:
                          max_open=config.pacing_max_open).scaled(config.pacing_scale),
             lambda: self.upstream.open_count + self.history.heads.open_count, ledger=self.store.pacing_ledger)
         self.outbox = Outbox(self.budget, self.pacing, self.timers, self.connection)
-        self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,
+        self.resolver = ContractResolver(self.outbox, self._next_id, today=self._tws_today,
+                                         call_later=self.timers.call_later,
                                          timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl,
                                          store=self.store)
         self.upstream = UpstreamRequests(self.outbox, self.timers, self._next_id, config.bar_timeout)
@@ -273,6 +275,11 @@ class WorkerService:
                 self.config.bar_timeout, request.deadline - time.time())), reply)
         elif request.op in STREAM_OPS:
             self.streams.handle(request.op, request.body, request.deadline, reply, self._with_contract)
+
+    def _tws_today(self) -> str:
+        """TWS's date (a simulator's clock may be set anywhere): a future without an expiry is the nearest one not
+        expired by it."""
+        return datetime.fromtimestamp(self.tws_clock.now() or time.time(), UTC).strftime("%Y%m%d")
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
         if not self.connection.usable:

@@ -1,8 +1,10 @@
 """Series TWS answers only up to now: a continuous future (CONTFUT: TWS refuses an end date, error 10339) and
 ADJUSTED_LAST (IB computes adjusted bars only ending now). worker/tws/requests.py's `ends_only_now` names them.
 
-Any range of them is answered by ONE request without an end, over the shortest of IB's durations for the bar size
-that reaches back to the range's start (shared/ib_limits.py), trimmed to the range [start, end) and to complete bars:
+A duration ending now that IB allows for the bar size is sent as asked (TWS's answer is the range, as for any
+series). Any other range of them is answered by ONE request without an end, over the shortest of IB's durations for
+the bar size that reaches back to the range's start (shared/ib_limits.py), trimmed to the range [start, end) and to
+complete bars:
 - "N S" (bar sizes under a day, within a day's seconds): exactly the seconds back to the start, rounded up to a
   minute so that repeats share one answer;
 - "N D": TWS returns the last N sessions (daily bars: the last N trading days), so N is one more than the number of
@@ -69,6 +71,12 @@ def reaching(bar_size: str, start: int, now: float, calendar: SessionCalendar) -
     return None
 
 
+def _as_asked(request: BarRequest) -> bool:
+    """A duration ending now that one request may ask for: sent as it is, TWS's answer is the range."""
+    return (not request.end_datetime and not request.start_datetime and not request.page_token
+            and duration_allowed(request.bar_size, request.duration))
+
+
 class EndlessSeries:
     """Answers bar requests of series TWS gives only up to now. Owned by the worker's thread."""
 
@@ -86,7 +94,9 @@ class EndlessSeries:
             reply(None, failure.error)
             return
         now = self._now()
-        duration = reaching(request.bar_size, rng.span.start, now, self._calendar_for(contract, request.use_rth))
+        as_asked = _as_asked(request)
+        duration = request.duration if as_asked else reaching(request.bar_size, rng.span.start, now,
+                                                              self._calendar_for(contract, request.use_rth))
         if duration is None:
             reply(None, self._out_of_reach(request, contract))
             return
@@ -101,7 +111,8 @@ class EndlessSeries:
                 fresh = self._range_of(request, contract)  # by TWS's clock, as the answer just set it
             except BridgeFailure:
                 fresh = rng
-            span = Span(fresh.span.start, min(fresh.span.end, fresh.complete))
+            # as asked: TWS's answer is the range (its clock drew the start); else the range by ours
+            span = Span(-(2**62) if as_asked else fresh.span.start, min(fresh.span.end, fresh.complete))
             bars = [b for b in result["bars"] if span.start <= b["time"] < span.end]
             self.answers += 1
             page, rest = bars[:request.limit], bars[request.limit:]

@@ -134,7 +134,8 @@ def test_adjusted_last_daily_bars_over_months_are_one_request_of_trading_days_an
         store: MemoryStore) -> None:
     fetcher = Fetcher()
     desk = make_desk(store, fetcher, AAPL)
-    request = BarRequest(symbol="AAPL", bar_size="1 day", duration="3 M", what_to_show="ADJUSTED_LAST")
+    request = BarRequest(symbol="AAPL", bar_size="1 day", duration="", start_datetime="20241104 00:00:00",
+                         what_to_show="ADJUSTED_LAST")
     result, error = ask(desk, AAPL, request)
     assert error is None and result is not None
     (sent,) = fetcher.asked
@@ -147,6 +148,17 @@ def test_adjusted_last_daily_bars_over_months_are_one_request_of_trading_days_an
     assert store.coverage(series_of(request, AAPL)).missing(Span(days[0], days[-1])), "nothing stored"
     ask(desk, AAPL, request)
     assert len(fetcher.asked) == 2, "the store never answers it (the fetcher's memory cache may)"
+
+
+def test_a_duration_ending_now_that_ib_allows_goes_as_asked_and_tws_answer_is_the_range(store: MemoryStore) -> None:
+    fetcher = Fetcher()
+    desk = make_desk(store, fetcher, ES_CONTFUT)
+    request = BarRequest(symbol="ES", bar_size="5 mins", duration="7200 S", sec_type="CONTFUT", exchange="CME")
+    result, _ = ask(desk, ES_CONTFUT, request)
+    assert result is not None
+    assert [(r.duration, r.end_datetime) for r in fetcher.asked] == [("7200 S", "")]
+    assert [b["time"] for b in result["bars"]] == list(range(int(NOW) - 7200, int(NOW), 300)), \
+        "every bar TWS gave but the forming one (none here): no trim by the bridge's clock"
 
 
 def test_pages_of_an_endless_series_cover_the_range_once(store: MemoryStore) -> None:
