@@ -212,8 +212,8 @@ def contract_data(req_id: int, d: ContractDetailsInfo, version: int) -> list[Fie
         fields.append(d.md_size_multiplier)
     long_name = escape_ascii7(d.long_name) if version >= V_ENCODE_MSG_ASCII7 else d.long_name
     fields += [d.multiplier, d.order_types, d.valid_exchanges, d.price_magnifier, d.under_con_id, long_name,
-               d.primary_exchange, d.contract_month, d.industry, d.category, d.subcategory, d.time_zone_id, d.trading_hours,
-               d.liquid_hours, "", 0, len(d.sec_id_list)]  # "", 0: evRule, evMultiplier
+               d.primary_exchange, d.contract_month, d.industry, d.category, d.subcategory, d.time_zone_id,
+               d.trading_hours, d.liquid_hours, "", 0, len(d.sec_id_list)]  # "", 0: evRule, evMultiplier
     for tag, value in d.sec_id_list:
         fields += [tag, value]
     if version >= V_AGG_GROUP:
