@@ -69,6 +69,7 @@ class FutureFamily:
     reference_month: tuple[int, int]  # (year, month) whose contract has the template's base price
     price_growth: float  # base price ratio from one expiry to the next (the carry of a rising index)
     continuous_first_date: date  # the first day of the CONTFUT's data (the future's launch)
+    index_con_id: int = 0  # the underlying index's conId, as reqMatchingSymbols describes the future
 
     @property
     def symbol(self) -> str:
@@ -237,6 +238,7 @@ def family_from_entry(entry: dict[str, Any], template: Instrument) -> FutureFami
         kept_expired=int(entry.get("keptExpired", 8)), roll_days=int(entry.get("rollDays", 8)),
         reference_month=(int(reference[:4]), int(reference[4:6])), price_growth=float(entry.get("priceGrowth", 1.0)),
         continuous_first_date=datetime.strptime(str(entry["continuousFirstDate"]), "%Y%m%d").date(),
+        index_con_id=int(entry.get("indexConId", 0)),
     )  # fmt: skip
     if not months or sorted(set(months)) != list(months) or not all(1 <= m <= 12 for m in months):
         raise ValueError("cycle must be ascending distinct months 1..12")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from sim import account_codec
+from sim import account_codec, symbol_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -129,8 +129,8 @@ def decode(msg_id: int, body: bytes) -> Request:
                                     format_date=m.formatDate if m.HasField("formatDate") else 1)
     if msg_id == 90:
         return CancelHeadTimestamp(req_id=_required(_parse("CancelHeadTimestamp", body), "reqId"))
-    account_request = account_codec.decode_proto(msg_id, body)  # positions, orders, executions, account
-    return UnknownMessage(msg_id + 200) if account_request is None else account_request
+    other = account_codec.decode_proto(msg_id, body) or symbol_codec.decode_proto(msg_id, body)
+    return UnknownMessage(msg_id + 200) if other is None else other  # positions, ..., reqMatchingSymbols
 
 
 # ---- replies: serialized bodies -------------------------------------------------------------------------------

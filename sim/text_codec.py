@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sim import account_codec
+from sim import account_codec, symbol_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -171,10 +171,10 @@ def decode(msg_id: int, fields: Sequence[str], version: int) -> Request:
     elif msg_id == OUT_CANCEL_HEAD_TIMESTAMP:
         request = CancelHeadTimestamp(req_id=r.integer())
     else:
-        account_request = account_codec.decode_text(msg_id, r, version)  # positions, orders, executions, account
-        if account_request is None:
+        other = account_codec.decode_text(msg_id, r, version) or symbol_codec.decode_text(msg_id, r)
+        if other is None:  # neither positions, orders, executions, account nor reqMatchingSymbols
             return UnknownMessage(msg_id, tuple(fields))
-        request = account_request
+        request = other
     r.finish()
     return request
 
