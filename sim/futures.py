@@ -152,11 +152,11 @@ class FutureFamily:
             return [self.contract(self._decade_year(int(code[-1]), now), month)]
         return None
 
-    @staticmethod
-    def _decade_year(digit: int, now: float | None) -> int:
+    def _decade_year(self, digit: int, now: float | None) -> int:
         """A one-digit year of a local symbol read as TWS does: the nearest such year from 4 years back to 5 ahead
-        of the clock's year (ESH5 is 2025 in 2025, and 2035 from 2031 on)."""
-        this_year = cal.local_date(now).year if now is not None else date.today().year
+        of the clock's year (ESH5 is 2025 in 2025, and 2035 from 2031 on); without a clock, of the reference
+        month's year (deterministic: ESZ6 is always 2026 then)."""
+        this_year = cal.local_date(now).year if now is not None else self.reference_month[0]
         first = this_year - 4
         return first + (digit - first) % 10
 
