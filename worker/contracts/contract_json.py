@@ -35,7 +35,7 @@ def _text(value: Any) -> str:
 
 
 def contract_json(details: Any) -> dict[str, Any]:
-    """ibapi's ContractDetails (either client) -> the bridge's contract object (shared/contract_lookup.py's CONTRACT_KEYS)."""
+    """ibapi's ContractDetails (either client) -> the bridge's contract object (contract_lookup.CONTRACT_KEYS)."""
     c = details.contract
     return {"con_id": int(c.conId), "symbol": _text(c.symbol), "sec_type": _text(c.secType),
             "local_symbol": _text(c.localSymbol), "last_trade_date": _text(c.lastTradeDateOrContractMonth),
@@ -48,7 +48,7 @@ def contract_json(details: Any) -> dict[str, Any]:
 
 
 def match_json(description: Any) -> dict[str, Any]:
-    """ibapi's ContractDescription (reqMatchingSymbols' answer, either client) -> one match (shared/contract_lookup.py's MATCH_KEYS)."""
+    """ibapi's ContractDescription (reqMatchingSymbols' answer, either client) -> one match (MATCH_KEYS)."""
     c = description.contract
     return {"con_id": int(c.conId), "symbol": _text(c.symbol), "sec_type": _text(c.secType),
             "primary_exchange": _text(c.primaryExchange), "currency": _text(c.currency),

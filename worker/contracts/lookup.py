@@ -95,6 +95,8 @@ class ContractLookups:
         except InvalidBarRequest as exc:
             reply(None, BridgeError(ErrorCode.INVALID_REQUEST, str(exc), fields=exc.fields))
             return
+        if query.con_id > 0:  # the other fields are not sent: one cache entry per contract
+            query = ContractQuery(con_id=query.con_id, include_expired=query.include_expired)
         answer = self._remembered(query)
         if answer is not None:
             self.hits += 1
