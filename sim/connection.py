@@ -277,7 +277,7 @@ class ClientConnection:
             elif isinstance(request, RequestCurrentTime):
                 self.send(enc.current_time(int(self.server.clock.now())))
             elif isinstance(request, RequestContractDetails):
-                matches = self.server.universe.match(request.contract)
+                matches = self.server.universe.match(request.contract, self.server.clock.now())
                 if not matches:
                     raise SimError(200, "No security definition has been found for the request")
                 for instrument in matches:
@@ -287,7 +287,7 @@ class ClientConnection:
                 for frame in account_answers.answer(request, enc, self.server.options.account):
                     self.send(frame)
             elif isinstance(request, RequestHeadTimestamp):
-                instrument = self.server.universe.resolve_one(request.contract)
+                instrument = self.server.universe.resolve_one(request.contract, self.server.clock.now())
                 stamp = head_timestamp(instrument, request.use_rth, request.what_to_show, request.format_date)
                 self.send(enc.head_timestamp(request.req_id, stamp))
         except SimError as err:

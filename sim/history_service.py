@@ -67,7 +67,7 @@ class HistoryService:
         assert conn.encoder is not None
         req_id, query = request.req_id, request.query
         try:
-            instrument = server.universe.resolve_one(request.contract)
+            instrument = server.universe.resolve_one(request.contract, server.clock.now())
             answer = build_history(instrument, query, server.clock.now(), server.options.legacy_dates,
                                    server.lenient_durations)
         except SimError as err:

@@ -188,6 +188,11 @@ class ContractDetailsInfo:
     last_trade_date: str = ""  # yyyymmdd for futures
     multiplier: str = ""
     contract_month: str = ""
+    strike: float = 0.0  # options
+    right: str = ""
+    under_con_id: int = 0
+    under_symbol: str = ""
+    under_sec_type: str = ""
     industry: str = ""
     category: str = ""
     subcategory: str = ""

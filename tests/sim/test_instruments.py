@@ -11,6 +11,7 @@ from sim.messages import ContractSpec, SimError
 from sim.trading_calendar import NEW_YORK
 
 U = Universe.load()
+JAN_2025 = datetime(2025, 1, 27, 11, tzinfo=NEW_YORK).timestamp()  # a Monday
 
 
 def spec(**kw: object) -> ContractSpec:
@@ -27,8 +28,9 @@ def test_universe_content() -> None:
     assert eur.local_symbol == "EUR.USD" and "TRADES" not in eur.what_to_show
     spx = U.resolve_one(spec(symbol="SPX", sec_type="IND", exchange="CBOE"))
     assert spx.what_to_show == ("TRADES",)
-    es = U.match(spec(symbol="ES", sec_type="FUT", exchange="CME"))
-    assert len(es) >= 8 and all(i.multiplier == "50" and i.trading_class == "ES" for i in es)
+    es = U.match(spec(symbol="ES", sec_type="FUT", exchange="CME"), JAN_2025)
+    assert [i.local_symbol for i in es] == ["ESH5", "ESM5", "ESU5", "ESZ5", "ESH6"]
+    assert all(i.multiplier == "50" and i.trading_class == "ES" for i in es)
 
 
 def test_match_by_con_id_wins() -> None:
@@ -46,7 +48,7 @@ def test_match_by_fields() -> None:
     assert U.match(spec(symbol="AAPL", sec_type="STK", currency="EUR")) == []
     assert [i.local_symbol for i in U.match(spec(symbol="ES", sec_type="FUT", last_trade_date="202612"))] == ["ESZ6"]
     assert [i.local_symbol for i in U.match(spec(symbol="ES", sec_type="FUT", last_trade_date="20260320"))] == ["ESH6"]
-    assert [i.con_id for i in U.match(spec(local_symbol="ESZ6", sec_type="FUT", exchange="CME"))] == [568550526]
+    assert [i.con_id for i in U.match(spec(local_symbol="ESZ6", sec_type="FUT", exchange="CME"))] == [620261218]
 
 
 def test_resolve_one_errors() -> None:
