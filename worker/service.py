@@ -70,7 +70,8 @@ class WorkerService:
         self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,
                                          timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl,
                                          store=self.store)
-        self.lookups = LookupOperations(config, self.outbox, self.timers, self._next_id)  # GET /api/v1/contracts
+        self.lookups = LookupOperations(config, self.outbox, self.timers, self._next_id,  # GET /api/v1/contracts
+                                        lambda: self.tws_clock.now())
         self.upstream = UpstreamRequests(self.outbox, self.timers, self._next_id, config.bar_timeout)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
         self.undecodable = UndecodableMessages(self.upstream, self.resolver, self.lookups)

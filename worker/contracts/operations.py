@@ -4,6 +4,7 @@ symbolSamples), built from the worker's parts so that the service only routes.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +20,14 @@ LOOKUP_OPS = ("contracts", "symbol_search")
 
 
 class LookupOperations:
-    def __init__(self, config: BridgeConfig, sender: LookupSender, timers: Timers, next_id: Callable[[], int]) -> None:
+    def __init__(self, config: BridgeConfig, sender: LookupSender, timers: Timers, next_id: Callable[[], int],
+                 tws_now: Callable[[], float | None] = lambda: None) -> None:
+        def today() -> str:  # TWS's date (a simulator's clock may be anywhere), this host's while TWS gave none
+            now = tws_now()
+            return time.strftime("%Y%m%d", time.gmtime(time.time() if now is None else now))
+
         self.contracts = ContractLookups(sender, timers, next_id, timeout=config.bar_timeout,
-                                         not_found_ttl=config.contract_not_found_ttl)
+                                         not_found_ttl=config.contract_not_found_ttl, today=today)
         self.searches = SymbolSearches(sender, timers, next_id, timeout=config.bar_timeout)
 
     def handle(self, op: str, body: Any, deadline: float, reply: Reply) -> None:
