@@ -15,8 +15,8 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from app.openapi import schemas as answers
 from app.contract_lookups import ContractsQuerySchema, SymbolSearchSchema
+from app.openapi import schemas as answers
 from app.openapi.responses import TWS_CALL, WORKER_CALL, E, error_response, error_responses
 from app.schemas import BarsQuerySchema, BarsStreamQuerySchema, HeadQuerySchema, json_pattern
 from app.state import VERSION
