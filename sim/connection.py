@@ -30,10 +30,12 @@ from sim.messages import (
     RequestHistoricalData,
     RequestIds,
     RequestMarketDataType,
+    RequestMatchingSymbols,
     SimError,
     StartApi,
     UnknownMessage,
 )
+from sim.symbol_search import matching_symbols
 
 if TYPE_CHECKING:
     from sim.server import SimServer
@@ -286,6 +288,8 @@ class ClientConnection:
             elif isinstance(request, ACCOUNT_REQUESTS):  # start-up requests of client libraries: empty answers
                 for frame in account_answers.answer(request, enc, self.server.options.account):
                     self.send(frame)
+            elif isinstance(request, RequestMatchingSymbols):
+                self.send(enc.symbol_samples(request.req_id, matching_symbols(self.server.universe, request.pattern)))
             elif isinstance(request, RequestHeadTimestamp):
                 instrument = self.server.universe.resolve_one(request.contract, self.server.clock.now())
                 stamp = head_timestamp(instrument, request.use_rth, request.what_to_show, request.format_date)

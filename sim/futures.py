@@ -8,7 +8,8 @@ contracts themselves are computed, never listed, so the simulator serves any dat
   expiry is read back from a conId;
 - listed at a moment: the next `listed` unexpired expiries (ES: 5 quarters, as CME lists them); a contract is on the
   list from the day after the expiry `listed` quarters before it (its first date of data) until its last trade date;
-  expired ones answer only with includeExpired, for `keptExpired` quarters (IB keeps expired futures for 2 years);
+  expired ones answer only with includeExpired (a request naming no expiry lists the last `keptExpired` quarters:
+  IB keeps expired futures for 2 years);
 - front month (CONTFUT): the first expiry more than `rollDays` days away (ES: it rolls 8 days before expiry, on the
   Thursday of the week before, as IB's continuous futures do).
 """
@@ -68,6 +69,7 @@ class FutureFamily:
     reference_month: tuple[int, int]  # (year, month) whose contract has the template's base price
     price_growth: float  # base price ratio from one expiry to the next (the carry of a rising index)
     continuous_first_date: date  # the first day of the CONTFUT's data (the future's launch)
+    index_con_id: int = 0  # the underlying index's conId, as reqMatchingSymbols describes the future
 
     @property
     def symbol(self) -> str:
@@ -170,8 +172,15 @@ class FutureFamily:
         return [self.contract(*self._month_at(first - k)) for k in range(self.kept_expired, 0, -1)] + live
 
     def answers(self, inst: Instrument, now: float | None, include_expired: bool) -> bool:
-        """Whether TWS answers for `inst` at `now` (see `listed_at`); without a clock, any contract by rule."""
-        return now is None or any(i.con_id == inst.con_id for i in self.listed_at(now, include_expired))
+        """Whether TWS answers for `inst`, named by conId, expiry or local symbol, at `now`: listed (on or after its
+        first date), or expired and asked for with `include_expired` (however long ago: IB keeps expired futures
+        for about 2 years, a limit the simulator does not model for a named expiry); without a clock, any contract
+        by rule."""
+        if now is None:
+            return True
+        today, expiry = cal.local_date(now), inst.last_date
+        assert expiry is not None
+        return inst.first_date <= today <= expiry or (today > expiry and include_expired)
 
     def matches(self, spec: ContractSpec, now: float | None) -> list[Instrument]:
         """The candidates of a request without conId (each still to be checked field by field): the continuous
@@ -229,6 +238,7 @@ def family_from_entry(entry: dict[str, Any], template: Instrument) -> FutureFami
         kept_expired=int(entry.get("keptExpired", 8)), roll_days=int(entry.get("rollDays", 8)),
         reference_month=(int(reference[:4]), int(reference[4:6])), price_growth=float(entry.get("priceGrowth", 1.0)),
         continuous_first_date=datetime.strptime(str(entry["continuousFirstDate"]), "%Y%m%d").date(),
+        index_con_id=int(entry.get("indexConId", 0)),
     )  # fmt: skip
     if not months or sorted(set(months)) != list(months) or not all(1 <= m <= 12 for m in months):
         raise ValueError("cycle must be ascending distinct months 1..12")

@@ -25,6 +25,10 @@ DEFAULT_ORDER_TYPES = (
     "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,DEACT,GAT,GTC,GTD,GTT,HID,LIT,LMT,MIT,MKT,"
     "MTL,NGCOMB,NONALGO,OCA,PEGBENCH,REL,SCALE,SNAPMID,STP,STPLMT,TRAIL,WHATIF"
 )
+# derivativeSecTypes of symbolSamples when an entry does not name them (what TWS answers for US listings of each kind)
+DERIVATIVES: dict[str, tuple[str, ...]] = {
+    "STK": ("CFD", "OPT", "IOPT", "WAR", "BAG"), "IND": ("OPT", "FUT", "IOPT", "WAR"), "CASH": ("CFD",),
+}  # fmt: skip
 NO_DEFINITION = "No security definition has been found for the request"
 
 
@@ -69,6 +73,7 @@ class Instrument:
     min_size: str = "1"
     size_increment: str = "1"
     suggested_size_increment: str = "1"
+    derivative_sec_types: tuple[str, ...] = ()  # reqMatchingSymbols' derivativeSecTypes
 
     @property
     def zone(self) -> ZoneInfo:
@@ -150,6 +155,8 @@ def _instrument(entry: Any, index: int) -> Instrument:
             order_types=str(entry.get("orderTypes", DEFAULT_ORDER_TYPES)), min_size=str(entry.get("minSize", "1")),
             size_increment=str(entry.get("sizeIncrement", "1")),
             suggested_size_increment=str(entry.get("suggestedSizeIncrement", "1")),
+            derivative_sec_types=tuple(str(t) for t in entry.get("derivativeSecTypes",
+                                                                 DERIVATIVES.get(str(entry["secType"]), ()))),
         )  # fmt: skip
         if inst.con_id <= 0 or not inst.symbol:
             raise ValueError("conId must be positive and symbol non-empty")
