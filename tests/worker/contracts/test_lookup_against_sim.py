@@ -1,7 +1,7 @@
 """The contract look-up's messages against the simulator, with the installed official client (run under both venvs:
 9.81's text messages and 10.x's, protobuf where it expects it): the Contract query_contract builds is matched as
-TWS matches it, and every contractDetails becomes the bridge's contract object (worker/contracts/contract_json.py)
-with the simulator's own values."""
+TWS matches it, every contractDetails becomes the bridge's contract object (worker/contracts/contract_json.py) with
+the simulator's own values, and reqMatchingSymbols' symbolSamples become the bridge's matches."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.contract_lookup import CONTRACT_KEYS, ContractQuery
+from shared.contract_lookup import CONTRACT_KEYS, MATCH_KEYS, ContractQuery
 from sim.harness import SimulatedTws
 from sim.messages import ContractSpec
 from sim.options import SimOptions
@@ -21,7 +21,7 @@ from tests.sim.versions import SERVER_VERSIONS
 from worker.contracts.lookup import query_contract
 from worker.mailbox import Mailbox
 from worker.tws.client import TwsClient
-from worker.tws.requests import ContractDetailsRequest
+from worker.tws.requests import ContractDetailsRequest, MatchingSymbolsRequest
 
 DEADLINE_S = 10.0
 
@@ -100,3 +100,14 @@ def test_every_listed_future_and_a_con_id_come_back_as_contract_objects(tws: Con
     (stock,) = tws.contracts(33, ContractQuery(symbol="AAPL"))
     assert (stock["symbol"], stock["sec_type"], stock["primary_exchange"], stock["min_tick"]) == \
         ("AAPL", "STK", "NASDAQ", 0.01)
+
+
+def test_symbol_samples_come_back_as_matches(tws: Connected) -> None:
+    MatchingSymbolsRequest(41, "AAP").send_to(tws.client)
+    (event,) = tws.wait_for("symbol_samples", 41)
+    matches = event[3]
+    assert 1 <= len(matches) <= 16 and all(tuple(m) == MATCH_KEYS for m in matches)
+    aapl = next(m for m in matches if m["symbol"] == "AAPL")
+    assert (aapl["con_id"], aapl["sec_type"], aapl["primary_exchange"], aapl["currency"]) == \
+        (265598, "STK", "NASDAQ", "USD")
+    assert "OPT" in aapl["derivative_sec_types"]
