@@ -53,6 +53,7 @@ from shared.contract_fields import (
     MAX_CON_ID,
     MAX_STRIKE,
     MULTIPLIER_RE,
+    NO_LIVE_SEC_TYPES,
     SEC_TYPES,
     SYMBOL_RE,
     WHAT_TO_SHOW,
@@ -276,6 +277,16 @@ class BarsStreamQuerySchema(QueryContractFields, SeriesFieldsSchema):
                     metadata=doc("the bar size (5 seconds or more: IB streams no 1-second bars)",
                                  enum=[p for p, size in PERIODS.items()
                                        if BAR_SECONDS[size] >= LIVE_MIN_BAR_SECONDS]))
+    # the same checks as for POST /bars, then the live series' own (a kind and a security type IB keeps up to date);
+    # the spec lists only what a stream takes
+    what = string(load_default="TRADES", validate=check.choice(WHAT_TO_SHOW, str.upper), metadata=doc(
+        "the data (any ASCII letter case): only the kinds IB keeps up to date; for MIDPOINT, BID, ASK TWS reports "
+        "no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto",
+        enum=list(LIVE_WHAT_TO_SHOW)))
+    sec_type = string(load_default="STK", validate=check.choice(SEC_TYPES, str.upper), metadata=doc(
+        "IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless "
+        "con_id or local_symbol names the contract; no CONTFUT (TWS keeps no continuous future up to date)",
+        enum=[sec_type for sec_type in SEC_TYPES if sec_type not in NO_LIVE_SEC_TYPES]))
     backfill = string(load_default="0", validate=check.digits(0, MAX_BACKFILL, "must be a whole number of bars from 0 "
                                                               f"to {MAX_BACKFILL}"), metadata=doc(
         "completed bars to send first", type="integer", minimum=0, maximum=MAX_BACKFILL, default=0))

@@ -1154,8 +1154,8 @@ export interface operations {
             query: {
                 /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless con_id names the contract */
                 symbol?: string;
-                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no stream */
-                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
+                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; no CONTFUT (TWS keeps no continuous future up to date) */
+                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "OPT" | "FOP" | "CRYPTO";
                 /** @description 1-16 letters, digits or '.' */
                 exchange?: string;
                 /** @description default USD; 1-16 letters, digits or '.' */
@@ -1178,8 +1178,8 @@ export interface operations {
                 trading_class?: string;
                 /** @description true: expired futures and options too (IB has no history for expired options) */
                 include_expired?: boolean;
-                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK, BID_ASK TWS reports no trades: volume, wap, count are -1; BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask; ADJUSTED_LAST: split- and dividend-adjusted trades, only up to now (no end_datetime); HISTORICAL_VOLATILITY and OPTION_IMPLIED_VOLATILITY: the values as prices; AGGTRADES is IB's trades series for crypto; include_forming and streams only for TRADES, MIDPOINT, BID, ASK, AGGTRADES */
-                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
+                /** @description the data (any ASCII letter case): only the kinds IB keeps up to date; for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
+                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
                 /** @description rth: regular trading hours only; all: with pre/post market */
                 session?: "rth" | "all";
                 /** @description the bar size (5 seconds or more: IB streams no 1-second bars) */
