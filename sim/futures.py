@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -228,9 +228,20 @@ def front_future(universe: Universe, epoch: float, symbol: str = "ES") -> Instru
 
 
 
-def family_from_entry(entry: dict[str, Any], template: Instrument) -> FutureFamily:
-    """A FutureFamily from its JSON entry (the template already built from the same entry); ValueError when a rule
-    field is missing or out of range."""
+def family_from_entry(entry: Any, index: int, parse: Callable[[Any, int], Instrument]) -> FutureFamily:
+    """A FutureFamily from its JSON entry: the fields every expiry shares (read by `parse`, as an instrument's) and
+    the rule fields; ValueError naming the entry when one is missing or out of range."""
+    try:
+        if not isinstance(entry, dict):
+            raise ValueError("not an object")
+        template = parse({**entry, "conId": entry.get("conIdBase", 0), "localSymbol": entry.get("symbol", ""),
+                          "firstDate": entry.get("continuousFirstDate", "")}, index)
+        return _family(entry, template)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"future #{index}: {type(exc).__name__}: {exc}") from exc
+
+
+def _family(entry: dict[str, Any], template: Instrument) -> FutureFamily:
     months = tuple(int(m) for m in entry["cycle"])
     reference = str(entry["referenceMonth"])
     family = FutureFamily(

@@ -176,32 +176,6 @@ def _instrument(entry: Any, index: int) -> Instrument:
         raise ValueError(f"{name}: {type(exc).__name__}: {exc}") from exc
 
 
-def _future_family(entry: Any, index: int) -> FutureFamily:
-    """A future family's entry: the fields every expiry shares (as an instrument's) and the rule fields."""
-    try:
-        if not isinstance(entry, dict):
-            raise ValueError("not an object")
-        template = _instrument({**entry, "conId": entry.get("conIdBase", 0), "localSymbol": entry.get("symbol", ""),
-                                "firstDate": entry.get("continuousFirstDate", "")}, index)
-        return family_from_entry(entry, template)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"future #{index}: {type(exc).__name__}: {exc}") from exc
-
-
-def _option_chain(entry: Any, index: int, by_con_id: dict[int, Instrument]) -> OptionChain:
-    """An option chain's entry: its underlying's conId, the fields every option shares and the rule fields."""
-    try:
-        if not isinstance(entry, dict):
-            raise ValueError("not an object")
-        underlying = by_con_id[int(entry["underConId"])]
-        template = _instrument({"symbol": underlying.symbol, "localSymbol": underlying.symbol, "basePrice": 1.0,
-                                "firstDate": f"{underlying.first_date:%Y%m%d}", "conId": entry.get("conIdBase", 0),
-                                "currency": underlying.currency, **entry}, index)
-        return chain_from_entry(entry, template, underlying)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"option chain #{index}: {type(exc).__name__}: {exc}") from exc
-
-
 def _positive_decimal(text: str) -> bool:
     try:
         value = Decimal(text)
@@ -241,9 +215,9 @@ class Universe:
             if inst.con_id in seen:
                 raise ValueError(f"instrument #{n} ({inst.symbol} {inst.con_id}): duplicate conId")
             seen.add(inst.con_id)
-        futures = [_future_family(e, n) for n, e in enumerate(data.get("futures", []))]
+        futures = [family_from_entry(e, n, _instrument) for n, e in enumerate(data.get("futures", []))]
         by_con_id = {i.con_id: i for i in instruments}
-        chains = [_option_chain(e, n, by_con_id) for n, e in enumerate(data.get("options", []))]
+        chains = [chain_from_entry(e, n, _instrument, by_con_id) for n, e in enumerate(data.get("options", []))]
         ranges = [(f"future {f.symbol}", f.con_id_base, f.con_id_base + CON_ID_SPAN) for f in futures]
         ranges += [(f"options of {c.underlying.symbol}", *c.con_id_range) for c in chains]
         for name, low, high in ranges:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -119,8 +120,23 @@ class OptionChain:
             return None
 
 
-def chain_from_entry(entry: dict[str, Any], template: Instrument, underlying: Instrument) -> OptionChain:
-    """An OptionChain from its JSON entry; ValueError when a rule field is missing or out of range."""
+def chain_from_entry(entry: Any, index: int, parse: Callable[[Any, int], Instrument],
+                     by_con_id: dict[int, Instrument]) -> OptionChain:
+    """An OptionChain from its JSON entry: its underlying's conId, the fields every option shares (read by `parse`,
+    as an instrument's) and the rule fields; ValueError naming the entry when one is missing or out of range."""
+    try:
+        if not isinstance(entry, dict):
+            raise ValueError("not an object")
+        underlying = by_con_id[int(entry["underConId"])]
+        template = parse({"symbol": underlying.symbol, "localSymbol": underlying.symbol, "basePrice": 1.0,
+                          "firstDate": f"{underlying.first_date:%Y%m%d}", "conId": entry.get("conIdBase", 0),
+                          "currency": underlying.currency, **entry}, index)
+        return _chain(entry, template, underlying)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"option chain #{index}: {type(exc).__name__}: {exc}") from exc
+
+
+def _chain(entry: dict[str, Any], template: Instrument, underlying: Instrument) -> OptionChain:
     chain = OptionChain(
         underlying=underlying, template=dataclasses.replace(template, under_con_id=underlying.con_id,
                                                             under_symbol=underlying.symbol,

@@ -101,3 +101,22 @@ def test_bad_instrument_file_names_the_entry(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         Universe.load(tmp_path / "broken.json")
+
+
+def test_bad_future_or_option_entries_name_the_entry(tmp_path: Path) -> None:
+    data = json.loads(DEFAULT_PATH.read_text())
+    es, aapl_options = data["futures"][0], data["options"][0]
+
+    def load(**changes: object) -> None:
+        p = tmp_path / "instruments.json"
+        p.write_text(json.dumps({**data, **changes}))
+        Universe.load(p)
+
+    with pytest.raises(ValueError, match=r"future #0: .*cycle"):
+        load(futures=[{**es, "cycle": [3, 13]}])
+    with pytest.raises(ValueError, match=r"future #0: .*referenceMonth"):
+        load(futures=[{**es, "referenceMonth": "202504"}])
+    with pytest.raises(ValueError, match=r"option chain #0: KeyError"):
+        load(options=[{**aapl_options, "underConId": 1}])
+    with pytest.raises(ValueError, match=r"future ES: conIds .* include AAPL's conId 265598"):
+        load(futures=[{**es, "conIdBase": 200000}])

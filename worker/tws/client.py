@@ -13,13 +13,13 @@ import contextlib
 import logging
 import math
 import socket
-import sys
 from decimal import Decimal
 from typing import Any
 
 from ibapi.client import EClient
 from ibapi.wrapper import EWrapper
 
+from worker.contracts.contract_json import contract_json, match_json
 from worker.mailbox import Mailbox
 from worker.tws.decoder import GuardedDecoder, Undecodable, UnreadableValue, guarded_callback
 
@@ -28,7 +28,6 @@ log = logging.getLogger("tws.client")
 Number = int | float
 BarValues = tuple[str, float, float, float, float, Number, Number, int]
 MAX_SIZE = 2**63  # TWS's largest size field (a long); beyond it the value is no size
-UNSET_DOUBLE = sys.float_info.max  # 10.x's "no value" for a double (ibapi.const.UNSET_DOUBLE)
 UNSET_DECIMAL = Decimal(2**127 - 1)  # 10.x's "no value" (ibapi.const.UNSET_DECIMAL), e.g. a size TWS left empty
 
 
@@ -53,13 +52,6 @@ def tws_price(value: Any, name: str) -> float:
     if not math.isfinite(price):
         raise UnreadableValue(f"{name} {value!r} is not a finite number")
     return price
-
-
-def tws_optional_price(value: Any, name: str) -> float:
-    """A price field TWS may leave unset (10.x's UNSET_DOUBLE, the largest double; 9.81's 0.0): 0.0 then."""
-    if value is None or value == UNSET_DOUBLE:
-        return 0.0
-    return tws_price(value, name)
 
 
 def bar_values(bar: Any) -> BarValues:
@@ -138,20 +130,15 @@ class TwsClient(EWrapper, EClient):
 
     @guarded_callback
     def contractDetails(self, reqId: int, contractDetails: Any) -> None:  # noqa: N802, N803
-        c = contractDetails.contract
-        self._post("contract_details", int(reqId), {
-            "con_id": int(c.conId), "symbol": c.symbol, "sec_type": c.secType, "exchange": c.exchange,
-            "primary_exchange": c.primaryExchange, "currency": c.currency, "local_symbol": c.localSymbol,
-            "trading_class": c.tradingClass, "last_trade_date": c.lastTradeDateOrContractMonth,
-            "multiplier": str(c.multiplier or ""), "strike": tws_optional_price(c.strike, "strike"),
-            "right": str(c.right or ""), "min_tick": tws_optional_price(contractDetails.minTick, "minTick"),
-            "time_zone": contractDetails.timeZoneId,
-            "long_name": contractDetails.longName, "trading_hours": str(contractDetails.tradingHours or ""),
-            "liquid_hours": str(contractDetails.liquidHours or "")})
+        self._post("contract_details", int(reqId), contract_json(contractDetails))
 
     @guarded_callback
     def contractDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
         self._post("contract_details_end", int(reqId))
+
+    @guarded_callback
+    def symbolSamples(self, reqId: int, contractDescriptions: Any) -> None:  # noqa: N802, N803
+        self._post("symbol_samples", int(reqId), [match_json(d) for d in contractDescriptions or []])
 
     @guarded_callback
     def historicalData(self, reqId: int, bar: Any) -> None:  # noqa: N802, N803

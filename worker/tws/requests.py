@@ -93,6 +93,18 @@ class ContractDetailsRequest:
 
 
 @dataclass(frozen=True)
+class MatchingSymbolsRequest:
+    """reqMatchingSymbols: the contracts whose symbol or name starts with `pattern` (IB: at most one a second)."""
+
+    req_id: int
+    pattern: str
+    name: str = "reqMatchingSymbols"
+
+    def send_to(self, client: Any) -> None:
+        client.reqMatchingSymbols(self.req_id, self.pattern)
+
+
+@dataclass(frozen=True)
 class CurrentTimeRequest:
     name: str = "reqCurrentTime"
 
@@ -137,7 +149,8 @@ class CancelHeadTimestamp:
 
 # what each message is, for the count of upstream requests by kind (GET /metrics): a bounded set of labels
 KIND_OF_MESSAGE = {"reqHistoricalData": "historical", "cancelHistoricalData": "cancel_historical",
-                   "reqContractDetails": "contract_details", "reqCurrentTime": "current_time",
+                   "reqContractDetails": "contract_details", "reqMatchingSymbols": "matching_symbols",
+                   "reqCurrentTime": "current_time",
                    "reqMarketDataType": "market_data_type", "reqHeadTimeStamp": "head_timestamp",
                    "cancelHeadTimeStamp": "cancel_head_timestamp"}
 

@@ -246,3 +246,78 @@ export type ErrorCode =
   | "tws_rejected" | "tws_error" | "tws_unavailable" | "tws_timeout" | "tws_undecodable" | "no_data"
   | "subscriptions_exhausted" | "resume_unavailable" | "job_not_found" | "invalid_page_token" | "worker_unavailable"
   | "overloaded" | "assets_missing" | "internal_error";
+
+/** The query of GET /api/v1/contracts: the contract fields of a bars request with its defaults (`symbol` unless
+ *  `con_id` names the contract); an option chain may be listed without expiry, strike or right. */
+export interface ContractQuery {
+  symbol?: string;
+  /** Default `STK`. */
+  sec_type?: SecType | "CONTFUT" | "OPT" | "FOP";
+  /** Default `SMART` (`CME` for ES futures). */
+  exchange?: string;
+  /** Default `USD`. */
+  currency?: string;
+  /** IB's contract id: alone it names the contract. */
+  con_id?: number;
+  /** `YYYYMM` or `YYYYMMDD`. */
+  last_trade_date?: string;
+  strike?: number;
+  right?: "" | "C" | "P" | "CALL" | "PUT";
+  multiplier?: string;
+  primary_exchange?: string;
+  local_symbol?: string;
+  trading_class?: string;
+  /** Expired futures and options too. */
+  include_expired?: boolean;
+}
+
+/** One contract as TWS's contract details describe it. */
+export interface Contract {
+  con_id: number;
+  symbol: string;
+  sec_type: string;
+  local_symbol: string;
+  /** `yyyymmdd` (futures, options), `""` for none. */
+  last_trade_date: string;
+  /** 0 for none. */
+  strike: number;
+  /** `C`, `P`, or `""`. */
+  right: string;
+  multiplier: string;
+  exchange: string;
+  primary_exchange: string;
+  currency: string;
+  trading_class: string;
+  long_name: string;
+  /** The zone of `trading_hours` and `liquid_hours`. */
+  time_zone: string;
+  /** TWS's sessions: `yyyymmdd:hhmm-yyyymmdd:hhmm;yyyymmdd:CLOSED;...` */
+  trading_hours: string;
+  liquid_hours: string;
+  min_tick: number;
+}
+
+/** GET /api/v1/contracts (200): every match, sorted by expiry, right, strike, con_id (none is a NotFoundError). */
+export interface ContractsAnswer {
+  success: true;
+  count: number;
+  contracts: Contract[];
+}
+
+/** One contract whose symbol or name starts with the searched text. */
+export interface SymbolMatch {
+  con_id: number;
+  symbol: string;
+  sec_type: string;
+  primary_exchange: string;
+  currency: string;
+  /** e.g. `["OPT", "WAR"]` */
+  derivative_sec_types: string[];
+}
+
+/** GET /api/v1/contracts/search (200): at most 16 matches. */
+export interface SymbolSearchAnswer {
+  success: true;
+  count: number;
+  matches: SymbolMatch[];
+}

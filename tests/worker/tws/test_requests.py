@@ -22,6 +22,7 @@ from worker.tws.requests import (
     HeadTimestampRequest,
     HistoricalDataRequest,
     MarketDataTypeRequest,
+    MatchingSymbolsRequest,
     ends_only_now,
 )
 
@@ -31,7 +32,7 @@ SENDING = frozenset(name for name, f in vars(EClient).items()
                     if inspect.isfunction(f) and "sendMsg" in inspect.getsource(f))
 ALLOWED = {
     "tws/requests.py": {"reqHistoricalData", "cancelHistoricalData", "reqContractDetails", "reqCurrentTime",
-                        "reqMarketDataType", "reqHeadTimeStamp", "cancelHeadTimeStamp"},
+                        "reqMarketDataType", "reqHeadTimeStamp", "cancelHeadTimeStamp", "reqMatchingSymbols"},
     "tws/client.py": {"connect"},  # the version handshake and startApi: CONNECT_MESSAGES in the connection manager
 }
 
@@ -87,13 +88,13 @@ def test_each_message_sends_exactly_its_one_ibapi_call() -> None:
     for message in (HistoricalDataRequest(7, contract, "", "1 D", "5 mins", "TRADES", 1, 2, False),
                     CancelHistoricalData(7), ContractDetailsRequest(8, contract), CurrentTimeRequest(),
                     MarketDataTypeRequest(2), HeadTimestampRequest(9, contract, "TRADES", 1),
-                    CancelHeadTimestamp(9)):
+                    CancelHeadTimestamp(9), MatchingSymbolsRequest(10, "APP")):
         message.send_to(client)
     assert client.calls == [
         ("reqHistoricalData", (7, contract, "", "1 D", "5 mins", "TRADES", 1, 2, False, [])),
         ("cancelHistoricalData", (7,)), ("reqContractDetails", (8, contract)), ("reqCurrentTime", ()),
         ("reqMarketDataType", (2,)), ("reqHeadTimeStamp", (9, contract, "TRADES", 1, 2)),
-        ("cancelHeadTimeStamp", (9,)),
+        ("cancelHeadTimeStamp", (9,)), ("reqMatchingSymbols", (10, "APP")),
     ]
 
 
