@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.contract_lookup import CONTRACT_KEYS
 from shared.errors import BridgeError, ErrorCode
 from worker.contracts.query import ContractQuery
 from worker.contracts.resolved import ResolvedContract
 
 MAX_CANDIDATES = 20
 DEFAULT_ZONE = "America/New_York"  # a contract whose details name no zone (never seen from TWS; the simulator's US)
-CONTRACT_KEYS = ("con_id", "symbol", "sec_type", "local_symbol", "last_trade_date", "strike", "right", "multiplier",
-                 "exchange", "primary_exchange", "currency", "trading_class", "long_name", "time_zone",
-                 "trading_hours", "liquid_hours", "min_tick")
 _DEFAULTS: dict[str, Any] = {"strike": 0.0, "min_tick": 0.0, "con_id": 0}
 
 
-def contract_json(details: dict[str, Any]) -> dict[str, Any]:
-    """One contract as the API shows it (GET /api/v1/contracts, ambiguous_symbol's candidates), from what
-    TwsClient.contractDetails posts."""
+def candidate(details: dict[str, Any]) -> dict[str, Any]:
+    """One candidate as the API shows a contract (shared/contract_lookup.py's CONTRACT_KEYS, as GET
+    /api/v1/contracts), from what TwsClient.contractDetails posts (worker/contracts/contract_json.py)."""
     return {key: details.get(key, _DEFAULTS.get(key, "")) for key in CONTRACT_KEYS}
 
 
@@ -46,7 +44,7 @@ def choose(query: ContractQuery, matches: list[dict[str, Any]],
         return None, BridgeError(ErrorCode.SYMBOL_NOT_FOUND, f"no contract found for {label}", 200)
     if len(matches) > 1:
         ordered = sorted(matches, key=_order)
-        candidates = [contract_json(m) for m in ordered[:MAX_CANDIDATES]]
+        candidates = [candidate(m) for m in ordered[:MAX_CANDIDATES]]
         if query.sec_type in ("STK", "CASH", "IND", "CRYPTO"):
             places = ", ".join(sorted(f"{m['primary_exchange'] or m['exchange']}/{m['currency']}" for m in matches))
             message = f"{label} is ambiguous ({places}): give exchange and currency, or con_id"

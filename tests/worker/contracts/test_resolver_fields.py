@@ -7,9 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from shared.bars import BarRequest
+from shared.contract_lookup import CONTRACT_KEYS
 from shared.errors import ErrorCode
 from tests.worker.contracts.test_resolver import Harness, Outcomes, details
-from worker.contracts.choice import CONTRACT_KEYS, MAX_CANDIDATES
+from worker.contracts.choice import MAX_CANDIDATES
 from worker.contracts.query import ContractQuery, contract_key, key_text, parse_key_text
 from worker.history.memory_store import MemoryStore
 
