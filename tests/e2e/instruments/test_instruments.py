@@ -178,3 +178,17 @@ def test_an_expired_option_has_no_history_and_is_unknown_without_include_expired
     assert answer.body["notice"]["tws_code"] == 162
     unknown = bridge.bars(**expired)
     assert unknown.status == 404 and unknown.body["code"] == "symbol_not_found", unknown.body
+
+
+def test_adjusted_last_is_never_stored_while_trades_of_the_same_stock_are(bridge):
+    """Every split and dividend rewrites ADJUSTED_LAST's past: the bridge keeps none of it as final coverage."""
+    def stored_series() -> int:
+        return bridge.get("/health").body["worker"]["store"]["series"]
+
+    before = stored_series()
+    bridge_bars(bridge, symbol="MSFT", what="ADJUSTED_LAST", period="1d", duration="1 M")
+    bridge_bars(bridge, symbol="MSFT", what="ADJUSTED_LAST", period="1h", duration="",
+                start_datetime="20250130 09:30:00")
+    assert stored_series() == before
+    bridge_bars(bridge, symbol="MSFT", period="1d", duration="1 M")
+    assert stored_series() == before + 1, "the measure sees a stored series"
