@@ -10,6 +10,7 @@ from flask_cors import CORS
 
 from app.answer_cache import AnswerCache
 from app.api import api
+from app.contract_lookups import contract_lookups
 from app.contracts import contracts
 from app.errors import register_error_handlers
 from app.jobs import jobs
@@ -55,6 +56,7 @@ def create_app(config: BridgeConfig | None = None, *, worker: WorkerClient | Non
     app.register_blueprint(streams)
     app.register_blueprint(jobs)
     app.register_blueprint(contracts)
+    app.register_blueprint(contract_lookups)
     app.register_blueprint(openapi)
     app.register_blueprint(status_page)
     init_metrics(app)  # GET /metrics, and every request counted and timed

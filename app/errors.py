@@ -36,8 +36,8 @@ CODE_OF_STATUS: dict[int, ErrorCode] = {
 }
 MESSAGE_OF_STATUS: dict[int, str] = {
     404: "no such endpoint; see /api/v1/health, /api/v1/bars, /api/v1/bars/stream, /api/v1/jobs/{id}, "
-         "/api/v1/contracts/{symbol}/head, /api/v1/connect, /api/v1/disconnect, /api/v1/openapi.json, "
-         "/metrics, / (the status page), /docs",
+         "/api/v1/contracts, /api/v1/contracts/search, /api/v1/contracts/{symbol}/head, /api/v1/connect, "
+         "/api/v1/disconnect, /api/v1/openapi.json, /metrics, / (the status page), /docs",
     405: "method not allowed on this endpoint",
     413: "request body too large",
 }

@@ -1,158 +1,124 @@
 """Validation of the HTTP input (marshmallow) into the `BarRequest` (POST /bars), `StreamRequest` (the stream) or
 `HeadRequest` (a contract's head timestamp) the worker receives.
 
-Every string that may reach TWS is checked here against the same patterns `shared.bars` enforces again on the
-worker side, so a NUL, a comma or a control character is refused with 400 before anything is sent anywhere.
-Each check runs on the client's exact string; only a valid (ASCII) string is then put in IB's case: Unicode case
-mapping turns other letters into ASCII ones (the long s and the dotless i upper-case to S and I: "\\u017fpy" would
-become SPY).
+Every string that may reach TWS is checked here (app/field_checks.py) against the same patterns `shared.bars` and
+`shared.contract_fields` enforce again on the worker side, so a NUL, a comma or a control character is refused with
+400 before anything is sent anywhere. Each check runs on the client's exact string; only a valid (ASCII) string is then
+put in IB's case: Unicode case mapping turns other letters into ASCII ones (the long s and the dotless i upper-case to
+S and I: "\\u017fpy" would become SPY). The rules between fields (an option's expiry, strike and right; ADJUSTED_LAST
+without an end; keepUpToDate only for the kinds IB keeps up to date) are the worker's own checks, made here too
+(`worker_checks`), with the HTTP field names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import OneOf
 
+from app import field_checks as check
+from app.field_checks import (
+    CODE_DOC,
+    CON_ID_MESSAGE,
+    RIGHTS,
+    STRIKE_MESSAGE,
+    TIME_PATTERN,
+    QueryText,
+    doc,
+    json_pattern,
+    string,
+)
 from app.streams.request import StreamRequest
 from shared.bars import (
     BAR_SECONDS,
-    CODE_RE,
     DURATION_RE,
     MAX_LIMIT,
     PAGE_TOKEN_RE,
     PERIODS,
-    SEC_TYPES,
     SESSIONS,
-    SYMBOL_RE,
-    WHAT_TO_SHOW,
     BarRequest,
     InvalidBarRequest,
     parse_end_datetime,
 )
+from shared.contract_fields import (
+    CODE_RE,
+    CONTRACT_DEFAULTS,
+    LAST_TRADE_DATE_RE,
+    LIVE_WHAT_TO_SHOW,
+    LOCAL_SYMBOL_RE,
+    MAX_CON_ID,
+    MAX_STRIKE,
+    MULTIPLIER_RE,
+    NO_LIVE_SEC_TYPES,
+    SEC_TYPES,
+    SYMBOL_RE,
+    WHAT_TO_SHOW,
+)
 from shared.history import HeadRequest
 from shared.streams import LIVE_MIN_BAR_SECONDS, MAX_BACKFILL, series_request
 
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-DIGITS_RE = re.compile(r"^[0-9]{1,12}\Z", re.ASCII)
 MAX_EPOCH = 7_258_118_400  # 2200-01-01: bar times are epoch seconds within shared.bars' years
 PERIOD_OF_BAR_SIZE = {bar_size: period for period, bar_size in PERIODS.items()}
 # BarRequest attribute -> the HTTP field a client sent, for messages that come from BarRequest.validate
 HTTP_FIELD = {"bar_size": "period", "what_to_show": "what", "use_rth": "session"}
 OPTIONAL_FIELDS = ("what", "session", "include_forming", "end_datetime", "sec_type", "exchange", "currency",
-                   "duration", "start_datetime", "limit", "page_token")
-UPPER_FIELDS = ("symbol", "what", "sec_type", "exchange", "currency")  # IB's own spelling is upper case
+                   "duration", "start_datetime", "limit", "page_token", *CONTRACT_DEFAULTS)
+# IB's own spelling is upper case
+UPPER_FIELDS = ("symbol", "what", "sec_type", "exchange", "currency", "primary_exchange", "local_symbol",
+                "trading_class")
 # IB's local symbol of a currency pair, "EUR.USD": for CASH the same as symbol EUR with currency USD
 CASH_PAIR_RE = re.compile(r"^([A-Z]{3})\.([A-Z]{3})\Z", re.ASCII)
 DEFAULT_CURRENCY = "USD"
+OPTIONAL_CODE_DOC = doc("'' (not given) or 1-16 letters, digits or '.'", pattern=f"^$|{json_pattern(CODE_RE)}")
 
 
-def _symbol(value: str) -> None:
-    if CONTROL_RE.search(value):
-        raise ValidationError("must not contain NUL or other control characters")
-    if "," in value:
-        raise ValidationError("must not contain commas")
-    if not SYMBOL_RE.match(value):
-        raise ValidationError("must be 1-24 letters, digits, spaces, '.', '/' or '-', starting with a letter or digit")
-
-
-def _duration(value: str) -> None:
-    if value != "" and not DURATION_RE.match(value):  # "": not given (start_datetime names the range)
-        raise ValidationError("must be IB's 'N S|D|W|M|Y', e.g. '1 D', '2 D', '1 W', '1 M', '10 Y'")
-
-
-def _limit(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise ValidationError(f"must be a whole number of bars from 1 to {MAX_LIMIT}")
-
-
-def _page_token(value: str) -> None:
-    if value != "" and not PAGE_TOKEN_RE.match(value):
-        raise ValidationError("must be the next_page_token of an earlier answer, as it was sent (1-512 of "
-                              "A-Z a-z 0-9 _ -)")
-
-
-def _code(value: str) -> None:
-    if not CODE_RE.match(value):
-        raise ValidationError("must be 1-16 letters, digits or '.'")
-
-
-def _choice(choices: Collection[str], fold: Callable[[str], str]) -> Callable[[str], None]:
-    """One of `choices` in any ASCII letter case (`fold` puts it in the choices' case)."""
-    def check(value: str) -> None:
-        if not value.isascii() or fold(value) not in choices:
-            raise ValidationError(f"must be one of {', '.join(choices)}")
-    return check
-
-
-def _tws_time(empty: str) -> Callable[[str], None]:
-    """A time in parse_end_datetime's forms; `empty` says what "" means for the field."""
-    def check(value: str) -> None:
-        if CONTROL_RE.search(value) or not value.isascii():  # \d and fromisoformat take any Unicode digit
-            raise ValidationError("must be ASCII without control characters")
-        try:
-            parse_end_datetime(value)
-        except ValueError:
-            raise ValidationError(f"must be '' ({empty}), 'yyyymmdd HH:MM:SS' in the exchange's time zone, "
-                                  "or ISO 8601 with an offset, e.g. '2025-01-26T10:30:00-05:00'") from None
-    return check
-
-
-def _digits(lo: int, hi: int, message: str) -> Callable[[str], None]:
-    def check(value: str) -> None:
-        if not DIGITS_RE.match(value) or not lo <= int(value) <= hi:
-            raise ValidationError(message)
-    return check
-
-
-def _string(**kwargs: Any) -> fields.String:
-    messages = {"required": "is required", "null": "must not be null", "invalid": "must be a string"}
-    return fields.String(error_messages=messages, **kwargs)
-
-
-def json_pattern(pattern: re.Pattern[str] | str) -> str:
-    """A pattern of this module or shared/bars.py in JSON Schema's (ECMA 262) spelling, for the OpenAPI spec: there
-    `$` ends the text (Python's `\\Z`) and `-` needs no escape at a class's end."""
-    text = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
-    return text.replace("\\Z", "$").replace("\\-", "-")
-
-
-def _doc(description: str, **schema: Any) -> dict[str, Any]:
-    """A field's OpenAPI description and JSON Schema keywords (app/openapi): what the checks above enforce."""
-    return {"description": description, **schema}
-
-
-# The time forms parse_end_datetime reads, as the spec names them (it also reads other ISO 8601 spellings)
-TIME_PATTERN = ("^$|^[0-9]{8}[ -][0-9]{2}:[0-9]{2}:[0-9]{2}$"
-                "|^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})$")
-CODE_DOC = _doc("1-16 letters, digits or '.'", pattern=json_pattern(CODE_RE))
-
-
-class ContractFieldsSchema(Schema):
-    """The fields that name an instrument and its data (what to show, session): one definition for POST /bars, the
-    stream and the head timestamp, so all take the same values with the same messages. Unknown fields are refused."""
+class InstrumentFieldsSchema(Schema):
+    """The fields that name an instrument (a TWS Contract), as JSON values; `instrument_fields` gives them in IB's
+    spelling. Unknown fields are refused."""
 
     class Meta:
         unknown = RAISE
 
-    symbol = _string(required=True, validate=_symbol, metadata=_doc(
-        "e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD)",
-        pattern=json_pattern(SYMBOL_RE)))
-    what = _string(load_default="TRADES", validate=_choice(WHAT_TO_SHOW, str.upper), metadata=_doc(
-        "the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; "
-        "AGGTRADES is IB's trades series for crypto", enum=list(WHAT_TO_SHOW)))
-    session = _string(load_default="rth", validate=_choice(list(SESSIONS), str.lower), metadata=_doc(
-        "rth: regular trading hours only; all: with pre/post market", enum=list(SESSIONS)))
-    sec_type = _string(load_default="STK", validate=_choice(SEC_TYPES, str.upper), metadata=_doc(
-        "IB's security type (any ASCII letter case)", enum=list(SEC_TYPES)))
-    exchange = _string(load_default="SMART", validate=_code, metadata=CODE_DOC)
+    symbol = string(load_default="", validate=check.symbol, metadata=doc(
+        "e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless "
+        "con_id names the contract", pattern=f"^$|{json_pattern(SYMBOL_RE)}"))
+    sec_type = string(load_default="STK", validate=check.choice(SEC_TYPES, str.upper), metadata=doc(
+        "IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless "
+        "con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no "
+        "stream", enum=list(SEC_TYPES)))
+    exchange = string(load_default="SMART", validate=check.code, metadata=CODE_DOC)
     # USD, or the quote currency of a CASH pair
-    currency = _string(load_default=None, validate=_code, metadata=_doc("default USD; " + CODE_DOC["description"],
-                                                                        pattern=CODE_DOC["pattern"]))
+    currency = string(load_default=None, validate=check.code, metadata=doc("default USD; " + CODE_DOC["description"],
+                                                                           pattern=CODE_DOC["pattern"]))
+    con_id = fields.Raw(load_default=0, validate=check.con_id, metadata=doc(
+        "IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); "
+        "0 = not given", type="integer", minimum=0, maximum=MAX_CON_ID))
+    last_trade_date = string(load_default="", validate=check.last_trade_date, metadata=doc(
+        "a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is "
+        "the nearest expiry", pattern=f"^$|{json_pattern(LAST_TRADE_DATE_RE)}"))
+    strike = fields.Raw(load_default=0.0, validate=check.strike, metadata=doc(
+        "an option's strike; 0 = not given", type="number", minimum=0, maximum=MAX_STRIKE))
+    right = string(load_default="", validate=check.choice(list(RIGHTS), str.upper), metadata=doc(
+        "an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given", enum=list(RIGHTS)))
+    multiplier = string(load_default="", validate=check.multiplier, metadata=doc(
+        "the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given",
+        pattern=f"^$|{json_pattern(MULTIPLIER_RE)}"))
+    primary_exchange = string(load_default="", validate=check.optional_code, metadata=doc(
+        "the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); "
+        + OPTIONAL_CODE_DOC["description"], pattern=OPTIONAL_CODE_DOC["pattern"]))
+    local_symbol = string(load_default="", validate=check.local_symbol, metadata=doc(
+        "IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract", maxLength=32,
+        pattern=f"^$|{json_pattern(LOCAL_SYMBOL_RE)}"))
+    trading_class = string(load_default="", validate=check.optional_code, metadata=doc(
+        "IB's trading class, e.g. ES, SPXW; " + OPTIONAL_CODE_DOC["description"],
+        pattern=OPTIONAL_CODE_DOC["pattern"]))
+    include_expired = fields.Boolean(load_default=False, error_messages={
+        "invalid": "must be true or false", "null": "must not be null"}, metadata=doc(
+        "true: expired futures and options too (IB has no history for expired options)"))
 
     @pre_load
     def defaults_for_null(self, data: Any, **_: Any) -> Any:
@@ -161,21 +127,72 @@ class ContractFieldsSchema(Schema):
             return data
         return {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
+    @validates_schema(skip_on_field_errors=False)  # named with the other missing fields of an empty body
+    def symbol_or_con_id(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("symbol") == "" and data.get("con_id") == 0:
+            raise ValidationError("is required unless con_id names the contract", "symbol")
+
     @staticmethod
-    def contract_fields(data: dict[str, Any]) -> dict[str, Any]:
-        """Valid ASCII input in IB's case (IB names are case-insensitive for clients) as `HeadRequest` fields."""
-        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data.get(name) is not None},
-                "session": data["session"].lower()}
+    def instrument_fields(data: dict[str, Any]) -> dict[str, Any]:
+        """Valid ASCII input in IB's spelling (IB names are case-insensitive for clients) as Contract fields."""
+        data = {**data, **{name: data[name].upper() for name in UPPER_FIELDS if data.get(name) is not None}}
         symbol, currency = _cash_pair(data["symbol"], data["sec_type"], data["currency"])
-        return {"symbol": symbol, "what_to_show": data["what"], "use_rth": SESSIONS[data["session"]],
-                "sec_type": data["sec_type"], "exchange": data["exchange"], "currency": currency}
+        return {"symbol": symbol, "sec_type": data["sec_type"], "exchange": data["exchange"], "currency": currency,
+                "con_id": data["con_id"], "last_trade_date": data["last_trade_date"],
+                "strike": float(data["strike"]), "right": RIGHTS[data["right"].upper()],
+                **{name: data[name] for name in ("multiplier", "primary_exchange", "local_symbol", "trading_class",
+                                                 "include_expired")}}
+
+
+class QueryContractFields:
+    """The contract fields that are not text, as a query string gives them: text read strictly (ASCII digits for
+    con_id, a decimal for strike, true/false/1/0 for include_expired). Put first among a query schema's bases."""
+
+    con_id = QueryText(check.read_con_id, CON_ID_MESSAGE, load_default=0, metadata=doc(
+        InstrumentFieldsSchema._declared_fields["con_id"].metadata["description"], type="integer", minimum=0,
+        maximum=MAX_CON_ID))
+    strike = QueryText(check.read_strike, STRIKE_MESSAGE, load_default=0.0, metadata=doc(
+        "an option's strike, a decimal such as 230 or 232.5; 0 = not given", type="number", minimum=0,
+        maximum=MAX_STRIKE))
+    include_expired = QueryText(check.read_boolean, "must be true or false (or 1 or 0)", load_default=False,
+                                metadata=doc("true: expired futures and options too (IB has no history for expired "
+                                             "options)", type="boolean", default=False))
+
+
+class ContractQuerySchema(QueryContractFields, InstrumentFieldsSchema):
+    """A query naming contracts (for contract look-ups): `load` returns the Contract fields, each checked."""
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return self.instrument_fields(data)
+
+
+class ContractFieldsSchema(InstrumentFieldsSchema):
+    """The fields that name an instrument and its data (what to show, session): one definition for POST /bars, the
+    stream and the head timestamp, so all take the same values with the same messages."""
+
+    what = string(load_default="TRADES", validate=check.choice(WHAT_TO_SHOW, str.upper), metadata=doc(
+        "the data (any ASCII letter case); for MIDPOINT, BID, ASK, BID_ASK TWS reports no trades: volume, wap, "
+        "count are -1; BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask; "
+        "ADJUSTED_LAST: split- and dividend-adjusted trades, only up to now (no end_datetime); "
+        "HISTORICAL_VOLATILITY and OPTION_IMPLIED_VOLATILITY: the values as prices; AGGTRADES is IB's trades "
+        f"series for crypto; include_forming and streams only for {', '.join(LIVE_WHAT_TO_SHOW)}",
+        enum=list(WHAT_TO_SHOW)))
+    session = string(load_default="rth", validate=check.choice(list(SESSIONS), str.lower), metadata=doc(
+        "rth: regular trading hours only; all: with pre/post market", enum=list(SESSIONS)))
+
+    @classmethod
+    def contract_fields(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The instrument and its data as `HeadRequest` fields."""
+        return {**cls.instrument_fields(data), "what_to_show": data["what"].upper(),
+                "use_rth": SESSIONS[data["session"].lower()]}
 
 
 class SeriesFieldsSchema(ContractFieldsSchema):
     """The fields that name a series: an instrument's data in bars of one size (POST /bars and the stream)."""
 
-    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"),
-                     metadata=_doc("the bar size"))
+    period = string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"),
+                    metadata=doc("the bar size"))
 
     @classmethod
     def series_fields(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +200,7 @@ class SeriesFieldsSchema(ContractFieldsSchema):
         return {**cls.contract_fields(data), "bar_size": PERIODS[data["period"]]}
 
 
-class HeadQuerySchema(ContractFieldsSchema):
+class HeadQuerySchema(QueryContractFields, ContractFieldsSchema):
     """The path's symbol and the query of GET /api/v1/contracts/<symbol>/head; `load` returns a `HeadRequest`."""
 
     @post_load
@@ -198,22 +215,22 @@ class BarsQuerySchema(SeriesFieldsSchema):
     """The body of POST /api/v1/bars; `load` returns a validated `BarRequest`. The range is `duration` (ending at
     the end) or `start_datetime`: exactly one of them."""
 
-    duration = _string(load_default="", validate=_duration, metadata=_doc(
+    duration = string(load_default="", validate=check.duration, metadata=doc(
         "IB's 'N S|D|W|M|Y' ('1 D', '3600 S', '10 Y'): the calendar span that ends at the end; at most 50 Y; "
         "required unless start_datetime", pattern=f"^$|{json_pattern(DURATION_RE)}"))
-    start_datetime = _string(load_default="", validate=_tws_time("not given: duration names the range"),
-                             metadata=_doc("instead of duration: the range's start, in end_datetime's forms",
-                                           pattern=TIME_PATTERN))
+    start_datetime = string(load_default="", validate=check.tws_time("not given: duration names the range"),
+                            metadata=doc("instead of duration: the range's start, in end_datetime's forms",
+                                         pattern=TIME_PATTERN))
     include_forming = fields.Boolean(load_default=False, error_messages={
-        "invalid": "must be true or false", "null": "must not be null"}, metadata=_doc(
+        "invalid": "must be true or false", "null": "must not be null"}, metadata=doc(
         "true: the forming bar too, current, last (end_datetime now, a duration within IB's longest for the "
-        "period)"))
-    end_datetime = _string(load_default="", validate=_tws_time("now"), metadata=_doc(
+        f"period; only for {', '.join(LIVE_WHAT_TO_SHOW)}, not for CONTFUT)"))
+    end_datetime = string(load_default="", validate=check.tws_time("now"), metadata=doc(
         "'' = now; 'yyyymmdd HH:MM:SS' in the exchange's time zone; 'yyyymmdd-HH:MM:SS' in UTC; or ISO 8601 with "
-        "an offset", pattern=TIME_PATTERN))
-    limit = fields.Raw(load_default=MAX_LIMIT, validate=_limit, metadata=_doc(
+        "an offset; must be '' with ADJUSTED_LAST (IB adjusts only up to now)", pattern=TIME_PATTERN))
+    limit = fields.Raw(load_default=MAX_LIMIT, validate=check.limit, metadata=doc(
         "bars per answer; a longer answer comes in pages", type="integer", minimum=1, maximum=MAX_LIMIT))
-    page_token = _string(load_default="", validate=_page_token, metadata=_doc(
+    page_token = string(load_default="", validate=check.page_token, metadata=doc(
         "the next_page_token of the previous page, with the same request", pattern=f"^$|{json_pattern(PAGE_TOKEN_RE)}"))
 
     @validates_schema(skip_on_field_errors=False)  # named with the other missing fields of an empty body
@@ -248,7 +265,7 @@ class BarsQuerySchema(SeriesFieldsSchema):
         return request
 
 
-class BarsStreamQuerySchema(SeriesFieldsSchema):
+class BarsStreamQuerySchema(QueryContractFields, SeriesFieldsSchema):
     """The query of GET /api/v1/bars/stream; `load` returns a validated `StreamRequest`.
 
     Query values are text: `backfill` and `last_event_id` are checked as ASCII digits before they become numbers
@@ -256,21 +273,31 @@ class BarsStreamQuerySchema(SeriesFieldsSchema):
 
     # the same check as for POST /bars, then the live series' own (bars of 5 secs or more, with its message); the spec
     # lists only the periods a stream takes
-    period = _string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"),
-                     metadata=_doc("the bar size (5 seconds or more: IB streams no 1-second bars)",
-                                   enum=[p for p, size in PERIODS.items()
-                                         if BAR_SECONDS[size] >= LIVE_MIN_BAR_SECONDS]))
-    backfill = _string(load_default="0", validate=_digits(0, MAX_BACKFILL, "must be a whole number of bars from 0 "
-                                                          f"to {MAX_BACKFILL}"), metadata=_doc(
+    period = string(required=True, validate=OneOf(list(PERIODS), error=f"must be one of {', '.join(PERIODS)}"),
+                    metadata=doc("the bar size (5 seconds or more: IB streams no 1-second bars)",
+                                 enum=[p for p, size in PERIODS.items()
+                                       if BAR_SECONDS[size] >= LIVE_MIN_BAR_SECONDS]))
+    # the same checks as for POST /bars, then the live series' own (a kind and a security type IB keeps up to date);
+    # the spec lists only what a stream takes
+    what = string(load_default="TRADES", validate=check.choice(WHAT_TO_SHOW, str.upper), metadata=doc(
+        "the data (any ASCII letter case): only the kinds IB keeps up to date; for MIDPOINT, BID, ASK TWS reports "
+        "no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto",
+        enum=list(LIVE_WHAT_TO_SHOW)))
+    sec_type = string(load_default="STK", validate=check.choice(SEC_TYPES, str.upper), metadata=doc(
+        "IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless "
+        "con_id or local_symbol names the contract; no CONTFUT (TWS keeps no continuous future up to date)",
+        enum=[sec_type for sec_type in SEC_TYPES if sec_type not in NO_LIVE_SEC_TYPES]))
+    backfill = string(load_default="0", validate=check.digits(0, MAX_BACKFILL, "must be a whole number of bars from 0 "
+                                                              f"to {MAX_BACKFILL}"), metadata=doc(
         "completed bars to send first", type="integer", minimum=0, maximum=MAX_BACKFILL, default=0))
-    last_event_id = _string(load_default=None, validate=_digits(0, MAX_EPOCH, "must be the id of a bar event "
-                                                                "(the bar's epoch seconds)"), metadata=_doc(
+    last_event_id = string(load_default=None, validate=check.digits(0, MAX_EPOCH, "must be the id of a bar event "
+                                                                    "(the bar's epoch seconds)"), metadata=doc(
         "resume after this bar event's id (the Last-Event-ID header wins)", type="integer", minimum=0,
         maximum=MAX_EPOCH))
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> StreamRequest:
-        with worker_checks():  # BarRequest's, and a live series' own (bars of 5 secs or more)
+        with worker_checks():  # BarRequest's, and a live series' own (bars of 5 secs or more, a kind IB keeps live)
             series = series_request(self.series_fields(data))
         after = data["last_event_id"]
         return StreamRequest(series, backfill=int(data["backfill"]), after=None if after is None else int(after))

@@ -1,4 +1,5 @@
-"""The bar request both sides agree on, and IB's tables for bar sizes, durations and what to show.
+"""The bar request both sides agree on, and IB's tables for bar sizes and durations (what names the instrument and
+its data, and their checks: shared/contract_fields.py).
 
 The HTTP side builds a `BarRequest` from validated input; the worker rebuilds it from the wire with `from_wire`, which
 validates again: a ZeroMQ peer is input from outside too. Nothing that reaches TWS escapes these checks, so no NUL,
@@ -12,6 +13,16 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
+from shared.contract_fields import (  # noqa: F401 (SYMBOL_RE, CODE_RE, SEC_TYPES, WHAT_TO_SHOW: imported from here)
+    CODE_RE,
+    MAX_YEAR,
+    MIN_YEAR,
+    SEC_TYPES,
+    SYMBOL_RE,
+    WHAT_TO_SHOW,
+    contract_problems,
+    live_problems,
+)
 from shared.ib_limits import LONGEST_DURATION, LONGEST_RANGE, duration_allowed, range_allowed
 
 # HTTP period -> IB barSizeSetting
@@ -28,21 +39,13 @@ BAR_SECONDS: dict[str, int] = {
     "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400, "8 hours": 28800,
     "1 day": 86400, "1 week": 7 * 86400, "1 month": 31 * 86400,
 }
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "AGGTRADES")  # AGGTRADES: IB's trades series for crypto
 SESSIONS = {"rth": True, "all": False}  # -> useRTH
-SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CRYPTO")
 
 DURATION_RE = re.compile(r"^[1-9][0-9]{0,5} [SDWMY]\Z", re.ASCII)
-# "BRK B", "BRK.B", "EUR", "ES": never a comma, NUL or control character
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,23}\Z", re.ASCII)
-CODE_RE = re.compile(r"^[A-Za-z0-9.]{1,16}\Z", re.ASCII)  # exchange, currency, expiry
 LOCAL_END_RE = re.compile(r"^\d{8} \d{2}:\d{2}:\d{2}\Z", re.ASCII)  # "20250126 10:30:00": the exchange's time zone
 UTC_END_RE = re.compile(r"^\d{8}-\d{2}:\d{2}:\d{2}\Z", re.ASCII)  # "20250126-15:30:00": UTC
 PAGE_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,512}\Z", re.ASCII)  # opaque: the worker makes it (base64url)
 MAX_LIMIT = 50_000  # bars in one answer; the rest in pages
-
-
-MIN_YEAR, MAX_YEAR = 1900, 2200  # TWS has no data outside; datetime arithmetic overflows near the edges
 
 
 class InvalidBarRequest(ValueError):
@@ -143,6 +146,16 @@ class BarRequest(WireRequest):
     start_datetime: str = ""  # the range's start, in end_datetime's forms; "" when duration is given
     limit: int = MAX_LIMIT  # bars per answer; more come in pages (next_page_token)
     page_token: str = ""  # the worker's next_page_token of the previous page of this request
+    # the contract beyond symbol, sec_type, exchange, currency (shared/contract_fields.py); con_id > 0 names it alone
+    con_id: int = 0
+    last_trade_date: str = ""  # YYYYMM or YYYYMMDD: a future's or option's expiry
+    strike: float = 0.0
+    right: str = ""  # "", "C", "P"
+    multiplier: str = ""
+    primary_exchange: str = ""
+    local_symbol: str = ""
+    trading_class: str = ""
+    include_expired: bool = False
 
     @property
     def bar_seconds(self) -> int:
@@ -156,8 +169,7 @@ class BarRequest(WireRequest):
         return f"{self.start_datetime}..{self.end_datetime or 'now'}"
 
     def validate(self) -> None:
-        problems = contract_problems(self.symbol, self.what_to_show, self.use_rth, self.sec_type, self.exchange,
-                                     self.currency)
+        problems = contract_problems(self)
         if not isinstance(self.bar_size, str) or self.bar_size not in BAR_SECONDS:
             problems["bar_size"] = "not an IB bar size"
         if not isinstance(self.include_forming, bool):
@@ -170,6 +182,9 @@ class BarRequest(WireRequest):
         if not isinstance(self.page_token, str) or not (self.page_token == "" or PAGE_TOKEN_RE.match(self.page_token)):
             problems["page_token"] = "must be a next_page_token the bridge returned"
         problems.update(self._range_problems(problems))
+        if not problems.keys() & {"what_to_show", "sec_type", "end_datetime", "include_forming"}:
+            for name, why in self._kind_problems().items():
+                problems.setdefault(name, why)
         if problems:
             raise InvalidBarRequest(problems)
 
@@ -203,20 +218,13 @@ class BarRequest(WireRequest):
                                      "for one request)")
         return found
 
-
-def contract_problems(symbol: Any, what_to_show: Any, use_rth: Any, sec_type: Any, exchange: Any,
-                      currency: Any) -> dict[str, str]:
-    """The checks of the fields that name a series' instrument and data (bars and the head timestamp alike)."""
-    problems: dict[str, str] = {}
-    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
-        problems["symbol"] = "1-24 letters, digits, spaces, '.', '/' or '-'"
-    if not isinstance(what_to_show, str) or what_to_show not in WHAT_TO_SHOW:
-        problems["what_to_show"] = f"one of {', '.join(WHAT_TO_SHOW)}"
-    if not isinstance(use_rth, bool):
-        problems["use_rth"] = "must be a boolean"
-    if not isinstance(sec_type, str) or sec_type not in SEC_TYPES:
-        problems["sec_type"] = f"one of {', '.join(SEC_TYPES)}"
-    for name, value in (("exchange", exchange), ("currency", currency)):
-        if not isinstance(value, str) or not CODE_RE.match(value):
-            problems[name] = "1-16 letters, digits or '.'"
-    return problems
+    def _kind_problems(self) -> dict[str, str]:
+        """What TWS refuses for the data kind and security type: an end with ADJUSTED_LAST (IB computes adjusted bars
+        only up to now), keepUpToDate for a kind or a CONTFUT it keeps no series of."""
+        if self.include_forming is True:
+            for why in live_problems(self.what_to_show, self.sec_type).values():
+                return {"include_forming": why}
+        if self.what_to_show == "ADJUSTED_LAST" and self.end_datetime:
+            return {"end_datetime": "must be empty (now) with ADJUSTED_LAST: IB refuses an end for adjusted bars "
+                                    "(give a duration or start_datetime)"}
+        return {}

@@ -6,7 +6,9 @@ Wire shapes (shared/protocol.py carries them):
 - "bars" may answer {"status": "pending", "job": JOB} instead of bars (the range is fetched by a job).
 - JOB = {"id", "state": pending|running|done|failed|cancelled, "done", "total" (windows), "bars_so_far",
   "eta_seconds" (number or null), "error" (null or {"code", "message"})}.
-- "head": body {symbol, sec_type, exchange, currency, what_to_show, use_rth} -> {"head": {"time": <epoch seconds>,
+- "head": body {symbol, sec_type, exchange, currency, what_to_show, use_rth, and the contract fields of
+  shared/contract_fields.py: con_id, last_trade_date, strike, right, multiplier, primary_exchange, local_symbol,
+  trading_class, include_expired (each optional)} -> {"head": {"time": <epoch seconds>,
   "date": "yyyymmdd HH:MM:SS" in the exchange's time zone}}.
 Each side checks what it receives: the HTTP side never passes on a job or head it did not validate.
 """
@@ -17,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.bars import InvalidBarRequest, WireRequest, contract_problems
+from shared.bars import InvalidBarRequest, WireRequest
+from shared.contract_fields import contract_problems
 from shared.protocol import ProtocolError
 
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}\Z", re.ASCII)
@@ -65,10 +68,19 @@ class HeadRequest(WireRequest):
     sec_type: str = "STK"
     exchange: str = "SMART"
     currency: str = "USD"
+    # the contract beyond symbol, sec_type, exchange, currency: as in BarRequest (shared/contract_fields.py)
+    con_id: int = 0
+    last_trade_date: str = ""
+    strike: float = 0.0
+    right: str = ""
+    multiplier: str = ""
+    primary_exchange: str = ""
+    local_symbol: str = ""
+    trading_class: str = ""
+    include_expired: bool = False
 
     def validate(self) -> None:
-        problems = contract_problems(self.symbol, self.what_to_show, self.use_rth, self.sec_type, self.exchange,
-                                     self.currency)
+        problems = contract_problems(self)
         if problems:
             raise InvalidBarRequest(problems)
 

@@ -1,14 +1,15 @@
 """The app <-> worker message protocol over ZeroMQ: versioned JSON envelopes (never pickle).
 
 Request:  {"v": 1, "id": "<hex>", "op": "bars" | "health" | "connect" | "disconnect" | "stream_open" |
-           "stream_interest" | "job" | "job_cancel" | "head" | "metrics", "body": {...}, "deadline": <epoch seconds>}
+           "stream_interest" | "job" | "job_cancel" | "head" | "metrics" | "contracts" | "symbol_search",
+           "body": {...}, "deadline": <epoch seconds>}
 Reply:    {"v": 1, "id": "<same>", "ok": true, "result": {...}}  or  {"v": 1, "id": ..., "ok": false, "error": {...}}
           A result whose bars the worker holds as JSON already (the store's blocks, `BarsJson`) says
           `"bars_frame": true` and carries them as a second frame: the bars' JSON array, passed through as bytes by
           the HTTP side into its answer, never parsed into objects and encoded again.
 
 The stream operations' bodies and results, and the events the worker publishes, are in shared/streams.py; the
-history jobs' and the head timestamp's in shared/history.py.
+history jobs' and the head timestamp's in shared/history.py; the contract look-ups' in shared/contract_lookup.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from shared.errors import BridgeError
 
 PROTOCOL_VERSION = 1
 OPERATIONS = ("bars", "health", "connect", "disconnect", "stream_open", "stream_interest", "job", "job_cancel", "head",
-              "metrics")  # metrics: the worker's figures as plain numbers, for GET /metrics (worker/metrics.py)
+              "metrics",  # metrics: the worker's figures as plain numbers, for GET /metrics (worker/metrics.py)
+              "contracts", "symbol_search")  # GET /api/v1/contracts and /api/v1/contracts/search
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 

@@ -57,12 +57,13 @@ from typing import Any
 import orjson
 
 from shared.bars import BAR_SECONDS, BarRequest, InvalidBarRequest
+from shared.contract_fields import CONTRACT_FIELDS, live_problems
 from shared.ib_limits import LONGEST_DURATION
 from shared.protocol import PROTOCOL_VERSION, ProtocolError
 
 EVENT_KINDS = ("bar", "update", "revision", "status", "error")
 STATUSES = ("live", "interrupted", "restored")
-SERIES_FIELDS = ("symbol", "bar_size", "what_to_show", "use_rth", "sec_type", "exchange", "currency")
+SERIES_FIELDS = ("bar_size", "what_to_show", "use_rth", *CONTRACT_FIELDS)  # CONTRACT_FIELDS: symbol, sec_type, ...
 INTEREST_INTERVAL_S = 5.0  # how often an HTTP worker renews its interest while it has clients
 MAX_BACKFILL = 5000
 MAX_INTEREST_SERIES = 10_000  # series one stream_interest may name
@@ -164,7 +165,9 @@ def _check_bar(bar: Any) -> None:
 def series_request(fields: Any) -> BarRequest:
     """The series' subscription request from a stream's fields: keepUpToDate over IB's longest duration for its bar
     size (shared/ib_limits.py), so every include_forming poll of the series is a window of it. InvalidBarRequest
-    names the bad fields, as for /bars."""
+    names the bad fields, as for /bars; a data kind or security type IB keeps no series of up to date is named as
+    what_to_show or sec_type (a stream's client sends no include_forming). Fields left out take BarRequest's
+    defaults, so a body of an older HTTP side still loads."""
     if not isinstance(fields, dict):
         raise InvalidBarRequest({"request": "must be an object"})
     unknown = sorted(set(fields) - set(SERIES_FIELDS))
@@ -176,7 +179,14 @@ def series_request(fields: Any) -> BarRequest:
         request = BarRequest(**{**fields, "duration": duration, "include_forming": True})
     except TypeError as exc:
         raise InvalidBarRequest({"request": str(exc)}) from None
-    request.validate()
+    try:
+        request.validate()
+    except InvalidBarRequest as exc:
+        live = live_problems(request.what_to_show, request.sec_type)
+        if "include_forming" not in exc.fields or not live:
+            raise
+        others = {name: why for name, why in exc.fields.items() if name != "include_forming"}
+        raise InvalidBarRequest({**others, **{name: f"no stream: {why}" for name, why in live.items()}}) from None
     if request.bar_seconds < LIVE_MIN_BAR_SECONDS:
         raise InvalidBarRequest({"bar_size": f"a stream needs bars of {LIVE_MIN_BAR_SECONDS} secs or more (IB's "
                                              "keepUpToDate)"})

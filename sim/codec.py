@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sim import account_codec, proto_codec, text_codec, text_fields
-from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, Request, UnknownMessage
+from sim import account_codec, proto_codec, symbol_codec, text_codec, text_fields
+from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, Request, SymbolDescription, UnknownMessage
 
 PROTOBUF_AVAILABLE: bool = proto_codec.AVAILABLE
 MIN_VERSION = 100
@@ -41,6 +41,7 @@ REPLY_PROTOBUF_FROM: dict[str, int] = {
     "next_valid_id": 213,
     "current_time": 213,
     **account_codec.REPLY_PROTOBUF_FROM,  # executions 201, orders 204, accounts and positions 207
+    **symbol_codec.REPLY_PROTOBUF_FROM,  # symbolSamples 212
 }
 
 # Requests the 10.x client sends as protobuf from these versions (common.getServerVersionForMessage). The decoder
@@ -56,6 +57,7 @@ REQUEST_PROTOBUF_FROM: dict[str, int] = {
     "reqIds": 213,
     "reqCurrentTime": 213,
     **account_codec.REQUEST_PROTOBUF_FROM,
+    **symbol_codec.REQUEST_PROTOBUF_FROM,
 }
 
 _EXCHANGE_ZONE = ZoneInfo("America/New_York")
@@ -191,6 +193,11 @@ class ReplyEncoder:
         with its reqId, accountDownloadEnd with its account, ...)."""
         return self._either(name, account_codec.REPLY_IDS[name], lambda: account_codec.end_marker_proto(name, value),
                             lambda: account_codec.end_marker_text(name, value))
+
+    def symbol_samples(self, req_id: int, found: Sequence[SymbolDescription]) -> bytes:
+        return self._either("symbol_samples", symbol_codec.IN_SYMBOL_SAMPLES,
+                            lambda: symbol_codec.symbol_samples_proto(req_id, found),
+                            lambda: symbol_codec.symbol_samples_text(req_id, found, self.version))
 
     def head_timestamp(self, req_id: int, timestamp: str) -> bytes:
         return self._either("head_timestamp", text_codec.IN_HEAD_TIMESTAMP,

@@ -30,10 +30,12 @@ from sim.messages import (
     RequestHistoricalData,
     RequestIds,
     RequestMarketDataType,
+    RequestMatchingSymbols,
     SimError,
     StartApi,
     UnknownMessage,
 )
+from sim.symbol_search import matching_symbols
 
 if TYPE_CHECKING:
     from sim.server import SimServer
@@ -277,7 +279,7 @@ class ClientConnection:
             elif isinstance(request, RequestCurrentTime):
                 self.send(enc.current_time(int(self.server.clock.now())))
             elif isinstance(request, RequestContractDetails):
-                matches = self.server.universe.match(request.contract)
+                matches = self.server.universe.match(request.contract, self.server.clock.now())
                 if not matches:
                     raise SimError(200, "No security definition has been found for the request")
                 for instrument in matches:
@@ -286,8 +288,10 @@ class ClientConnection:
             elif isinstance(request, ACCOUNT_REQUESTS):  # start-up requests of client libraries: empty answers
                 for frame in account_answers.answer(request, enc, self.server.options.account):
                     self.send(frame)
+            elif isinstance(request, RequestMatchingSymbols):
+                self.send(enc.symbol_samples(request.req_id, matching_symbols(self.server.universe, request.pattern)))
             elif isinstance(request, RequestHeadTimestamp):
-                instrument = self.server.universe.resolve_one(request.contract)
+                instrument = self.server.universe.resolve_one(request.contract, self.server.clock.now())
                 stamp = head_timestamp(instrument, request.use_rth, request.what_to_show, request.format_date)
                 self.send(enc.head_timestamp(request.req_id, stamp))
         except SimError as err:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sim import data_kinds
 from sim import trading_calendar as cal
 from sim.bar_sizes import BarSize, Duration, parse_bar_size, parse_duration, validation_error
 from sim.datetimes import (
@@ -30,15 +31,14 @@ from sim.datetimes import (
     parse_end_datetime,
 )
 from sim.duration_limits import check_duration
-from sim.instruments import Instrument
+from sim.instruments import Instrument, Universe
 from sim.messages import Bar, HistoryQuery, SimError
-from sim.price_path import DAILY_SAMPLES, BarValues, PricePath
+from sim.price_path import DAILY_SAMPLES, BarValues
 
 KNOWN_WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
                       "OPTION_IMPLIED_VOLATILITY", "FEE_RATE", "SCHEDULE", "AGGTRADES")  # fmt: skip
 MAX_INTRADAY_BARS = 50_000  # a cap even when durations are lenient: "Time length exceed max." past it
 HMDS = "Historical Market Data Service error message:"
-_WHAT_NAMES = {"TRADES": "Trades", "AGGTRADES": "AggTrades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask"}
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,9 @@ class HistoryAnswer:
 def _check_what(inst: Instrument, what: str, size: BarSize) -> None:
     if what not in KNOWN_WHAT_TO_SHOW:
         raise validation_error("bO", f"Historical data query data type is invalid: '{what}'")
-    if what not in inst.what_to_show:
-        # TWS answers from HMDS, e.g. "No historical market data for EUR/CASH@FXSUBPIP Last 1d" for FX TRADES.
+    if not data_kinds.offers(inst, what):
         token = str(size.seconds) if size.intraday else {"day": "1d", "week": "1w", "month": "1m"}[size.unit]
-        venue = "FXSUBPIP" if inst.sec_type == "CASH" else inst.exchange
-        kind = "Last" if what == "TRADES" else _WHAT_NAMES.get(what, what)
-        raise SimError(162, f"{HMDS}No historical market data for {inst.symbol}/{inst.sec_type}@{venue} {kind} {token}")
+        raise data_kinds.refuse_missing(inst, what, token)
 
 
 def _check_subscribed(inst: Instrument) -> None:
@@ -71,7 +68,8 @@ def _check_subscribed(inst: Instrument) -> None:
 
 
 def _no_data(inst: Instrument, what: str) -> SimError:
-    return SimError(162, f"{HMDS}HMDS query returned no data: {inst.local_symbol}@{inst.exchange} {_WHAT_NAMES[what]}")
+    kind = data_kinds.KIND_NAMES.get(what, what)
+    return SimError(162, f"{HMDS}HMDS query returned no data: {inst.local_symbol}@{inst.exchange} {kind}")
 
 
 def _validate(inst: Instrument, q: HistoryQuery, lenient_durations: bool) -> tuple[BarSize, Duration]:
@@ -83,6 +81,7 @@ def _validate(inst: Instrument, q: HistoryQuery, lenient_durations: bool) -> tup
         raise validation_error("bQ", "End date not supported with live updates.")
     if q.keep_up_to_date and size.intraday and size.seconds < 5:
         raise validation_error("bQ", "Live updates are supported for bar sizes of 5 secs or more.")
+    data_kinds.check_query(q)
     _check_what(inst, q.what_to_show, size)
     if not lenient_durations:
         check_duration(size, duration)  # IB's documented table (sim.duration_limits)
@@ -178,9 +177,10 @@ def _group_days(inst: Instrument, key: tuple[int, int], unit: str) -> list[date]
 class _Builder:
     """Bars of one request: one PricePath (memo tables) shared by all its bars."""
 
-    def __init__(self, inst: Instrument, q: HistoryQuery, size: BarSize, now: float, legacy: bool) -> None:
+    def __init__(self, inst: Instrument, q: HistoryQuery, size: BarSize, now: float, legacy: bool,
+                 universe: Universe | None) -> None:
         self.inst, self.q, self.size, self.now, self.legacy = inst, q, size, now, legacy
-        self.path = PricePath(inst, q.what_to_show)
+        self.path = data_kinds.series_for(inst, q.what_to_show, now, universe)
         self.zone = inst.zone
 
     def intraday(self, start: int, end: int) -> Bar | None:
@@ -213,16 +213,18 @@ class _Builder:
 
 
 def build_history(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
-                  lenient_durations: bool = False) -> HistoryAnswer:
+                  lenient_durations: bool = False, universe: Universe | None = None) -> HistoryAnswer:
     """The bars (and warnings) TWS would send for reqHistoricalData at time `now`; SimError for refusals.
-    `lenient_durations` serves durations past IB's table (up to MAX_INTRADAY_BARS intraday bars)."""
+    `lenient_durations` serves durations past IB's table (up to MAX_INTRADAY_BARS intraday bars). `universe`: where
+    a continuous future's contracts and an option's underlying are found."""
     size, duration = _validate(instrument, query, lenient_durations)
     parsed = parse_end_datetime(query.end_datetime, instrument.time_zone, now)
     _check_subscribed(instrument)
+    data_kinds.check_instrument(instrument, query, now)
     end = now if parsed.epoch is None else min(parsed.epoch, now)
     notices = [(2174, WARNING_2174)] if parsed.zone_missing else []
     sessions, window_start = _window_sessions(instrument, query.use_rth, end, duration)
-    builder = _Builder(instrument, query, size, now, legacy_dates)
+    builder = _Builder(instrument, query, size, now, legacy_dates, universe)
     bars: list[Bar] = []
     if size.intraday:
         for s in sessions:
@@ -239,17 +241,18 @@ def build_history(instrument: Instrument, query: HistoryQuery, now: float, legac
     return HistoryAnswer(bars, start_str, format_range_time(end, zone, name, legacy_dates), notices)
 
 
-def forming_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False) -> Bar:
+def forming_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
+                universe: Universe | None = None) -> Bar:
     """The bar a keepUpToDate historicalDataUpdate carries at `now`: the bar containing now (as of now), or when
     the market is closed the last bar of the last session (TWS keeps repeating it)."""
-    return live_bar(instrument, query, now, legacy_dates)[1]
+    return live_bar(instrument, query, now, legacy_dates, universe)[1]
 
 
-def live_bar(instrument: Instrument, query: HistoryQuery, now: float,
-             legacy_dates: bool = False) -> tuple[int, Bar]:
+def live_bar(instrument: Instrument, query: HistoryQuery, now: float, legacy_dates: bool = False,
+             universe: Universe | None = None) -> tuple[int, Bar]:
     """(its start in epoch seconds, the bar) of `forming_bar`."""
     size = parse_bar_size(query.bar_size)
-    builder = _Builder(instrument, query, size, now, legacy_dates)
+    builder = _Builder(instrument, query, size, now, legacy_dates, universe)
     kind, rth = instrument.calendar, query.use_rth
     session = cal.last_session_started(kind, rth, now)
     while session is not None and not _in_data(instrument, session.day):
@@ -269,10 +272,11 @@ def live_bar(instrument: Instrument, query: HistoryQuery, now: float,
     return a, bar
 
 
-def bar_as_of(instrument: Instrument, query: HistoryQuery, start: int, now: float, legacy_dates: bool = False) -> Bar:
+def bar_as_of(instrument: Instrument, query: HistoryQuery, start: int, now: float, legacy_dates: bool = False,
+              universe: Universe | None = None) -> Bar:
     """The bar `live_bar` reported as starting at `start`, as known at `now`: its final values once it has ended."""
     size = parse_bar_size(query.bar_size)
-    builder = _Builder(instrument, query, size, now, legacy_dates)
+    builder = _Builder(instrument, query, size, now, legacy_dates, universe)
     session = cal.session_at(instrument.calendar, query.use_rth, start)
     assert session is not None, "a bar live_bar reported starts inside a session"
     if not size.intraday:

@@ -67,9 +67,9 @@ class HistoryService:
         assert conn.encoder is not None
         req_id, query = request.req_id, request.query
         try:
-            instrument = server.universe.resolve_one(request.contract)
+            instrument = server.universe.resolve_one(request.contract, server.clock.now())
             answer = build_history(instrument, query, server.clock.now(), server.options.legacy_dates,
-                                   server.lenient_durations)
+                                   server.lenient_durations, server.universe)
         except SimError as err:
             conn.send_error(req_id, err.code, err.message)
             return
@@ -79,7 +79,7 @@ class HistoryService:
         conn.send(conn.encoder.historical_data(req_id, bars, answer.start, answer.end))
         conn.send(conn.encoder.historical_data_end(req_id, answer.start, answer.end))
         if query.keep_up_to_date:
-            forming = live_bar(instrument, query, server.clock.now(), server.options.legacy_dates)
+            forming = live_bar(instrument, query, server.clock.now(), server.options.legacy_dates, server.universe)
             self.streams[req_id] = asyncio.create_task(self._stream(request, instrument, forming))
         server.after_history_sent()
 
@@ -102,10 +102,10 @@ class HistoryService:
                 continue
             now = server.clock.now()
             try:
-                current = live_bar(instrument, query, now, legacy)
+                current = live_bar(instrument, query, now, legacy, server.universe)
                 bars = [current[1]]
                 if current[1].date != forming[1].date:  # a new bar: the one that completed, final, goes first
-                    bars.insert(0, bar_as_of(instrument, query, forming[0], now, legacy))
+                    bars.insert(0, bar_as_of(instrument, query, forming[0], now, legacy, server.universe))
             except Exception:  # a bug here must show, not end the stream silently
                 log.exception("conn %d: keepUpToDate reqId %d failed", conn.number, request.req_id)
                 return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -11,15 +13,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sim import trading_calendar as cal
+from sim.contract_match import fits, same
+from sim.futures import CON_ID_SPAN, FutureFamily, family_from_entry
 from sim.messages import ContractDetailsInfo, ContractSpec, SimError
+from sim.option_chain import OptionChain, chain_from_entry
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "instruments.json"
 WHAT_TO_SHOW = ("TRADES", "AGGTRADES", "MIDPOINT", "BID", "ASK")  # AGGTRADES: crypto's trade series
-SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CRYPTO")
+SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CONTFUT", "OPT", "CRYPTO")
 DEFAULT_ORDER_TYPES = (
     "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,DEACT,GAT,GTC,GTD,GTT,HID,LIT,LMT,MIT,MKT,"
     "MTL,NGCOMB,NONALGO,OCA,PEGBENCH,REL,SCALE,SNAPMID,STP,STPLMT,TRAIL,WHATIF"
 )
+# derivativeSecTypes of symbolSamples when an entry does not name them (what TWS answers for US listings of each kind)
+DERIVATIVES: dict[str, tuple[str, ...]] = {
+    "STK": ("CFD", "OPT", "IOPT", "WAR", "BAG"), "IND": ("OPT", "FUT", "IOPT", "WAR"), "CASH": ("CFD",),
+}  # fmt: skip
 NO_DEFINITION = "No security definition has been found for the request"
 
 
@@ -50,6 +59,11 @@ class Instrument:
     last_trade_date: str = ""  # yyyymmdd (futures)
     contract_month: str = ""
     multiplier: str = ""
+    strike: float = 0.0  # options
+    right: str = ""  # options: C or P
+    under_con_id: int = 0  # options: the underlying's conId, symbol and secType
+    under_symbol: str = ""
+    under_sec_type: str = ""
     industry: str = ""
     stock_type: str = ""
     valid_exchanges: str = "SMART"
@@ -59,6 +73,7 @@ class Instrument:
     min_size: str = "1"
     size_increment: str = "1"
     suggested_size_increment: str = "1"
+    derivative_sec_types: tuple[str, ...] = ()  # reqMatchingSymbols' derivativeSecTypes
 
     @property
     def zone(self) -> ZoneInfo:
@@ -87,6 +102,8 @@ class Instrument:
             trading_class=self.trading_class, market_name=self.market_name, long_name=self.long_name,
             min_tick=self.min_tick, time_zone_id=self.hours_time_zone, last_trade_date=self.last_trade_date,
             multiplier=self.multiplier, contract_month=self.contract_month, industry=self.industry,
+            strike=self.strike, right=self.right, under_con_id=self.under_con_id, under_symbol=self.under_symbol,
+            under_sec_type=self.under_sec_type,
             trading_hours=trading, liquid_hours=liquid, valid_exchanges=self.valid_exchanges,
             stock_type=self.stock_type, order_types=self.order_types, min_size=self.min_size,
             size_increment=self.size_increment, suggested_size_increment=self.suggested_size_increment,
@@ -138,6 +155,8 @@ def _instrument(entry: Any, index: int) -> Instrument:
             order_types=str(entry.get("orderTypes", DEFAULT_ORDER_TYPES)), min_size=str(entry.get("minSize", "1")),
             size_increment=str(entry.get("sizeIncrement", "1")),
             suggested_size_increment=str(entry.get("suggestedSizeIncrement", "1")),
+            derivative_sec_types=tuple(str(t) for t in entry.get("derivativeSecTypes",
+                                                                 DERIVATIVES.get(str(entry["secType"]), ()))),
         )  # fmt: skip
         if inst.con_id <= 0 or not inst.symbol:
             raise ValueError("conId must be positive and symbol non-empty")
@@ -165,16 +184,19 @@ def _positive_decimal(text: str) -> bool:
     return value.is_finite() and value > 0
 
 
-def _eq(a: str, b: str) -> bool:
-    return a.upper() == b.upper()
-
-
 class Universe:
-    """All instruments, with TWS's contract matching rules."""
+    """All instruments, with TWS's contract matching rules: the fixed ones of the file, and the futures and option
+    chains made by rule (sim.futures, sim.option_chain), which depend on the clock's now."""
 
-    def __init__(self, instruments: list[Instrument]) -> None:
-        self.instruments = list(instruments)
-        self._by_con_id = {i.con_id: i for i in self.instruments}
+    def __init__(self, instruments: list[Instrument], futures: Sequence[FutureFamily] = (),
+                 option_chains: Sequence[OptionChain] = ()) -> None:
+        self.fixed = list(instruments)
+        self._by_con_id = {i.con_id: i for i in self.fixed}
+        self.futures = {f.symbol.upper(): f for f in futures}
+        self.option_chains = list(option_chains)
+        # For code that enumerates instruments: the fixed ones, then each future's contracts as listed just before
+        # its reference expiry (ES: ESH5 .. ESH6). Matching never uses this list for futures.
+        self.instruments = self.fixed + [i for f in futures for i in f.reference_listing()]
 
     @classmethod
     def load(cls, path: Path | None = None) -> Universe:
@@ -193,60 +215,69 @@ class Universe:
             if inst.con_id in seen:
                 raise ValueError(f"instrument #{n} ({inst.symbol} {inst.con_id}): duplicate conId")
             seen.add(inst.con_id)
-        return cls(instruments)
+        futures = [family_from_entry(e, n, _instrument) for n, e in enumerate(data.get("futures", []))]
+        by_con_id = {i.con_id: i for i in instruments}
+        chains = [chain_from_entry(e, n, _instrument, by_con_id) for n, e in enumerate(data.get("options", []))]
+        ranges = [(f"future {f.symbol}", f.con_id_base, f.con_id_base + CON_ID_SPAN) for f in futures]
+        ranges += [(f"options of {c.underlying.symbol}", *c.con_id_range) for c in chains]
+        for name, low, high in ranges:
+            clash = next((i for i in instruments if low <= i.con_id < high), None)
+            if clash is not None:
+                raise ValueError(f"{name}: conIds {low}..{high} include {clash.symbol}'s conId {clash.con_id}")
+        return cls(instruments, futures, chains)
 
     def by_con_id(self, con_id: int) -> Instrument | None:
-        return self._by_con_id.get(con_id)
+        """The instrument a conId names, whatever the date (futures and options included)."""
+        found = self._by_con_id.get(con_id)
+        for family in self.futures.values():
+            found = found or family.by_con_id(con_id)
+        for chain in self.option_chains:
+            found = found or chain.by_con_id(con_id)
+        return found
 
-    def match(self, spec: ContractSpec) -> list[Instrument]:
-        """Every instrument the contract describes. A non-zero conId wins (the other fields must not contradict
-        it, as in TWS); otherwise each given field narrows the match."""
+    def future_family(self, symbol: str) -> FutureFamily:
+        """KeyError when no future of that symbol exists."""
+        return self.futures[symbol.upper()]
+
+    def match(self, spec: ContractSpec, now: float | None = None) -> list[Instrument]:
+        """Every instrument the contract describes at `now` (the clock's; None: the system clock for what is
+        listed, and a contract named by conId, expiry or local symbol is answered whatever the date). A non-zero
+        conId wins (the other fields must not contradict it, as in TWS); otherwise each given field narrows the
+        match. Expired futures and options answer only with includeExpired."""
         if spec.con_id:
-            inst = self._by_con_id.get(spec.con_id)
-            if inst is None:
-                return []
-            # TWS checks given fields against the conId's contract; exchange may be any routing (SMART...).
-            checks = (spec.symbol, inst.symbol), (spec.sec_type, inst.sec_type), (spec.currency, inst.currency)
-            return [inst] if all(not given or _eq(given, real) for given, real in checks) else []
-        return [i for i in self.instruments if self._fits(i, spec)]
+            return self._match_con_id(spec, now)
+        found = [i for i in self.fixed if fits(i, spec)]
+        for family in self.futures.values():
+            found += [i for i in family.matches(spec, now) if fits(i, spec)]
+        for chain in self.option_chains:
+            found += [i for i in chain.matches(spec, now) if fits(i, spec)]
+        return found
 
-    @staticmethod
-    def _fits(inst: Instrument, spec: ContractSpec) -> bool:
-        if not spec.symbol and not spec.local_symbol:
-            return False  # TWS needs at least a symbol or a local symbol
-        if spec.symbol and not _eq(spec.symbol, inst.symbol):
-            return False
-        if spec.sec_type and not _eq(spec.sec_type, inst.sec_type):
-            return False
-        if spec.exchange and not _eq(spec.exchange, inst.exchange):
-            # SMART routes any stock; naming the primary exchange as exchange also finds a stock.
-            if not (inst.sec_type == "STK" and _eq(spec.exchange, inst.primary_exchange)):
-                return False
-        if spec.primary_exchange and not _eq(spec.primary_exchange, inst.primary_exchange):
-            return False
-        if spec.currency and not _eq(spec.currency, inst.currency):
-            return False
-        if spec.local_symbol and not _eq(spec.local_symbol, inst.local_symbol):
-            return False
-        if spec.trading_class and not _eq(spec.trading_class, inst.trading_class):
-            return False
-        if spec.multiplier and inst.multiplier and spec.multiplier.strip() != inst.multiplier:
-            try:
-                if float(spec.multiplier) != float(inst.multiplier):
-                    return False
-            except ValueError:
-                return False
-        ltd = spec.last_trade_date.strip()
-        if ltd:  # yyyymm matches the contract month, yyyymmdd the last trade date
-            if len(ltd) == 6 and ltd not in (inst.contract_month, inst.last_trade_date[:6]):
-                return False
-            if len(ltd) != 6 and ltd != inst.last_trade_date:
-                return False
-        return True
+    def _match_con_id(self, spec: ContractSpec, now: float | None) -> list[Instrument]:
+        inst = self.by_con_id(spec.con_id)
+        if inst is None:
+            return []
+        if inst.sec_type == "FUT" and same(spec.sec_type, "CONTFUT"):
+            # a continuous future is asked for by the front future's conId (what its contract details say)
+            family = self.futures[inst.symbol.upper()]
+            contfut = family.continuous(time.time() if now is None else now)
+            inst = contfut if contfut.con_id == inst.con_id else None
+        elif inst.sec_type == "FUT":
+            inst = inst if self.futures[inst.symbol.upper()].answers(inst, now, spec.include_expired) else None
+        elif inst.sec_type == "OPT":
+            inst = inst if self._chain_of(inst).answers(inst, now, spec.include_expired) else None
+        if inst is None:
+            return []
+        # TWS checks given fields against the conId's contract; exchange may be any routing (SMART...).
+        checks = (spec.symbol, inst.symbol), (spec.sec_type, inst.sec_type), (spec.currency, inst.currency)
+        return [inst] if all(not given or same(given, real) for given, real in checks) else []
 
-    def resolve_one(self, spec: ContractSpec) -> Instrument:
+    def _chain_of(self, option: Instrument) -> OptionChain:
+        return next(c for c in self.option_chains if c.underlying.con_id == option.under_con_id)
+
+    def resolve_one(self, spec: ContractSpec, now: float | None = None) -> Instrument:
         """The single instrument a history/head-timestamp request needs; SimError 200 when none or several."""
-        found = self.match(spec)
+        found = self.match(spec, now)
         if not found:
             raise SimError(200, NO_DEFINITION)
         if len(found) > 1:

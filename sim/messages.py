@@ -129,6 +129,12 @@ class CancelHeadTimestamp:
 
 
 @dataclass(frozen=True)
+class RequestMatchingSymbols:
+    req_id: int
+    pattern: str
+
+
+@dataclass(frozen=True)
 class UnknownMessage:
     """A message the simulator does not serve: logged and ignored, as the issue asks."""
 
@@ -146,6 +152,7 @@ Request = (
     | CancelHistoricalData
     | RequestHeadTimestamp
     | CancelHeadTimestamp
+    | RequestMatchingSymbols
     | AccountRequest
     | UnknownMessage
 )
@@ -188,6 +195,11 @@ class ContractDetailsInfo:
     last_trade_date: str = ""  # yyyymmdd for futures
     multiplier: str = ""
     contract_month: str = ""
+    strike: float = 0.0  # options
+    right: str = ""
+    under_con_id: int = 0
+    under_symbol: str = ""
+    under_sec_type: str = ""
     industry: str = ""
     category: str = ""
     subcategory: str = ""
@@ -204,3 +216,16 @@ class ContractDetailsInfo:
     min_size: str = "1"  # Decimal text, from server version 164 (sizeIncrement alone as sizeMinTick at 163)
     size_increment: str = "1"
     suggested_size_increment: str = "1"
+
+
+@dataclass(frozen=True)
+class SymbolDescription:
+    """One ContractDescription of symbolSamples: the contract's identity and the derivative kinds it has."""
+
+    con_id: int
+    symbol: str
+    sec_type: str
+    primary_exchange: str
+    currency: str
+    derivative_sec_types: tuple[str, ...] = ()
+    description: str = ""  # the long name, from server version 176

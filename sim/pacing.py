@@ -67,7 +67,9 @@ class PacingRules:
         if open_requests >= MAX_OPEN_REQUESTS:
             return PacingVerdict(TOO_MANY_OPEN, "open_requests")
         c, q = request.contract, request.query
-        contract_key = (c.con_id, c.symbol.upper(), c.sec_type, c.last_trade_date, c.local_symbol, c.currency)
+        # every field that tells contracts apart: a call and a put of one expiry are two contracts
+        contract_key = (c.con_id, c.symbol.upper(), c.sec_type, c.last_trade_date, c.strike, c.right.upper(),
+                        c.multiplier, c.local_symbol, c.trading_class, c.currency)
         identical_key = (contract_key, c.exchange, q.end_datetime, q.bar_size, q.duration, q.use_rth, q.what_to_show,
                          q.format_date, q.keep_up_to_date)
         group_key = (contract_key, c.exchange, q.what_to_show)

@@ -122,9 +122,13 @@ class PricePath:
         MIDPOINT (the mean of bid and ask) may sit on a half tick."""
         if self.trades:
             return 2 * round(mid / self.tick)
-        bid = math.floor(mid / self.tick) - self.half_spread_ticks + 1
-        ask = bid + 2 * self.half_spread_ticks - 1
+        bid, ask = self.quote_ticks(mid)
         return 2 * bid if self.what == "BID" else 2 * ask if self.what == "ASK" else bid + ask
+
+    def quote_ticks(self, mid: float) -> tuple[int, int]:
+        """(bid, ask) in ticks around a mid price: a spread of 2 x half_spread_ticks - 1 ticks."""
+        bid = math.floor(mid / self.tick) - self.half_spread_ticks + 1
+        return bid, bid + 2 * self.half_spread_ticks - 1
 
     def _from_half_ticks(self, units: float) -> float:
         return round(units * self.tick / 2, self.decimals)
@@ -132,6 +136,28 @@ class PricePath:
     def bar(self, start: int, end: int, nominal: int, asof: float, samples: int = INTRADAY_SAMPLES) -> BarValues | None:
         """The bar [start, end) as known at `asof` (None when asof < start). `nominal` is the bar size in seconds
         (86400 for a daily session) and, with start/end, fixes the sampling grid."""
+        mids = self.sampled_mids(start, end, nominal, asof, samples)
+        if mids is None:
+            return None
+        if self.trades:  # the common case: round to the tick, in half-tick units
+            inv_tick = 1.0 / self.tick
+            quotes = [2 * round(m * inv_tick) for m in mids]
+        else:
+            quotes = [self._half_ticks(m) for m in mids]
+        conv = self._from_half_ticks
+        o, c, hi, lo = conv(quotes[0]), conv(quotes[-1]), conv(max(quotes)), conv(min(quotes))
+        mean = sum(quotes) / len(quotes) * self.tick / 2
+        if not self.trades:
+            return BarValues(o, hi, lo, c, -1, -1.0, -1)  # TWS: no size for quote series
+        if self.inst.sec_type in ("IND", "CASH"):
+            return BarValues(o, hi, lo, c, 0, round(mean, 8), 0)  # an index has no traded volume
+        volume, count = self.size(start, end, nominal, asof)
+        return BarValues(o, hi, lo, c, volume, round(mean, 8), count)
+
+    def sampled_mids(self, start: int, end: int, nominal: int, asof: float,
+                     samples: int = INTRADAY_SAMPLES) -> list[float] | None:
+        """The exact mid prices on the bar's sampling grid up to `asof` (None when asof < start): every series of
+        the bar (trades, quotes, the kinds of sim.data_kinds) is read from these samples."""
         if asof < start or end <= start:
             return None
         length = end - start
@@ -147,16 +173,10 @@ class PricePath:
         c0 = self._coarse_at(start, step, nominal, coarse)
         c1 = self._coarse_at(end, step, nominal, coarse)
         slope = (c1 - c0) / length
-        times = list(range(start, end, step))
-        times.append(end)
+        times = sample_times(start, end, samples)
         lattice, lattice_value = self._lattice, self._lattice_value
         log_base, exp, tanh = self.log_base, math.exp, math.tanh
-        quotes: list[int] = []
-        if self.trades:  # the common case, inlined: round to the tick, in half-tick units
-            inv_tick = 1.0 / self.tick
-            quote = lambda m: 2 * round(m * inv_tick)  # noqa: E731
-        else:
-            quote = self._half_ticks
+        mids: list[float] = []
         for t in times:
             if t > asof:
                 break
@@ -171,16 +191,8 @@ class PricePath:
                 if v1 is None:
                     v1 = lattice_value(k, q + 1)
                 x += amp * (v0 + (v1 - v0) * ((t - q * p) / p))
-            quotes.append(quote(exp(log_base + _BOUND * tanh(x / _BOUND))))
-        conv = self._from_half_ticks
-        o, c, hi, lo = conv(quotes[0]), conv(quotes[-1]), conv(max(quotes)), conv(min(quotes))
-        mean = sum(quotes) / len(quotes) * self.tick / 2
-        if not self.trades:
-            return BarValues(o, hi, lo, c, -1, -1.0, -1)  # TWS: no size for quote series
-        if self.inst.sec_type in ("IND", "CASH"):
-            return BarValues(o, hi, lo, c, 0, round(mean, 8), 0)  # an index has no traded volume
-        volume, count = self._size(start, end, nominal, asof)
-        return BarValues(o, hi, lo, c, volume, round(mean, 8), count)
+            mids.append(exp(log_base + _BOUND * tanh(x / _BOUND)))
+        return mids
 
     def _coarse_at(self, t: int, step: int, nominal: int, coarse: list[int]) -> float:
         """The coarse octaves' sum at a bar end point (shared by adjacent bars with the same plan)."""
@@ -190,7 +202,7 @@ class PricePath:
             v = self._coarse[key] = self._sum(t, coarse)
         return v
 
-    def _size(self, start: int, end: int, nominal: int, asof: float) -> tuple[int | Decimal, int]:
+    def size(self, start: int, end: int, nominal: int, asof: float) -> tuple[int | Decimal, int]:
         """Volume and trade count of the bar, as the share of the full bar's amounts elapsed at `asof`."""
         length = end - start
         h = _mix(self._size_salt ^ (start * 64 + nominal % 64))
@@ -227,6 +239,12 @@ class PricePath:
             return _EXTENDED_VOLUME_SHARE
         m_open, m_close = (s - _RTH_OPEN_S) / 1800.0, (_RTH_CLOSE_S - s) / 1800.0
         return 0.6 + 1.2 * math.exp(-m_open) + 1.0 * math.exp(-m_close)
+
+
+def sample_times(start: int, end: int, samples: int = INTRADAY_SAMPLES) -> list[int]:
+    """The sampling grid of the bar [start, end]: every ceil(length / samples) seconds from its start, and its end."""
+    step = max(1, -(-(end - start) // samples))
+    return [*range(start, end, step), end]
 
 
 def _new_york_offset(t: int) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from sim import account_codec
+from sim import account_codec, symbol_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -129,8 +129,8 @@ def decode(msg_id: int, body: bytes) -> Request:
                                     format_date=m.formatDate if m.HasField("formatDate") else 1)
     if msg_id == 90:
         return CancelHeadTimestamp(req_id=_required(_parse("CancelHeadTimestamp", body), "reqId"))
-    account_request = account_codec.decode_proto(msg_id, body)  # positions, orders, executions, account
-    return UnknownMessage(msg_id + 200) if account_request is None else account_request
+    other = account_codec.decode_proto(msg_id, body) or symbol_codec.decode_proto(msg_id, body)
+    return UnknownMessage(msg_id + 200) if other is None else other  # positions, ..., reqMatchingSymbols
 
 
 # ---- replies: serialized bodies -------------------------------------------------------------------------------
@@ -158,9 +158,9 @@ def current_time(epoch_seconds: int) -> bytes:
 def contract_data(req_id: int, d: ContractDetailsInfo) -> bytes:
     m = _PB["ContractData"](reqId=req_id)
     c = m.contract
-    c.conId, c.symbol, c.secType, c.strike = d.con_id, d.symbol, d.sec_type, 0.0
+    c.conId, c.symbol, c.secType, c.strike = d.con_id, d.symbol, d.sec_type, d.strike
     for attr, value in (("exchange", d.exchange), ("primaryExch", d.primary_exchange), ("currency", d.currency),
-                        ("localSymbol", d.local_symbol), ("tradingClass", d.trading_class),
+                        ("localSymbol", d.local_symbol), ("tradingClass", d.trading_class), ("right", d.right),
                         ("lastTradeDateOrContractMonth", d.last_trade_date), ("lastTradeDate", d.last_trade_date)):
         if value:
             setattr(c, attr, value)
@@ -174,9 +174,12 @@ def contract_data(req_id: int, d: ContractDetailsInfo) -> bytes:
     for attr, value in (("contractMonth", d.contract_month), ("industry", d.industry), ("category", d.category),
                         ("subcategory", d.subcategory), ("tradingHours", d.trading_hours),
                         ("liquidHours", d.liquid_hours), ("stockType", d.stock_type),
-                        ("realExpirationDate", d.last_trade_date)):
+                        ("realExpirationDate", d.last_trade_date), ("underSymbol", d.under_symbol),
+                        ("underSecType", d.under_sec_type)):
         if value:
             setattr(cd, attr, value)
+    if d.under_con_id:
+        cd.underConId = d.under_con_id
     for tag, value in d.sec_id_list:
         cd.secIdList[tag] = value
     return bytes(m.SerializeToString())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sim import account_codec
+from sim import account_codec, symbol_codec
 from sim.messages import (
     Bar,
     CancelHeadTimestamp,
@@ -171,10 +171,10 @@ def decode(msg_id: int, fields: Sequence[str], version: int) -> Request:
     elif msg_id == OUT_CANCEL_HEAD_TIMESTAMP:
         request = CancelHeadTimestamp(req_id=r.integer())
     else:
-        account_request = account_codec.decode_text(msg_id, r, version)  # positions, orders, executions, account
-        if account_request is None:
+        other = account_codec.decode_text(msg_id, r, version) or symbol_codec.decode_text(msg_id, r)
+        if other is None:  # neither positions, orders, executions, account nor reqMatchingSymbols
             return UnknownMessage(msg_id, tuple(fields))
-        request = account_request
+        request = other
     r.finish()
     return request
 
@@ -205,20 +205,21 @@ def contract_data(req_id: int, d: ContractDetailsInfo, version: int) -> list[Fie
     fields += [req_id, d.symbol, d.sec_type, d.last_trade_date]
     if version >= V_LAST_TRADE_DATE:
         fields.append(d.last_trade_date)
-    fields += ["0", "", d.exchange, d.currency, d.local_symbol, d.market_name, d.trading_class, d.con_id,
-               fmt_float(d.min_tick)]  # strike 0 and no right: the simulator lists no options
+    strike = fmt_float(d.strike) if d.strike else "0"
+    fields += [strike, d.right, d.exchange, d.currency, d.local_symbol, d.market_name, d.trading_class, d.con_id,
+               fmt_float(d.min_tick)]
     if V_MD_SIZE_MULTIPLIER <= version < V_SIZE_RULES:
         fields.append(d.md_size_multiplier)
     long_name = escape_ascii7(d.long_name) if version >= V_ENCODE_MSG_ASCII7 else d.long_name
-    fields += [d.multiplier, d.order_types, d.valid_exchanges, d.price_magnifier, 0, long_name, d.primary_exchange,
-               d.contract_month, d.industry, d.category, d.subcategory, d.time_zone_id, d.trading_hours,
-               d.liquid_hours, "", 0, len(d.sec_id_list)]  # 0: underConId; "", 0: evRule, evMultiplier
+    fields += [d.multiplier, d.order_types, d.valid_exchanges, d.price_magnifier, d.under_con_id, long_name,
+               d.primary_exchange, d.contract_month, d.industry, d.category, d.subcategory, d.time_zone_id,
+               d.trading_hours, d.liquid_hours, "", 0, len(d.sec_id_list)]  # "", 0: evRule, evMultiplier
     for tag, value in d.sec_id_list:
         fields += [tag, value]
     if version >= V_AGG_GROUP:
         fields.append(d.agg_group)
     if version >= V_UNDERLYING_INFO:
-        fields += ["", ""]  # underSymbol, underSecType
+        fields += [d.under_symbol, d.under_sec_type]
     if version >= V_MARKET_RULES:
         fields.append(d.market_rule_ids)
     if version >= V_REAL_EXPIRATION_DATE:

@@ -13,6 +13,8 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -26,37 +28,19 @@ class CalendarKind(StrEnum):
     CRYPTO = "crypto"  # PAXOS: every day around the clock, a day = midnight to midnight New York; no RTH/ETH split
 
 
-# NYSE holidays and early closes, taken from the NYSE's published holiday calendar (nyse.com "Holidays & Trading
-# Hours") for 2024-2027. 2025-01-09 is the National Day of Mourning for President Carter (markets closed).
-# Observed days: 2026-07-03 (July 4 is a Saturday), 2027-06-18 (Juneteenth on a Saturday), 2027-07-05 (July 4 on a
-# Sunday), 2027-12-24 (Christmas on a Saturday). New Year's Day 2028 falls on a Saturday: NYSE does not close on
-# Friday 2027-12-31. Outside 2024-2027 every weekday is treated as a trading day (the simulator's data is centred
-# on these years; older dates only matter for head timestamps and long daily histories).
-NYSE_HOLIDAYS: frozenset[date] = frozenset(
-    date.fromisoformat(d)
-    for d in (
-        "2024-01-01", "2024-01-15", "2024-02-19", "2024-03-29", "2024-05-27", "2024-06-19", "2024-07-04",
-        "2024-09-02", "2024-11-28", "2024-12-25",
-        "2025-01-01", "2025-01-09", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26", "2025-06-19",
-        "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25",
-        "2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03",
-        "2026-09-07", "2026-11-26", "2026-12-25",
-        "2027-01-01", "2027-01-18", "2027-02-15", "2027-03-26", "2027-05-31", "2027-06-18", "2027-07-05",
-        "2027-09-06", "2027-11-25", "2027-12-24",
-    )
-)  # fmt: skip
+# NYSE closures (special ones such as 2025-01-09, the National Day of Mourning for President Carter, included) and
+# 13:00 early closes (extended hours end at 17:00), and the days CME's Globex is closed, from the `holidays` package's
+# rules: any year, never a list that ends. On an NYSE holiday CME keeps open (MLK day, Presidents' Day, Memorial Day,
+# Juneteenth, Labor Day) the equity futures trade a shortened session, 17:00 Chicago the day before to 12:00 Chicago
+# (CME Group holiday calendar), and have no liquid hours.
+NYSE_CLOSURES: holidays.HolidayBase = holidays.financial_holidays("NYSE")
+NYSE_EARLY_CLOSES: holidays.HolidayBase = holidays.financial_holidays("NYSE", categories=("half_day",))
+CME_CLOSURES: holidays.HolidayBase = holidays.financial_holidays("CME")
 
-# 13:00 closes (extended hours end at 17:00): the day before Independence Day when it is a weekday session, the
-# day after Thanksgiving, and Christmas Eve when it is a weekday session (NYSE calendar, same source).
-NYSE_EARLY_CLOSES: frozenset[date] = frozenset(
-    date.fromisoformat(d)
-    for d in (
-        "2024-07-03", "2024-11-29", "2024-12-24",
-        "2025-07-03", "2025-11-28", "2025-12-24",
-        "2026-11-27", "2026-12-24",
-        "2027-11-26",
-    )
-)  # fmt: skip
+
+def cme_holiday_session(day: date) -> bool:
+    """Whether `day` is an NYSE holiday on which CME's equity futures trade their shortened session."""
+    return day.weekday() < 5 and day in NYSE_CLOSURES and day not in CME_CLOSURES
 
 
 @dataclass(frozen=True)
@@ -80,7 +64,9 @@ def is_trading_day(kind: CalendarKind, day: date) -> bool:
         return False
     if kind is CalendarKind.FX:
         return True
-    return day not in NYSE_HOLIDAYS
+    if kind is CalendarKind.CME_EQUITY and cme_holiday_session(day):
+        return True
+    return day not in NYSE_CLOSURES
 
 
 @lru_cache(maxsize=16384)
@@ -97,12 +83,16 @@ def session_for_day(kind: CalendarKind, use_rth: bool, day: date) -> Session | N
         # The FX trading day D runs from 17:00 on D-1 (Sunday for Monday) to 17:00 on D.
         return Session(day, _epoch(day - timedelta(days=1), 17), _epoch(day, 17))
     if kind is CalendarKind.CME_EQUITY:
-        if use_rth:  # ES liquid hours follow the cash market
+        holiday = cme_holiday_session(day)
+        if use_rth:  # ES liquid hours follow the cash market: none on an NYSE holiday
+            if holiday:
+                return None
             return Session(day, _epoch(day, 9, 30), _epoch(day, 13, 15) if early else _epoch(day, 16))
-        # Globex: opens 18:00 the evening before (Sunday for Monday), daily halt 17:00-18:00; on NYSE early-close
-        # days the equity futures stop at 12:15 Chicago = 13:15 New York. Simplification: a NYSE holiday has no
-        # Globex session at all (CME really trades a shortened holiday session).
-        return Session(day, _epoch(day - timedelta(days=1), 18), _epoch(day, 13, 15) if early else _epoch(day, 17))
+        # Globex: opens 17:00 Chicago (18:00 New York) the evening before (Sunday for Monday), daily halt
+        # 17:00-18:00 New York; on NYSE early-close days the equity futures stop at 12:15 Chicago (13:15 New
+        # York), on the NYSE holidays CME trades at 12:00 Chicago (13:00 New York).
+        close = _epoch(day, 13) if holiday else _epoch(day, 13, 15) if early else _epoch(day, 17)
+        return Session(day, _epoch(day - timedelta(days=1), 18), close)
     if use_rth or kind is CalendarKind.US_INDEX:
         return Session(day, _epoch(day, 9, 30), _epoch(day, 13) if early else _epoch(day, 16))
     return Session(day, _epoch(day, 4), _epoch(day, 17) if early else _epoch(day, 20))

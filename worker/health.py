@@ -41,6 +41,7 @@ def health_report(service: WorkerService) -> dict[str, Any]:
                    "ledger": service.pacing.ledger.location, "ledger_records_loaded": service.pacing.loaded},
         "message_budget": service.outbox.stats(),
         "contracts": service.resolver.stats(),
+        "contract_lookups": service.lookups.stats(),  # GET /api/v1/contracts and /search (worker/contracts/)
         "subscriptions": service.subscriptions.stats(),
         "streams": {"events_endpoint": config.events_endpoint, **service.streams.stats()},
         "cache": service.cache.stats(),

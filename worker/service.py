@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import zmq
@@ -19,6 +20,7 @@ from shared.bars import BarRequest, InvalidBarRequest
 from shared.config import BridgeConfig
 from shared.errors import BridgeError, ErrorCode
 from shared.protocol import ProtocolError, WorkerReply, WorkerRequest, decode_request
+from worker.contracts.operations import LOOKUP_OPS, LookupOperations
 from worker.contracts.resolver import ContractResolver, ResolvedContract, contract_key
 from worker.health import health_report
 from worker.history.bar_cache import BarCache
@@ -66,12 +68,15 @@ class WorkerService:
                          max_open=config.pacing_max_open).scaled(config.pacing_scale),
             lambda: self.upstream.open_count + self.history.heads.open_count, ledger=self.store.pacing_ledger)
         self.outbox = Outbox(self.budget, self.pacing, self.timers, self.connection)
-        self.resolver = ContractResolver(self.outbox, self._next_id, call_later=self.timers.call_later,
+        self.resolver = ContractResolver(self.outbox, self._next_id, today=self._tws_today,
+                                         call_later=self.timers.call_later,
                                          timeout=config.bar_timeout, not_found_ttl=config.contract_not_found_ttl,
                                          store=self.store)
+        self.lookups = LookupOperations(config, self.outbox, self.timers, self._next_id,  # GET /api/v1/contracts
+                                        lambda: self.tws_clock.now())
         self.upstream = UpstreamRequests(self.outbox, self.timers, self._next_id, config.bar_timeout)
         self.cache = BarCache(int(config.cache_max_mb * 1024 * 1024))
-        self.undecodable = UndecodableMessages(self.upstream, self.resolver)
+        self.undecodable = UndecodableMessages(self.upstream, self.resolver, self.lookups)
         self.tws_clock = TwsClock()  # TWS's time: the latest reading (currentTime, answers ending now) advanced
         self.bars = BarFetcher(self.upstream, self.cache, self.tws_clock, config.cache_now_ttl)
         # plain requests of any range: the store, the planner, jobs, head timestamps (worker/history/)
@@ -118,6 +123,7 @@ class WorkerService:
         self.history.on_lost()
         self.subscriptions.connection_lost(error)
         self.resolver.fail_all(error)
+        self.lookups.fail_all(error)
         self.outbox.connection_lost()
         self.outbox.pump()
 
@@ -127,6 +133,7 @@ class WorkerService:
         error = self._unavailable(reason)
         self.bars.fail_all(error)
         self.resolver.fail_all(error)
+        self.lookups.fail_all(error)
         self.subscriptions.outage(reason)
 
     def _on_data_lost(self) -> None:
@@ -271,8 +278,19 @@ class WorkerService:
                 return
             self.history.handle(request.op, request.body, time.monotonic() + max(0.0, min(
                 self.config.bar_timeout, request.deadline - time.time())), reply)
+        elif request.op in LOOKUP_OPS:
+            if not self.connection.usable:
+                reply(None, self._unavailable())
+                return
+            self.lookups.handle(request.op, request.body, time.monotonic() + max(0.0, min(
+                self.config.bar_timeout, request.deadline - time.time())), reply)
         elif request.op in STREAM_OPS:
             self.streams.handle(request.op, request.body, request.deadline, reply, self._with_contract)
+
+    def _tws_today(self) -> str:
+        """TWS's date (a simulator's clock may be set anywhere): a future without an expiry is the nearest one not
+        expired by it."""
+        return datetime.fromtimestamp(self.tws_clock.now() or time.time(), UTC).strftime("%Y%m%d")
 
     def _bars(self, request: BarRequest, deadline: float, reply: Reply) -> None:
         if not self.connection.usable:
@@ -318,6 +336,8 @@ class WorkerService:
             self.undecodable.on_report(event[2])
             return
         req_id = event[2]
+        if self.lookups.on_event(kind, req_id, event):
+            return
         up = self.upstream
         if kind == "bars_end" and up.owns(req_id):
             up.on_end(req_id, event[4], event[5])

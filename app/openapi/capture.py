@@ -148,6 +148,15 @@ def capture(client: Client) -> Examples:
     ask(head, "head", "AAPL's earliest trade bar", url="/api/v1/contracts/AAPL/head?what=TRADES&session=rth")
     ask(head, "invalid_request", "an unknown session", url="/api/v1/contracts/AAPL/head?session=night",
         expect=400)
+    contracts, search = "GET /api/v1/contracts", "GET /api/v1/contracts/search"
+    _, _, listed = ask(contracts, "futures", "ES futures: every listed expiry",
+                       url="/api/v1/contracts?symbol=ES&sec_type=FUT&exchange=CME")
+    ask(contracts, "con_id", "one contract by its con_id",
+        url=f"/api/v1/contracts?con_id={listed['contracts'][0]['con_id']}")
+    ask(contracts, "symbol_not_found", "no contract matches", url="/api/v1/contracts?symbol=NOSUCH", expect=404)
+    ask(contracts, "invalid_request", "a comma in the symbol", url="/api/v1/contracts?symbol=ES,NQ", expect=400)
+    ask(search, "matches", "contracts whose symbol or name starts with AAP", url="/api/v1/contracts/search?q=AAP")
+    ask(search, "invalid_request", "a comma in the text", url="/api/v1/contracts/search?q=AAP,L", expect=400)
     ask("POST /api/v1/disconnect", "forbidden", "from a browser page (an Origin header)", {}, expect=403,
         headers={"Origin": "http://127.0.0.1:8080"})
     ask("POST /api/v1/disconnect", "stopped", "TWS disconnected; it stays down until connect", {})

@@ -130,6 +130,57 @@ class HeadAnswerSchema(Schema):
     head = fields.Nested(HeadSchema, required=True)
 
 
+class ContractSchema(Schema):
+    """One contract as TWS's contract details describe it (GET /api/v1/contracts)."""
+
+    con_id = _int("IB's contract id: alone it names the contract in any request", validate=COUNT)
+    symbol = _str("the underlying's symbol")
+    sec_type = _str("IB's security type, e.g. STK, FUT, OPT")
+    local_symbol = _str("IB's local symbol, e.g. ESH5")
+    last_trade_date = _str("expiry, 'yyyymmdd' (futures, options); '' for none")
+    strike = _num("an option's strike; 0 for none")
+    right = _str("an option's right, C or P; '' for none")
+    multiplier = _str("e.g. '50' (ES), '100' (options); '' for none")
+    exchange = _str("the exchange (or SMART) TWS answered for")
+    primary_exchange = _str("the listing exchange; '' when TWS gives none")
+    currency = _str("the currency")
+    trading_class = _str("IB's trading class")
+    long_name = _str("the instrument's name")
+    time_zone = _str("the zone of trading_hours and liquid_hours (TWS's timeZoneId)")
+    trading_hours = _str("TWS's sessions, all hours: 'yyyymmdd:hhmm-yyyymmdd:hhmm;yyyymmdd:CLOSED;...'")
+    liquid_hours = _str("the regular sessions, in trading_hours' form")
+    min_tick = _num("the smallest price step")
+
+
+class ContractsAnswerSchema(Schema):
+    """200 of GET /api/v1/contracts: every contract that matches."""
+
+    success = _const(True, "always true in a 200")
+    count = _int("how many contracts (at least 1)", validate=Range(min=1))
+    contracts = fields.List(fields.Nested(ContractSchema), required=True, metadata={
+        "description": "sorted by expiry, right, strike, con_id"})
+
+
+class SymbolMatchSchema(Schema):
+    """One contract whose symbol or name starts with the text (TWS's contract description)."""
+
+    con_id = _int("IB's contract id", validate=COUNT)
+    symbol = _str("the symbol")
+    sec_type = _str("IB's security type")
+    primary_exchange = _str("the listing exchange")
+    currency = _str("the currency")
+    derivative_sec_types = fields.List(fields.String(), required=True, metadata={
+        "description": "security types of derivatives IB has on it, e.g. OPT, WAR"})
+
+
+class SymbolSearchAnswerSchema(Schema):
+    """200 of GET /api/v1/contracts/search: at most 16 matches, as TWS sends them."""
+
+    success = _const(True, "always true in a 200")
+    count = _int("how many matches (0 to 16)", validate=Range(min=0, max=16))
+    matches = fields.List(fields.Nested(SymbolMatchSchema), required=True, metadata={"maxItems": 16})
+
+
 class ControlAnswerSchema(Schema):
     """200 of POST /api/v1/connect and /api/v1/disconnect."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from app.contract_lookups import ContractsQuerySchema, SymbolSearchSchema
 from app.openapi import schemas as answers
 from app.openapi.responses import TWS_CALL, WORKER_CALL, E, error_response, error_responses
 from app.schemas import BarsQuerySchema, BarsStreamQuerySchema, HeadQuerySchema, json_pattern
@@ -33,6 +34,8 @@ COMPONENTS = {
     "WorkerHealth": answers.WorkerHealthSchema, "HttpWorkerHealth": answers.HttpWorkerHealthSchema,
     "Health": answers.HealthSchema, "HealthUnavailable": answers.HealthUnavailableSchema,
     "StreamStatus": answers.StreamStatusSchema, "StreamError": answers.StreamErrorSchema,
+    "Contract": answers.ContractSchema, "ContractsAnswer": answers.ContractsAnswerSchema,
+    "SymbolMatch": answers.SymbolMatchSchema, "SymbolSearchAnswer": answers.SymbolSearchAnswerSchema,
 }
 INFO = """An HTTP bridge to Interactive Brokers' TWS / IB Gateway: historical OHLCV bars, long ranges by jobs, the
 forming bar and a live stream of bars.
@@ -104,6 +107,10 @@ def _symbol_path() -> dict[str, Any]:
             "schema": {"type": "string", "pattern": json_pattern(SYMBOL_RE)}}
 
 
+# What a contract look-up can answer from TWS: no data kind, so no subscription; every match, so never ambiguous
+LOOKUP_CALL = (E.SYMBOL_NOT_FOUND, E.PACING_LIMITED, E.TWS_ERROR, E.TWS_UNDECODABLE, E.TWS_UNAVAILABLE, E.TWS_TIMEOUT)
+
+
 def _operations() -> dict[str, dict[str, Any]]:
     job_id = {"in": "path", "name": "id", "required": True, "description": "the job's id, from the 202's Location",
               "schema": {"type": "string"}}
@@ -164,6 +171,27 @@ def _operations() -> dict[str, dict[str, Any]]:
             "parameters": [_symbol_path(), {"in": "query", "schema": HeadQuerySchema(exclude=("symbol",))}],
             "responses": {"200": _json(answers.HeadAnswerSchema, "the head timestamp"),
                           **error_responses(E.UNAUTHORIZED, *TWS_CALL, E.NO_DATA, *WORKER_CALL)}}},
+        "/api/v1/contracts": {"get": {
+            "operationId": "getContracts", "tags": ["contracts"], "security": TOKEN,
+            "summary": "Every contract that matches the contract fields (TWS's contract details)",
+            "description": "The contract fields of POST /api/v1/bars with its defaults: the contracts such a bars "
+                           "request would match (ES futures: `symbol=ES&sec_type=FUT&exchange=CME`, every listed "
+                           "expiry; an option chain without last_trade_date, strike or right); `con_id` alone "
+                           "names one contract. Cached by the worker (a listing until an expiry in it has passed, "
+                           "no match for BRIDGE_CONTRACT_NOT_FOUND_TTL).",
+            "parameters": [{"in": "query", "schema": ContractsQuerySchema}],
+            "responses": {"200": _json(answers.ContractsAnswerSchema, "the contracts"),
+                          **error_responses(E.UNAUTHORIZED, *LOOKUP_CALL, *WORKER_CALL)}}},
+        "/api/v1/contracts/search": {"get": {
+            "operationId": "searchSymbols", "tags": ["contracts"], "security": TOKEN,
+            "summary": "Contracts whose symbol or name starts with a text (TWS's matching symbols)",
+            "description": "At most 16, as TWS answers; none is a 200 with `count: 0`. Cached an hour per text "
+                           "(any letter case). IB allows one search a second: a search whose turn would come after "
+                           "BAR_TIMEOUT is 429 `pacing_limited` with Retry-After.",
+            "parameters": [{"in": "query", "schema": SymbolSearchSchema}],
+            "responses": {"200": _json(answers.SymbolSearchAnswerSchema, "the matches"),
+                          **error_responses(E.UNAUTHORIZED, *[c for c in LOOKUP_CALL if c is not E.SYMBOL_NOT_FOUND],
+                                            *WORKER_CALL)}}},
         "/api/v1/connect": {"post": {
             "operationId": "connect", "tags": ["operations"], "security": TOKEN,
             "summary": "Connect to TWS again after a disconnect",

@@ -66,8 +66,9 @@ class TestRefusedFields:
     def test_a_required_field_missing(self, client: FlaskClient, stub: WorkerStub, missing: str) -> None:
         body = {k: v for k, v in VALID.items() if k != missing}
         refused = assert_refused(post(client, body), stub, missing)
-        assert refused["fields"][missing] == ("is required" if missing != "duration" else
-                                              "is required, or start_datetime (the range's length or its start)")
+        assert refused["fields"][missing] == {
+            "symbol": "is required unless con_id names the contract", "period": "is required",
+            "duration": "is required, or start_datetime (the range's length or its start)"}[missing]
 
     @pytest.mark.parametrize(("field", "value"), [
         ("symbol", ""), ("symbol", 42), ("symbol", None), ("symbol", "A" * 25), ("symbol", "-AAPL"),
@@ -75,7 +76,7 @@ class TestRefusedFields:
         ("duration", "1D"), ("duration", "0 D"), ("duration", "1 X"), ("duration", "1 D "), ("duration", 1),
         ("what", "VOLUME"), ("session", "night"), ("include_forming", "maybe"), ("include_forming", [1]),
         ("end_datetime", "yesterday"), ("end_datetime", "2025-01-26T10:30:00"), ("end_datetime", "20251399 10:30:00"),
-        ("sec_type", "OPT"), ("exchange", "SMART,NYSE"), ("exchange", ""), ("currency", "U S D"),
+        ("sec_type", "WAR"), ("exchange", "SMART,NYSE"), ("exchange", ""), ("currency", "U S D"),
         # a trailing newline slips past a regex anchored with "$"; these are anchored with "\Z"
         ("symbol", "AAPL\n"), ("duration", "1 D\n"), ("exchange", "SMART\n"), ("currency", "USD\n"),
         ("end_datetime", "20250126 10:30:00\n"), ("end_datetime", "\u0662\u0660\u0662\u0665-01-26T10:30:00+00:00"),

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from shared.contract_fields import CONTRACT_DEFAULTS
 from shared.errors import BridgeError, ErrorCode
 from shared.history import HeadRequest
 from tests.app.conftest import WorkerStub, error, result
@@ -43,7 +44,7 @@ class TestTheHead:
         (request,) = stub.requests
         assert request.op == "head"
         assert request.body == {"symbol": "AAPL", "what_to_show": "TRADES", "use_rth": True, "sec_type": "STK",
-                                "exchange": "SMART", "currency": "USD"}
+                                "exchange": "SMART", "currency": "USD", **CONTRACT_DEFAULTS}
         assert HeadRequest.from_wire(request.body) == HeadRequest("AAPL")
 
     def test_every_field_in_ibs_case(self, client: FlaskClient, stub: WorkerStub) -> None:
@@ -52,7 +53,8 @@ class TestTheHead:
         assert response.get_json() | {"head": None} == {"success": True, "symbol": "EUR", "what": "MIDPOINT",
                                                         "session": "all", "head": None}
         assert stub.requests[0].body == {"symbol": "EUR", "what_to_show": "MIDPOINT", "use_rth": False,
-                                         "sec_type": "CASH", "exchange": "IDEALPRO", "currency": "USD"}
+                                         "sec_type": "CASH", "exchange": "IDEALPRO", "currency": "USD",
+                                         **CONTRACT_DEFAULTS}
 
     @pytest.mark.parametrize(("path", "symbol"), [("/api/v1/contracts/BRK%20B/head", "BRK B"),
                                                   ("/api/v1/contracts/BF/B/head", "BF/B"),
@@ -81,7 +83,7 @@ class TestTheHead:
 class TestRefused:
     @pytest.mark.parametrize(("field", "value"), [
         ("what", "VOLUME"), ("what", "trade\u017f"), ("session", "night"), ("session", "\u0280th"),
-        ("sec_type", "OPT"), ("exchange", "SMART,NYSE"), ("exchange", ""), ("exchange", "SMART\n"),
+        ("sec_type", "WAR"), ("exchange", "SMART,NYSE"), ("exchange", ""), ("exchange", "SMART\n"),
         ("currency", "U S D"), ("currency", "u\u017fd"),
     ])
     def test_a_bad_value_with_the_bars_message(self, client: FlaskClient, stub: WorkerStub, field: str,

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from app.schemas import BarsStreamQuerySchema
 from app.streams.request import StreamRequest
 from shared.bars import BarRequest
+from shared.contract_fields import CONTRACT_DEFAULTS
 from shared.streams import MAX_BACKFILL
 from tests.app.conftest import WorkerStub
 
@@ -46,13 +47,13 @@ class TestTheSeriesFields:
             "exchange": "idealpro", "backfill": "20", "last_event_id": "1738080000"})
         assert loaded.series_fields == {"symbol": "EUR", "bar_size": "1 hour", "what_to_show": "MIDPOINT",
                                         "use_rth": False, "sec_type": "CASH", "exchange": "IDEALPRO",
-                                        "currency": "USD"}
+                                        "currency": "USD", **CONTRACT_DEFAULTS}
         assert (loaded.backfill, loaded.after, loaded.series.duration) == (20, 1738080000, "1 M")
 
     @pytest.mark.parametrize(("field", "value"), [
         ("symbol", ""), ("symbol", "A" * 25), ("symbol", "-AAPL"), ("symbol", "AA,PL"), ("symbol", "AA\x00PL"),
         ("symbol", "AAPL\n"), ("symbol", "\u017fpy"), ("period", "7m"), ("period", "1 min"), ("what", "VOLUME"),
-        ("what", "trade\u017f"), ("session", "night"), ("session", "\u0280th"), ("sec_type", "OPT"),
+        ("what", "trade\u017f"), ("session", "night"), ("session", "\u0280th"), ("sec_type", "WAR"),
         ("exchange", "SMART,NYSE"), ("exchange", ""), ("currency", "U S D"), ("currency", "u\u017fd"),
     ])
     def test_a_bad_series_field_gets_the_message_post_bars_gives(self, client: FlaskClient, stub: WorkerStub,
@@ -68,7 +69,7 @@ class TestTheSeriesFields:
 
     def test_required_fields_missing(self, client: FlaskClient, stub: WorkerStub) -> None:
         body = refused(stream(client, {}), stub, "symbol", "period")
-        assert body["fields"]["symbol"] == "is required"
+        assert body["fields"]["symbol"] == "is required unless con_id names the contract"
 
     @pytest.mark.parametrize("field", ["duration", "include_forming", "end_datetime", "bar_size", "token"])
     def test_fields_a_stream_does_not_take_are_refused(self, client: FlaskClient, stub: WorkerStub,

@@ -98,6 +98,8 @@ def test_a_request_nginx_passes_but_gunicorn_cannot_parse_is_the_bridges_json(ng
     (request("GET", "/api/v1/jobs/" + "0" * 32), 404, "job_not_found"),  # the 202's Location passes through
     (request("DELETE", "/api/v1/jobs/" + "0" * 32), 404, "job_not_found"),
     (request("GET", "/api/v1/contracts/NOSUCHSYM/head"), 404, "symbol_not_found"),
+    (request("GET", "/api/v1/contracts?symbol=NOSUCHSYM"), 404, "symbol_not_found"),  # the look-up, no slash
+    (request("GET", "/api/v1/contracts/search?q=A,B"), 400, "invalid_request"),
 ])
 def test_the_bridges_own_errors_pass_unchanged(nginx, raw, status, code):
     assert_json_error(exchange(nginx.port, raw), status, code)

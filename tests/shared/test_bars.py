@@ -265,9 +265,9 @@ def test_non_ascii_digits_are_refused(field: str, value: str) -> None:
 @pytest.mark.parametrize(("field", "value"), [
     ("symbol", ""), ("symbol", "A" * 25), ("symbol", "-AAPL"), ("symbol", 12),
     ("bar_size", "1m"), ("bar_size", "7 mins"), ("duration", "0 D"), ("duration", "1D"), ("duration", "1 d"),
-    ("duration", "1234567 S"), ("what_to_show", "BID_ASK"), ("what_to_show", "trades"), ("use_rth", 1),
+    ("duration", "1234567 S"), ("what_to_show", "VOLUME"), ("what_to_show", "trades"), ("use_rth", 1),
     ("use_rth", "true"), ("include_forming", 0), ("end_datetime", "2025-01-26T10:30:00+00:00"),
-    ("end_datetime", None), ("sec_type", "OPT"), ("exchange", ""), ("exchange", "A" * 17), ("currency", "U S"),
+    ("end_datetime", None), ("sec_type", "WAR"), ("exchange", ""), ("exchange", "A" * 17), ("currency", "U S"),
 ])
 def test_bad_values_are_refused_with_the_field_named(field: str, value: Any) -> None:
     with pytest.raises(InvalidBarRequest) as caught:
@@ -305,7 +305,7 @@ def test_from_wire_refuses_non_objects(body: Any) -> None:
 
 def test_from_wire_refuses_unknown_keys() -> None:
     with pytest.raises(InvalidBarRequest) as caught:
-        BarRequest.from_wire({**GOOD.to_wire(), "primary_exchange": "NASDAQ"})
+        BarRequest.from_wire({**GOOD.to_wire(), "expiry": "202503"})
     assert set(caught.value.fields) == {"body"}
 
 

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from shared.bars import InvalidBarRequest
+from shared.contract_fields import CONTRACT_DEFAULTS
 from shared.protocol import OPERATIONS, ProtocolError
 from shared.streams import (
     MAX_BACKFILL,
@@ -108,9 +109,31 @@ def test_a_series_subscribes_to_ib_longest_duration_for_its_bar_size(bar_size: s
 
 def test_stream_open_round_trips() -> None:
     opened = StreamOpen(series_request(FIELDS), after=1738079940, backfill=0)
-    assert opened.to_wire() == {"request": FIELDS, "after": 1738079940, "backfill": 0}
+    assert opened.to_wire() == {"request": {**FIELDS, **CONTRACT_DEFAULTS}, "after": 1738079940, "backfill": 0}
     assert StreamOpen.from_wire(opened.to_wire()) == opened
-    assert StreamOpen.from_wire({"request": FIELDS}) == StreamOpen(series_request(FIELDS))
+    assert StreamOpen.from_wire({"request": FIELDS}) == StreamOpen(series_request(FIELDS))  # an older HTTP side's
+
+
+def test_stream_open_keeps_every_contract_field() -> None:
+    future = {**FIELDS, "symbol": "", "sec_type": "FUT", "exchange": "CME", "con_id": 620730920,
+              "last_trade_date": "202503", "multiplier": "50", "local_symbol": "ESH5", "trading_class": "ES",
+              "include_expired": True, "primary_exchange": "CME", "strike": 0.0, "right": ""}
+    opened = StreamOpen(series_request(future))
+    assert opened.to_wire()["request"] == future
+    assert StreamOpen.from_wire(orjson.loads(orjson.dumps(opened.to_wire()))) == opened
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"what_to_show": "BID_ASK"}, "what_to_show"), ({"what_to_show": "ADJUSTED_LAST"}, "what_to_show"),
+    ({"what_to_show": "HISTORICAL_VOLATILITY"}, "what_to_show"),
+    ({"what_to_show": "OPTION_IMPLIED_VOLATILITY"}, "what_to_show"),
+    ({"sec_type": "CONTFUT", "exchange": "CME", "symbol": "ES"}, "sec_type"),
+])
+def test_a_stream_is_only_of_a_series_ib_keeps_up_to_date(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidBarRequest) as caught:
+        series_request({**FIELDS, **change})
+    assert set(caught.value.fields) == {field}
+    assert "up to date" in caught.value.fields[field] or "keepUpToDate" in caught.value.fields[field]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -122,6 +145,8 @@ def test_stream_open_round_trips() -> None:
     ({"request": {**FIELDS, "bar_size": "7 mins"}}, "bar_size"),
     ({"request": {**FIELDS, "bar_size": "1 secs"}}, "bar_size"),  # keepUpToDate needs 5 secs or more
     ({"request": {**FIELDS, "use_rth": "yes"}}, "use_rth"),
+    ({"request": {**FIELDS, "trading_class": "ES\x00"}}, "trading_class"),
+    ({"request": {**FIELDS, "sec_type": "FOP"}}, "right"),
     ({"request": FIELDS, "after": -1}, "after"),
     ({"request": FIELDS, "after": 1.5}, "after"),
     ({"request": FIELDS, "after": "1738079940"}, "after"),

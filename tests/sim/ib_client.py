@@ -151,11 +151,19 @@ class RecordingClient(EWrapper, EClient):
                      long_name=contractDetails.longName, time_zone=contractDetails.timeZoneId,
                      last_trade_date=c.lastTradeDateOrContractMonth, multiplier=c.multiplier,
                      market_name=contractDetails.marketName, valid_exchanges=contractDetails.validExchanges,
-                     trading_hours=contractDetails.tradingHours,
+                     trading_hours=contractDetails.tradingHours, liquid_hours=contractDetails.liquidHours,
+                     contract_month=contractDetails.contractMonth, strike=c.strike, right=c.right,
+                     under_con_id=contractDetails.underConId, include_expired=c.includeExpired,
                      # size rules exist in 10.x only, and are sent from server version 164
                      min_size=getattr(contractDetails, "minSize", None),
                      size_increment=getattr(contractDetails, "sizeIncrement", None),
                      suggested_size_increment=getattr(contractDetails, "suggestedSizeIncrement", None))
+
+    def symbolSamples(self, reqId: int, contractDescriptions: Any) -> None:  # noqa: N802, N803
+        self._record("symbolSamples", reqId, matches=[
+            {"con_id": d.contract.conId, "symbol": d.contract.symbol, "sec_type": d.contract.secType,
+             "primary_exchange": d.contract.primaryExchange, "currency": d.contract.currency,
+             "derivative_sec_types": list(d.derivativeSecTypes)} for d in contractDescriptions])
 
     def contractDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
         self._record("contractDetailsEnd", reqId)

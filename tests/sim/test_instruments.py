@@ -11,6 +11,7 @@ from sim.messages import ContractSpec, SimError
 from sim.trading_calendar import NEW_YORK
 
 U = Universe.load()
+JAN_2025 = datetime(2025, 1, 27, 11, tzinfo=NEW_YORK).timestamp()  # a Monday
 
 
 def spec(**kw: object) -> ContractSpec:
@@ -27,8 +28,9 @@ def test_universe_content() -> None:
     assert eur.local_symbol == "EUR.USD" and "TRADES" not in eur.what_to_show
     spx = U.resolve_one(spec(symbol="SPX", sec_type="IND", exchange="CBOE"))
     assert spx.what_to_show == ("TRADES",)
-    es = U.match(spec(symbol="ES", sec_type="FUT", exchange="CME"))
-    assert len(es) >= 8 and all(i.multiplier == "50" and i.trading_class == "ES" for i in es)
+    es = U.match(spec(symbol="ES", sec_type="FUT", exchange="CME"), JAN_2025)
+    assert [i.local_symbol for i in es] == ["ESH5", "ESM5", "ESU5", "ESZ5", "ESH6"]
+    assert all(i.multiplier == "50" and i.trading_class == "ES" for i in es)
 
 
 def test_match_by_con_id_wins() -> None:
@@ -46,7 +48,7 @@ def test_match_by_fields() -> None:
     assert U.match(spec(symbol="AAPL", sec_type="STK", currency="EUR")) == []
     assert [i.local_symbol for i in U.match(spec(symbol="ES", sec_type="FUT", last_trade_date="202612"))] == ["ESZ6"]
     assert [i.local_symbol for i in U.match(spec(symbol="ES", sec_type="FUT", last_trade_date="20260320"))] == ["ESH6"]
-    assert [i.con_id for i in U.match(spec(local_symbol="ESZ6", sec_type="FUT", exchange="CME"))] == [568550526]
+    assert [i.con_id for i in U.match(spec(local_symbol="ESZ6", sec_type="FUT", exchange="CME"))] == [620261218]
 
 
 def test_resolve_one_errors() -> None:
@@ -99,3 +101,22 @@ def test_bad_instrument_file_names_the_entry(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         Universe.load(tmp_path / "broken.json")
+
+
+def test_bad_future_or_option_entries_name_the_entry(tmp_path: Path) -> None:
+    data = json.loads(DEFAULT_PATH.read_text())
+    es, aapl_options = data["futures"][0], data["options"][0]
+
+    def load(**changes: object) -> None:
+        p = tmp_path / "instruments.json"
+        p.write_text(json.dumps({**data, **changes}))
+        Universe.load(p)
+
+    with pytest.raises(ValueError, match=r"future #0: .*cycle"):
+        load(futures=[{**es, "cycle": [3, 13]}])
+    with pytest.raises(ValueError, match=r"future #0: .*referenceMonth"):
+        load(futures=[{**es, "referenceMonth": "202504"}])
+    with pytest.raises(ValueError, match=r"option chain #0: KeyError"):
+        load(options=[{**aapl_options, "underConId": 1}])
+    with pytest.raises(ValueError, match=r"future ES: conIds .* include AAPL's conId 265598"):
+        load(futures=[{**es, "conIdBase": 200000}])

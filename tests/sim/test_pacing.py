@@ -70,6 +70,17 @@ def test_bid_ask_counts_twice(sim, ib):
     assert [r for r in range(1, 32) if any(PACING in e.data["message"] for e in ib.named("error", r))] == [31]
 
 
+def test_bid_ask_counts_twice_against_six_per_contract_in_2_seconds(sim, ib):
+    for req_id, duration in enumerate(["1 D", "2 D"], start=1):  # 2 x 2 = 4 of the 5 allowed
+        request(ib, req_id, duration=duration, what="BID_ASK")
+        ib.history(req_id)
+    request(ib, 3, duration="3 D", what="BID_ASK")  # would make 6
+    err = ib.wait_error(3)
+    assert err.data["code"] == 162 and PACING in err.data["message"]
+    request(ib, 4, duration="3 D", what="BID")  # another tick type is another group
+    ib.history(4)
+
+
 def test_more_than_50_open_requests_get_322(sim, ib):
     sim.control("never_answer", name="RequestHistoricalData", count=-1)
     for req_id in range(1, 52):

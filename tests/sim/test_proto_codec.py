@@ -14,13 +14,14 @@ from ibapi.message import OUT
 
 from sim import codec
 from sim.account_codec import END_MARKERS, REPLY_IDS
-from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, UnknownMessage
+from sim.messages import Bar, ContractDetailsInfo, MalformedMessage, SymbolDescription, UnknownMessage
 
 pytestmark = pytest.mark.skipif(not codec.PROTOBUF_AVAILABLE, reason="protobuf codec unavailable")
 
 INFO = ContractDetailsInfo(con_id=1, symbol="A", sec_type="STK", exchange="SMART", primary_exchange="NYSE",
                            currency="USD", local_symbol="A", trading_class="A", market_name="A", long_name="A",
                            min_tick=0.01, time_zone_id="US/Eastern")
+SAMPLE = SymbolDescription(265598, "AAPL", "STK", "NASDAQ", "USD", ("OPT", "WAR"), "APPLE INC")
 BAR = Bar("20250127", 1.0, 2.0, 0.5, 1.5, 10, 1.2, 3)
 
 
@@ -42,6 +43,7 @@ def _frames(enc: codec.ReplyEncoder) -> dict[str, bytes]:
         "head_timestamp": enc.head_timestamp(1, "20040123-14:30:00"),
         "next_valid_id": enc.next_valid_id(1),
         "current_time": enc.current_time(1),
+        "symbol_samples": enc.symbol_samples(1, [SAMPLE]),
         **{name: enc.end_marker(name, {"reqId": 1, "accountName": "DU1", None: None}[field])
            for name, (_, field) in END_MARKERS.items()},
     }
@@ -49,7 +51,7 @@ def _frames(enc: codec.ReplyEncoder) -> dict[str, bytes]:
 
 TEXT_IDS = {"error": 4, "contract_data": 10, "contract_data_end": 52, "managed_accounts": 15, "historical_data": 17,
             "historical_data_end": 108, "historical_data_update": 90, "head_timestamp": 88, "next_valid_id": 9,
-            "current_time": 49, **REPLY_IDS}
+            "current_time": 49, "symbol_samples": 79, **REPLY_IDS}
 
 
 @pytest.mark.parametrize("version", range(201, codec.max_supported_version() + 1))
@@ -72,7 +74,8 @@ def test_request_thresholds_are_the_clients() -> None:
            "cancelPositions": OUT.CANCEL_POSITIONS, "reqAccountSummary": OUT.REQ_ACCOUNT_SUMMARY,
            "cancelAccountSummary": OUT.CANCEL_ACCOUNT_SUMMARY, "reqPositionsMulti": OUT.REQ_POSITIONS_MULTI,
            "cancelPositionsMulti": OUT.CANCEL_POSITIONS_MULTI, "reqAccountUpdatesMulti": OUT.REQ_ACCOUNT_UPDATES_MULTI,
-           "cancelAccountUpdatesMulti": OUT.CANCEL_ACCOUNT_UPDATES_MULTI}
+           "cancelAccountUpdatesMulti": OUT.CANCEL_ACCOUNT_UPDATES_MULTI,
+           "reqMatchingSymbols": OUT.REQ_MATCHING_SYMBOLS}
     assert set(ids) == set(codec.REQUEST_PROTOBUF_FROM)
     for name, msg_id in ids.items():
         assert common.getServerVersionForMessage(msg_id) == codec.REQUEST_PROTOBUF_FROM[name], name
@@ -87,7 +90,7 @@ def test_the_handshake_stays_text_at_protobuf_versions() -> None:
     b"\x12\x40AAPL",  # a length-delimited field (contract) longer than the message
     b"\x0a",  # a tag without its value
 ])
-@pytest.mark.parametrize("msg_id", [9, 20, 25, 87, 90, 71, 7, 6, 15, 62, 76])
+@pytest.mark.parametrize("msg_id", [9, 20, 25, 87, 90, 71, 7, 6, 15, 62, 76, 81])
 def test_undecodable_protobuf_is_malformed(msg_id: int, body: bytes) -> None:
     with pytest.raises(MalformedMessage):
         codec.decode_request(struct.pack("!I", msg_id + 200) + body, 226)

@@ -109,3 +109,21 @@ def test_sessions_between_and_last_sessions() -> None:
 def test_trading_days_skip_weekends_and_holidays() -> None:
     days = trading_days(STK, date(2025, 1, 6), date(2025, 1, 12))
     assert [d.day for d in days] == [6, 7, 8, 10]  # 2025-01-09: National Day of Mourning
+
+
+def test_holidays_come_from_rules_in_any_year() -> None:
+    assert hours(STK, True, "2031-11-27") is None  # Thanksgiving 2031
+    assert hours(STK, True, "2031-11-28") == ("20311128 09:30", "20311128 13:00")  # the day after: early close
+    assert hours(STK, True, "2040-03-30") is None  # Good Friday 2040
+
+
+def test_es_trades_cmes_short_session_on_the_nyse_holidays_cme_keeps_open() -> None:
+    # MLK day and Presidents' Day: 17:00 Chicago the evening before to 12:00 Chicago, no liquid hours
+    assert hours(ES, False, "2025-01-20") == ("20250119 18:00", "20250120 13:00")
+    assert hours(ES, True, "2025-01-20") is None
+    assert hours(ES, False, "2033-02-21") == ("20330220 18:00", "20330221 13:00")
+    assert session_at(ES, False, ny("20250120 12:59")) is not None
+    assert session_at(ES, False, ny("20250120 13:00")) is None
+    assert hours(ES, False, "2025-01-21") == ("20250120 18:00", "20250121 17:00")
+    # the days CME closes too: Good Friday, Christmas
+    assert hours(ES, False, "2025-04-18") is None and hours(ES, False, "2025-12-25") is None

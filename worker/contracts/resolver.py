@@ -1,8 +1,10 @@
-"""Turns (symbol, secType, exchange, currency) into one TWS contract with its conId and time zone, once.
+"""Turns a request's contract fields (worker/contracts/query.py: a con_id alone, or symbol, sec_type, exchange,
+currency and whichever of expiry, strike, right, multiplier, primary exchange, local symbol, trading class and
+include_expired it gave) into one TWS contract with its conId and time zone, once.
 
-reqContractDetails answers with every match; the resolved contract is cached for the worker's life so a symbol costs
-one round trip. Futures resolve to the nearest unexpired expiry; any other multiple match is ambiguous (error 200 as
-TWS words it for historical requests).
+reqContractDetails answers with every match; the resolved contract is cached for the worker's life under the full
+key, so a contract costs one round trip. The choice among several matches is worker/contracts/choice.py's: futures
+without an expiry resolve to the nearest unexpired one; any other multiple match is ambiguous, with the candidates.
 
 "No such contract" (no match, or TWS's error 200 that is not about ambiguity) is remembered for
 BRIDGE_CONTRACT_NOT_FOUND_TTL seconds and answered at once without a message to TWS: an unknown symbol asked for in a
@@ -22,17 +24,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ibapi.contract import Contract
-
-from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
-from worker.contracts.trading_sessions import TradingSessions, parse_hours
+from worker.contracts.choice import choose
+from worker.contracts.query import ContractQuery, contract_key, key_text, parse_key_text, query_contract
+from worker.contracts.resolved import ResolvedContract
 from worker.tws.errors import NO_SECURITY_DEFINITION, classify_request_error
 from worker.tws.requests import ContractDetailsRequest, TwsRequest
 
 log = logging.getLogger("tws.contract_resolver")
 
-ContractKey = tuple[str, str, str, str]
+__all__ = ["ContractQuery", "ContractResolver", "ResolvedContract", "contract_key", "key_text", "query_contract"]
+
 Resolved = Callable[["ResolvedContract | None", "BridgeError | None"], None]
 MAX_NOT_FOUND = 10_000  # remembered unknown keys; the oldest is forgotten first (and costs one lookup again)
 
@@ -44,11 +46,6 @@ class NotFoundStore(Protocol):
     def save_not_found(self, key: str, until: float) -> None: ...
 
 
-def key_text(key: ContractKey) -> str:
-    """The key as the store keeps it (no field can hold a '|': shared/bars.py)."""
-    return "|".join(key)
-
-
 class LookupSender(Protocol):
     """What the resolver needs of the outbox."""
 
@@ -57,52 +54,9 @@ class LookupSender(Protocol):
     def withdraw(self, ticket: object) -> bool: ...
 
 
-@dataclass(frozen=True)
-class ResolvedContract:
-    con_id: int
-    symbol: str
-    sec_type: str
-    exchange: str
-    primary_exchange: str
-    currency: str
-    local_symbol: str
-    last_trade_date: str
-    time_zone: str
-    # contract details' tradingHours and liquidHours, in time_zone (worker/contracts/trading_sessions.py)
-    trading_hours: str = ""
-    liquid_hours: str = ""
-
-    def sessions(self, use_rth: bool) -> TradingSessions:
-        """The instrument's sessions for useRTH: liquid hours for regular hours, trading hours for all hours."""
-        return parse_hours(self.liquid_hours if use_rth else self.trading_hours, self.time_zone)
-
-    def to_ibapi(self, exchange: str) -> Contract:
-        c = Contract()
-        c.conId = self.con_id
-        c.symbol = self.symbol
-        c.secType = self.sec_type
-        c.exchange = exchange
-        c.primaryExchange = self.primary_exchange if self.sec_type == "STK" else ""
-        c.currency = self.currency
-        c.localSymbol = self.local_symbol
-        if self.sec_type == "FUT":
-            c.lastTradeDateOrContractMonth = self.last_trade_date
-        return c
-
-
-def contract_key(request: BarRequest) -> ContractKey:
-    return (request.symbol.upper(), request.sec_type, request.exchange.upper(), request.currency.upper())
-
-
-def query_contract(key: ContractKey) -> Contract:
-    c = Contract()
-    c.symbol, c.secType, c.exchange, c.currency = key
-    return c
-
-
 @dataclass
 class _Pending:
-    key: ContractKey
+    key: ContractQuery
     matches: list[dict[str, Any]]
     waiters: list[Resolved]
     ticket: object = field(default=None)  # its place in the outbox's line until sent
@@ -122,10 +76,10 @@ class ContractResolver:
         self._timeout = timeout
         self._not_found_ttl = not_found_ttl  # 0: never remembered
         self._clock = clock
-        self._cache: dict[ContractKey, ResolvedContract] = {}
-        self._not_found: OrderedDict[ContractKey, tuple[float, BridgeError]] = OrderedDict()  # until, answer
+        self._cache: dict[ContractQuery, ResolvedContract] = {}
+        self._not_found: OrderedDict[ContractQuery, tuple[float, BridgeError]] = OrderedDict()  # until, answer
         self._pending: dict[int, _Pending] = {}
-        self._by_key: dict[ContractKey, int] = {}
+        self._by_key: dict[ContractQuery, int] = {}
         self.lookups = 0  # reqContractDetails sent
         self.coalesced = 0  # resolves that joined a lookup in flight
         self.not_found_hits = 0  # answered from the "no such contract" memory
@@ -140,18 +94,17 @@ class ContractResolver:
             return
         now, wall_now = self._clock(), self._wall()
         for text, until in sorted(store.not_found().items(), key=lambda item: item[1]):
-            parts = tuple(text.split("|"))
-            if len(parts) != 4 or until <= wall_now:
+            key = parse_key_text(text)
+            if key is None or until <= wall_now:
                 continue
-            key: ContractKey = parts  # type: ignore[assignment]
             # the remaining time, never more than the ttl (a wall clock set back must not make it longer)
             left = min(until - wall_now, self._not_found_ttl)
             self._not_found[key] = (now + left, BridgeError(ErrorCode.SYMBOL_NOT_FOUND,
-                                                            f"no contract found for {key[0]}", 200))
+                                                            f"no contract found for {key.label}", 200))
         while len(self._not_found) > MAX_NOT_FOUND:
             self._not_found.popitem(last=False)
 
-    def resolve(self, key: ContractKey, done: Resolved, deadline: float = float("inf")) -> None:
+    def resolve(self, key: ContractQuery, done: Resolved, deadline: float = float("inf")) -> None:
         """Answer `done` from the cache or the not-found memory at once, or after one lookup that every resolve of
         the key shares; `deadline` (monotonic) bounds the lookup's wait for its turn to be sent."""
         cached = self._cache.get(key)
@@ -188,7 +141,7 @@ class ContractResolver:
 
         pending.ticket = self._sender.request(prepare, deadline, fail)
 
-    def _remembered_not_found(self, key: ContractKey) -> BridgeError | None:
+    def _remembered_not_found(self, key: ContractQuery) -> BridgeError | None:
         entry = self._not_found.get(key)
         if entry is None:
             return None
@@ -197,7 +150,7 @@ class ContractResolver:
             return None
         return entry[1]
 
-    def _remember_not_found(self, key: ContractKey, error: BridgeError) -> None:
+    def _remember_not_found(self, key: ContractQuery, error: BridgeError) -> None:
         if self._not_found_ttl <= 0:
             return
         self._not_found.pop(key, None)
@@ -216,7 +169,7 @@ class ContractResolver:
             for done in self._finish(req_id).waiters:
                 done(None, error)
 
-    def cached(self, key: ContractKey) -> bool:
+    def cached(self, key: ContractQuery) -> bool:
         return key in self._cache
 
     def stats(self) -> dict[str, int]:
@@ -270,21 +223,4 @@ class ContractResolver:
         return pending
 
     def _choose(self, pending: _Pending) -> tuple[ResolvedContract | None, BridgeError | None]:
-        matches = pending.matches
-        symbol = pending.key[0]
-        if pending.key[1] == "FUT":
-            today = self._today()
-            live = sorted((m for m in matches if m["last_trade_date"][:8] >= today),
-                          key=lambda m: m["last_trade_date"])
-            matches = live[:1]
-        if not matches:
-            return None, BridgeError(ErrorCode.SYMBOL_NOT_FOUND, f"no contract found for {symbol}", 200)
-        if len(matches) > 1:
-            places = ", ".join(sorted(f"{m['primary_exchange'] or m['exchange']}/{m['currency']}" for m in matches))
-            return None, BridgeError(ErrorCode.AMBIGUOUS_SYMBOL,
-                                     f"{symbol} is ambiguous ({places}): give exchange and currency", 200)
-        m = matches[0]
-        return ResolvedContract(m["con_id"], m["symbol"], m["sec_type"], m["exchange"], m["primary_exchange"],
-                                m["currency"], m["local_symbol"], m["last_trade_date"],
-                                m["time_zone"] or "America/New_York", m.get("trading_hours", ""),
-                                m.get("liquid_hours", "")), None
+        return choose(pending.key, pending.matches, self._today())

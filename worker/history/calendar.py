@@ -11,8 +11,10 @@ Holidays and early closes outside the ranges come from rules, never from a list 
 - US equity-like contracts (STK, IND, ... listed on a US venue or quoted in a US zone): the NYSE calendar of the
   `holidays` package (special closures included) and its half days, where the close moves 3 hours earlier (13:00 for
   the regular session, 17:00 for extended hours, as NYSE and NYSE Arca do).
-- Futures on CME's exchanges: the same NYSE closures, and on NYSE half days a close at 12:15 Chicago (CME's equity
-  futures schedule). A choice that fits equity index futures; other CME products trade some of those days (issue 12).
+- Futures on CME's exchanges (CME's equity futures schedule): closed on the days CME closes (the `holidays` package's
+  CME calendar: New Year, Good Friday, Independence Day, Thanksgiving, Christmas); on the other NYSE holidays (MLK
+  day, Presidents' Day, ...) a shortened session to 12:00 Chicago, and no liquid hours; on NYSE half days a close at
+  12:15 Chicago. A choice that fits equity index futures; other CME products differ.
 - Everything else (FX on IDEALPRO, crypto, non-US listings): no holidays. Believing a session that does not exist
   costs one empty request; believing a closed day that has bars would lose them, so doubt always means "open".
 
@@ -41,6 +43,7 @@ US_VENUES = frozenset({"NYSE", "NASDAQ", "ISLAND", "ARCA", "AMEX", "BATS", "BYX"
 CME_VENUES = frozenset({"CME", "GLOBEX", "CBOT", "ECBOT", "NYMEX", "COMEX", "NYBOT"})
 CHICAGO = ZoneInfo("America/Chicago")
 CME_HALF_DAY_CLOSE = time(12, 15)  # Chicago: CME equity futures on NYSE half days
+CME_HOLIDAY_CLOSE = time(12, 0)  # Chicago: CME equity futures on the NYSE holidays CME trades
 NYSE_HALF_DAY_SHIFT = 3 * 3600  # a half day closes 3 hours early: 16:00 -> 13:00, 20:00 -> 17:00
 FALLBACK_PATTERN = (0, DAY)  # hours unknown: the whole local day (over-believing only costs empty requests)
 
@@ -51,17 +54,27 @@ def _nyse() -> tuple[holidays.HolidayBase, holidays.HolidayBase]:
     return holidays.financial_holidays("NYSE"), holidays.financial_holidays("NYSE", categories=("half_day",))
 
 
+@lru_cache(maxsize=1)
+def _cme() -> holidays.HolidayBase:
+    """The days CME's Globex is closed; expands to any year on first use."""
+    return holidays.financial_holidays("CME")
+
+
 @dataclass(frozen=True)
 class HolidayRules:
     """Which days a family of contracts is closed and when a half day closes."""
 
-    name: str  # "nyse", "cme_equity" or "none"
+    name: str  # "nyse", "cme_equity" (Globex hours), "cme_equity_liquid" (liquid hours) or "none"
 
     def closed(self, day: date) -> bool:
+        if self.name == "cme_equity":
+            return day in _nyse()[0] and day in _cme()
         return self.name != "none" and day in _nyse()[0]
 
     def half_day_close(self, day: date, close: datetime) -> datetime:
         """The session's close on `day` (the pattern's `close`, local), moved earlier on a half day."""
+        if self.name == "cme_equity" and day in _nyse()[0]:  # an NYSE holiday CME trades: to 12:00 Chicago
+            return min(close, datetime.combine(day, CME_HOLIDAY_CLOSE, CHICAGO).astimezone(close.tzinfo))
         if self.name == "none" or day not in _nyse()[1]:
             return close
         if self.name == "nyse":
@@ -74,14 +87,16 @@ class HolidayRules:
 NO_HOLIDAYS = HolidayRules("none")
 
 
-def holiday_rules(contract: ResolvedContract) -> HolidayRules:
-    """The holiday family of a contract (see the module docstring for why)."""
+def holiday_rules(contract: ResolvedContract, use_rth: bool = False) -> HolidayRules:
+    """The holiday family of a contract and useRTH (see the module docstring for why)."""
     sec_type = contract.sec_type.upper()
     if sec_type in ("CASH", "CRYPTO"):
         return NO_HOLIDAYS
     venues = {contract.exchange.upper(), contract.primary_exchange.upper()}
     if sec_type in ("FUT", "FOP", "CONTFUT"):
-        return HolidayRules("cme_equity") if venues & CME_VENUES else NO_HOLIDAYS
+        if not venues & CME_VENUES:
+            return NO_HOLIDAYS
+        return HolidayRules("cme_equity_liquid" if use_rth else "cme_equity")
     if venues & US_VENUES or contract.time_zone in US_ZONES:
         return HolidayRules("nyse")
     return NO_HOLIDAYS
@@ -110,7 +125,7 @@ class SessionCalendar:
     @classmethod
     def for_contract(cls, contract: ResolvedContract, use_rth: bool) -> SessionCalendar:
         every_day = contract.sec_type.upper() == "CRYPTO" and not contract.trading_hours  # hours unknown: 24/7
-        return cls(contract.sessions(use_rth), holiday_rules(contract), every_day)
+        return cls(contract.sessions(use_rth), holiday_rules(contract, use_rth), every_day)
 
     # ---- questions ----------------------------------------------------------------------------------------------
 

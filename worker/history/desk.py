@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from worker.history.bar_cache import BarCache
 from worker.history.bar_fetcher import BarFetcher, Reply, request_key
 from worker.history.calendar import SessionCalendar
 from worker.history.coverage import Span
+from worker.history.endless import EndlessSeries
 from worker.history.fill import Fill, FillRunner
 from worker.history.jobs import Job, JobBook
 from worker.history.pages import PageToken, fingerprint
@@ -40,6 +41,7 @@ from worker.history.planner import Window, plan
 from worker.history.ranges import complete_before, requested_span
 from worker.history.store import BarStore, SeriesKey
 from worker.tws.dates import TwsClock
+from worker.tws.requests import ends_only_now
 
 log = logging.getLogger("tws.history")
 
@@ -86,6 +88,7 @@ class HistoryDesk:
         self._now_ttl = now_ttl
         self._plan_timeout = plan_timeout  # a job's contract and head lookups at resume: BAR_TIMEOUT
         self.fills = FillRunner(fetcher, store)
+        self.endless = EndlessSeries(fetcher, self.range_of, calendar_for, self.now)
         jobs.replan = self.replan
         self.store_answers = 0  # answers whose stored part needed no upstream request
         self.store_hits = 0  # requests whose complete bars the store held all of (GET /metrics)
@@ -97,6 +100,9 @@ class HistoryDesk:
     # ---- the request --------------------------------------------------------------------------------------------
 
     def fetch(self, request: BarRequest, contract: ResolvedContract, deadline: float, reply: Reply) -> None:
+        if ends_only_now(contract.sec_type, request.what_to_show):  # CONTFUT, ADJUSTED_LAST: never stored
+            self.endless.fetch(request, contract, deadline, reply)
+            return
         key = request_key(request, contract)
         cached = self._cache.get(key)
         if cached is not None:
@@ -312,9 +318,9 @@ class HistoryDesk:
             self._reply(request, fresh, head.json, head.count, next_time, newer[:room] if head.next_time is None
                         else [], reply, key, notice=result.get("notice"))
 
-        tail_request = BarRequest(symbol=request.symbol, bar_size=request.bar_size, duration=tail.duration,
-                                  what_to_show=request.what_to_show, use_rth=request.use_rth,
-                                  sec_type=request.sec_type, exchange=request.exchange, currency=request.currency)
+        # every contract field kept (an option's strike, a future's expiry): only the range and the page change
+        tail_request = replace(request, duration=tail.duration, end_datetime="", start_datetime="", page_token="",
+                               limit=MAX_LIMIT, include_forming=False)
         self._fetcher.fetch(tail_request, contract, deadline, tail_answered)
 
     def _reply(self, request: BarRequest, rng: Range, stored_json: bytes, stored_count: int, next_time: int | None,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.bars import BarRequest
+from shared.bars import MAX_LIMIT, BarRequest
 from shared.errors import BridgeError
 from worker.contracts.resolver import ResolvedContract
 from worker.history.bar_fetcher import BarFetcher
@@ -38,9 +38,9 @@ def utc_end(epoch: int) -> str:
 
 def window_request(request: BarRequest, window: Window) -> BarRequest:
     """The upstream request for one window of `request`'s series."""
-    return BarRequest(symbol=request.symbol, bar_size=request.bar_size, duration=window.duration,
-                      what_to_show=request.what_to_show, use_rth=request.use_rth, end_datetime=utc_end(window.end),
-                      sec_type=request.sec_type, exchange=request.exchange, currency=request.currency)
+    # every contract field kept (an option's strike, a future's expiry): only the range and the page change
+    return replace(request, duration=window.duration, end_datetime=utc_end(window.end), start_datetime="",
+                   page_token="", limit=MAX_LIMIT, include_forming=False)
 
 
 @dataclass(eq=False)

@@ -21,7 +21,7 @@ from worker.tws.dates import bar_time, format_iso, format_local
 from worker.tws.errors import RequestOutcome, classify_request_error
 from worker.tws.outbox import Outbox
 from worker.tws.pacing import PacingKey
-from worker.tws.requests import CancelHistoricalData, HistoricalDataRequest
+from worker.tws.requests import CancelHistoricalData, HistoricalDataRequest, refusal
 
 log = logging.getLogger("tws.upstream")
 
@@ -63,9 +63,11 @@ def to_bar(values: BarValues, tz: str) -> dict[str, Any]:
 
 def pacing_key(request: BarRequest, contract: ResolvedContract) -> PacingKey:
     r = request
-    return PacingKey(identity=(contract.con_id, r.exchange, r.end_datetime, r.bar_size, r.duration, r.use_rth,
-                               r.what_to_show, r.include_forming),
-                     group=(contract.con_id, r.exchange, r.what_to_show), bar_seconds=r.bar_seconds)
+    # a CONTFUT's conId is its front future's: the sec type keeps the two series' requests apart
+    return PacingKey(identity=(contract.con_id, contract.sec_type, r.exchange, r.end_datetime, r.bar_size, r.duration,
+                               r.use_rth, r.what_to_show, r.include_forming),
+                     group=(contract.con_id, contract.sec_type, r.exchange, r.what_to_show), bar_seconds=r.bar_seconds,
+                     bid_ask=r.what_to_show == "BID_ASK")  # IB counts a BID_ASK request twice
 
 
 class UpstreamRequests:
@@ -98,6 +100,11 @@ class UpstreamRequests:
             self._waiting.discard(upstream)
             upstream.handler.history_failed(upstream, error, None)
 
+        reason = refusal(upstream.contract.sec_type, upstream.request.what_to_show, upstream.request.end_datetime,
+                         upstream.keep_up_to_date)
+        if reason is not None:  # never sent: TWS would refuse it (10339 and the like)
+            upstream.handler.history_failed(upstream, BridgeError(ErrorCode.INVALID_REQUEST, reason), None)
+            return
         doomed = self._doomed.get(pacing_key(upstream.request, upstream.contract).identity)
         if doomed is not None and doomed[0] > time.monotonic():  # TWS would send the same undecodable answer
             upstream.handler.history_failed(upstream, doomed[1], None)
@@ -119,8 +126,9 @@ class UpstreamRequests:
         timeout = min(deadline - time.monotonic(), self._answer_timeout)
         upstream.timer = self._timers.call_later(timeout, lambda: self._timed_out(upstream))
         self.sent += 1
-        return HistoricalDataRequest(req_id, upstream.contract.to_ibapi(r.exchange), end, r.duration, r.bar_size,
-                                     r.what_to_show, int(r.use_rth), FORMAT_EPOCH, upstream.keep_up_to_date)
+        contract = upstream.contract.to_ibapi(upstream.contract.route(r.exchange))
+        return HistoricalDataRequest(req_id, contract, end, r.duration, r.bar_size, r.what_to_show, int(r.use_rth),
+                                     FORMAT_EPOCH, upstream.keep_up_to_date)
 
     def _withdraw(self, upstream: Upstream) -> bool:
         """Still waiting for pacing: take it out of the queue, so it is never sent."""

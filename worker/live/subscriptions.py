@@ -44,6 +44,7 @@ from worker.live.publisher import Publisher
 from worker.live.series import LiveSeries, SeriesKey
 from worker.timers import Timers
 from worker.tws.dates import TwsClock, parse_tws_time
+from worker.tws.requests import can_stream
 
 log = logging.getLogger("tws.subscriptions")
 
@@ -121,7 +122,12 @@ class SubscriptionBook(ConnectionEvents):
     def join(self, key: SeriesKey, request: BarRequest, contract: ResolvedContract, publishes: bool,
              deadline: float, waiter: Waiter, held: bool = False) -> None:
         """Answer from the entry for `request`'s duration once it is live (`held`: once it has a history, also while
-        it is restored); start it when there is none."""
+        it is restored); start it when there is none. Never for a series TWS keeps no stream of (BID_ASK,
+        ADJUSTED_LAST, the volatilities, a CONTFUT: worker/tws/requests.py): refused before a slot is taken."""
+        if not can_stream(contract.sec_type, request.what_to_show):
+            waiter.failed(None, BridgeError(ErrorCode.INVALID_REQUEST, f"TWS keeps no {contract.sec_type} "
+                                            f"{request.what_to_show} series up to date (keepUpToDate)"))
+            return
         entry = self._subs.get((key, request.duration))
         if entry is None:
             answered = self._answers.get(request_key(request, contract))

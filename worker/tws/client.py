@@ -19,6 +19,7 @@ from typing import Any
 from ibapi.client import EClient
 from ibapi.wrapper import EWrapper
 
+from worker.contracts.contract_json import contract_json, match_json
 from worker.mailbox import Mailbox
 from worker.tws.decoder import GuardedDecoder, Undecodable, UnreadableValue, guarded_callback
 
@@ -129,18 +130,15 @@ class TwsClient(EWrapper, EClient):
 
     @guarded_callback
     def contractDetails(self, reqId: int, contractDetails: Any) -> None:  # noqa: N802, N803
-        c = contractDetails.contract
-        self._post("contract_details", int(reqId), {
-            "con_id": int(c.conId), "symbol": c.symbol, "sec_type": c.secType, "exchange": c.exchange,
-            "primary_exchange": c.primaryExchange, "currency": c.currency, "local_symbol": c.localSymbol,
-            "trading_class": c.tradingClass, "last_trade_date": c.lastTradeDateOrContractMonth,
-            "multiplier": c.multiplier, "time_zone": contractDetails.timeZoneId,
-            "long_name": contractDetails.longName, "trading_hours": str(contractDetails.tradingHours or ""),
-            "liquid_hours": str(contractDetails.liquidHours or "")})
+        self._post("contract_details", int(reqId), contract_json(contractDetails))
 
     @guarded_callback
     def contractDetailsEnd(self, reqId: int) -> None:  # noqa: N802, N803
         self._post("contract_details_end", int(reqId))
+
+    @guarded_callback
+    def symbolSamples(self, reqId: int, contractDescriptions: Any) -> None:  # noqa: N802, N803
+        self._post("symbol_samples", int(reqId), [match_json(d) for d in contractDescriptions or []])
 
     @guarded_callback
     def historicalData(self, reqId: int, bar: Any) -> None:  # noqa: N802, N803

@@ -33,11 +33,12 @@ with contextlib.suppress(ImportError):  # 10.x only: the protobuf bodies that ca
     from ibapi.protobuf.HistoricalData_pb2 import HistoricalData
     from ibapi.protobuf.HistoricalDataEnd_pb2 import HistoricalDataEnd
     from ibapi.protobuf.HistoricalDataUpdate_pb2 import HistoricalDataUpdate
+    from ibapi.protobuf.SymbolSamples_pb2 import SymbolSamples
 
     PROTOBUF_CLASSES = {IN.HISTORICAL_DATA: HistoricalData, IN.HISTORICAL_DATA_UPDATE: HistoricalDataUpdate,
                         IN.HISTORICAL_DATA_END: HistoricalDataEnd, IN.CONTRACT_DATA: ContractData,
                         IN.CONTRACT_DATA_END: ContractDataEnd, IN.ERR_MSG: ErrorMessage,
-                        IN.HEAD_TIMESTAMP: HeadTimestamp}
+                        IN.HEAD_TIMESTAMP: HeadTimestamp, IN.SYMBOL_SAMPLES: SymbolSamples}
 
 # Text messages: where the reqId is among the fields after the message id, by server version (the decoders' layouts).
 _SYNT_REALTIME_BARS = server_versions.MIN_SERVER_VER_SYNT_REALTIME_BARS  # 124: historicalData loses its version
@@ -52,6 +53,7 @@ REQ_ID_FIELD: dict[int, Callable[[int], int]] = {
     IN.CONTRACT_DATA_END: lambda sv: 1,
     IN.ERR_MSG: lambda sv: 1 if sv < _ERROR_TIME else 0,
     IN.HEAD_TIMESTAMP: lambda sv: 0,
+    IN.SYMBOL_SAMPLES: lambda sv: 0,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import ibapi
 
 from shared.errors import BridgeError, ErrorCode
+from worker.contracts.operations import LookupOperations
 from worker.contracts.resolver import ContractResolver
 from worker.history.upstream import UpstreamRequests
 from worker.tws.decoder import Undecodable
@@ -21,7 +22,8 @@ log = logging.getLogger("tws.undecodable")
 IBAPI_VERSION = ibapi.get_version_string()
 FRACTION_IN_INT = re.compile(r"invalid literal for int\(\) with base 10: b?'-?\d+\.\d+'")  # 9.81 and a fraction
 MESSAGE_NAMES = {17: "historical data", 90: "historical data update", 108: "historical data end",
-                 10: "contract details", 52: "contract details end", 4: "error", 88: "head timestamp"}
+                 10: "contract details", 52: "contract details end", 4: "error", 88: "head timestamp",
+                 79: "symbol samples"}
 
 
 def undecodable_error(report: Undecodable) -> BridgeError:
@@ -37,9 +39,11 @@ def undecodable_error(report: Undecodable) -> BridgeError:
 
 
 class UndecodableMessages:
-    def __init__(self, upstream: UpstreamRequests, resolver: ContractResolver) -> None:
+    def __init__(self, upstream: UpstreamRequests, resolver: ContractResolver,
+                 lookups: LookupOperations | None = None) -> None:
         self._upstream = upstream
         self._resolver = resolver
+        self._lookups = lookups
         self._logged: set[int] = set()  # message ids already logged without a request
         self.failed_requests = 0
         self.unattributed = 0
@@ -57,6 +61,10 @@ class UndecodableMessages:
             log.warning("contract lookup reqId %d failed: %s", req_id, error.message)
             self.failed_requests += 1
             self._resolver.fail(req_id, error)
+        elif req_id is not None and self._lookups is not None and self._lookups.owns(req_id):
+            log.warning("contract look-up reqId %d failed: %s", req_id, error.message)
+            self.failed_requests += 1
+            self._lookups.fail(req_id, error)
         else:
             self.unattributed += 1
             if report.msg_id not in self._logged:  # once per message id: a stream of them must not flood the log

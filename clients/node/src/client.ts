@@ -9,7 +9,8 @@ import { type CallOptions, type FetchLike, type RetryInfo, Transport } from "./h
 import { type FollowOptions, followJob, jobPath, pollDelayMs } from "./jobs.js";
 import { type StreamEvent, type StreamOptions, type StreamRequest, streamBars } from "./stream.js";
 import type {
-  Bar, BarRequest, BarsAnswer, ControlAnswer, HeadAnswer, HeadRequest, Health, Job, JobAnswer, JobPendingAnswer,
+  Bar, BarRequest, BarsAnswer, ContractQuery, ContractsAnswer, ControlAnswer, HeadAnswer, HeadRequest, Health, Job,
+  JobAnswer, JobPendingAnswer, SymbolSearchAnswer,
 } from "./types.js";
 
 export interface BridgeClientOptions {
@@ -119,6 +120,20 @@ export class BridgeClient {
     const { symbol, ...query } = request;
     const url = this.transport.url(`contracts/${encodeURIComponent(symbol)}/head`, query);
     return (await this.transport.json<HeadAnswer>("GET", url, undefined, options)).body;
+  }
+
+  /** GET /api/v1/contracts: every contract that matches (e.g. `{ symbol: "ES", sec_type: "FUT", exchange: "CME" }`
+   *  lists ES's expiries; `{ con_id }` one contract). No match is a NotFoundError (code symbol_not_found). */
+  async getContracts(query: ContractQuery, options: CallOptions = {}): Promise<ContractsAnswer> {
+    const url = this.transport.url("contracts", { ...query });
+    return (await this.transport.json<ContractsAnswer>("GET", url, undefined, options)).body;
+  }
+
+  /** GET /api/v1/contracts/search: contracts whose symbol or name starts with `q` (at most 16; IB allows one search
+   *  a second, so a burst may be a 429, retried honouring Retry-After). */
+  async searchSymbols(q: string, options: CallOptions = {}): Promise<SymbolSearchAnswer> {
+    const url = this.transport.url("contracts/search", { q });
+    return (await this.transport.json<SymbolSearchAnswer>("GET", url, undefined, options)).body;
   }
 
   /** GET /api/v1/health (never needs the token). */

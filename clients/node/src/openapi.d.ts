@@ -117,6 +117,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contracts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every contract that matches the contract fields (TWS's contract details)
+         * @description The contract fields of POST /api/v1/bars with its defaults: the contracts such a bars request would match (ES futures: `symbol=ES&sec_type=FUT&exchange=CME`, every listed expiry; an option chain without last_trade_date, strike or right); `con_id` alone names one contract. Cached by the worker (a listing until an expiry in it has passed, no match for BRIDGE_CONTRACT_NOT_FOUND_TTL).
+         */
+        get: operations["getContracts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contracts/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Contracts whose symbol or name starts with a text (TWS's matching symbols)
+         * @description At most 16, as TWS answers; none is a 200 with `count: 0`. Cached an hour per text (any letter case). IB allows one search a second: a search whose turn would come after BAR_TIMEOUT is 429 `pacing_limited` with Retry-After.
+         */
+        get: operations["searchSymbols"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connect": {
         parameters: {
             query?: never;
@@ -224,26 +264,17 @@ export interface components {
             message: string;
         };
         BarsRequest: {
-            /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD) */
-            symbol: string;
             /**
-             * @description the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto
-             * @default TRADES
-             * @enum {string}
+             * @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless con_id names the contract
+             * @default
              */
-            what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+            symbol?: string;
             /**
-             * @description rth: regular trading hours only; all: with pre/post market
-             * @default rth
-             * @enum {string}
-             */
-            session?: "rth" | "all";
-            /**
-             * @description IB's security type (any ASCII letter case)
+             * @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no stream
              * @default STK
              * @enum {string}
              */
-            sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+            sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
             /**
              * @description 1-16 letters, digits or '.'
              * @default SMART
@@ -254,6 +285,64 @@ export interface components {
              * @default null
              */
             currency?: string | null;
+            /**
+             * @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given
+             * @default 0
+             */
+            con_id?: number;
+            /**
+             * @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry
+             * @default
+             */
+            last_trade_date?: string;
+            /**
+             * @description an option's strike; 0 = not given
+             * @default 0
+             */
+            strike?: number;
+            /**
+             * @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given
+             * @default
+             * @enum {string}
+             */
+            right?: "" | "C" | "P" | "CALL" | "PUT";
+            /**
+             * @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given
+             * @default
+             */
+            multiplier?: string;
+            /**
+             * @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.'
+             * @default
+             */
+            primary_exchange?: string;
+            /**
+             * @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract
+             * @default
+             */
+            local_symbol?: string;
+            /**
+             * @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.'
+             * @default
+             */
+            trading_class?: string;
+            /**
+             * @description true: expired futures and options too (IB has no history for expired options)
+             * @default false
+             */
+            include_expired?: boolean;
+            /**
+             * @description the data (any ASCII letter case); for MIDPOINT, BID, ASK, BID_ASK TWS reports no trades: volume, wap, count are -1; BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask; ADJUSTED_LAST: split- and dividend-adjusted trades, only up to now (no end_datetime); HISTORICAL_VOLATILITY and OPTION_IMPLIED_VOLATILITY: the values as prices; AGGTRADES is IB's trades series for crypto; include_forming and streams only for TRADES, MIDPOINT, BID, ASK, AGGTRADES
+             * @default TRADES
+             * @enum {string}
+             */
+            what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
+            /**
+             * @description rth: regular trading hours only; all: with pre/post market
+             * @default rth
+             * @enum {string}
+             */
+            session?: "rth" | "all";
             /**
              * @description the bar size
              * @enum {string}
@@ -270,12 +359,12 @@ export interface components {
              */
             start_datetime?: string;
             /**
-             * @description true: the forming bar too, current, last (end_datetime now, a duration within IB's longest for the period)
+             * @description true: the forming bar too, current, last (end_datetime now, a duration within IB's longest for the period; only for TRADES, MIDPOINT, BID, ASK, AGGTRADES, not for CONTFUT)
              * @default false
              */
             include_forming?: boolean;
             /**
-             * @description '' = now; 'yyyymmdd HH:MM:SS' in the exchange's time zone; 'yyyymmdd-HH:MM:SS' in UTC; or ISO 8601 with an offset
+             * @description '' = now; 'yyyymmdd HH:MM:SS' in the exchange's time zone; 'yyyymmdd-HH:MM:SS' in UTC; or ISO 8601 with an offset; must be '' with ADJUSTED_LAST (IB adjusts only up to now)
              * @default
              */
             end_datetime?: string;
@@ -384,7 +473,7 @@ export interface components {
              * @description the data, as sent to TWS
              * @enum {string}
              */
-            what: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+            what: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
             /**
              * @description rth or all
              * @enum {string}
@@ -584,6 +673,77 @@ export interface components {
             code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "uri_too_long" | "expectation_failed" | "headers_too_large" | "not_implemented" | "request_timeout" | "symbol_not_found" | "ambiguous_symbol" | "pacing_limited" | "market_data_not_subscribed" | "tws_rejected" | "tws_error" | "tws_unavailable" | "tws_timeout" | "tws_undecodable" | "no_data" | "subscriptions_exhausted" | "resume_unavailable" | "job_not_found" | "invalid_page_token" | "worker_unavailable" | "overloaded" | "assets_missing" | "internal_error";
             /** @description for people */
             error: string;
+        };
+        Contract: {
+            /** @description IB's contract id: alone it names the contract in any request */
+            con_id: number;
+            /** @description the underlying's symbol */
+            symbol: string;
+            /** @description IB's security type, e.g. STK, FUT, OPT */
+            sec_type: string;
+            /** @description IB's local symbol, e.g. ESH5 */
+            local_symbol: string;
+            /** @description expiry, 'yyyymmdd' (futures, options); '' for none */
+            last_trade_date: string;
+            /** @description an option's strike; 0 for none */
+            strike: number;
+            /** @description an option's right, C or P; '' for none */
+            right: string;
+            /** @description e.g. '50' (ES), '100' (options); '' for none */
+            multiplier: string;
+            /** @description the exchange (or SMART) TWS answered for */
+            exchange: string;
+            /** @description the listing exchange; '' when TWS gives none */
+            primary_exchange: string;
+            /** @description the currency */
+            currency: string;
+            /** @description IB's trading class */
+            trading_class: string;
+            /** @description the instrument's name */
+            long_name: string;
+            /** @description the zone of trading_hours and liquid_hours (TWS's timeZoneId) */
+            time_zone: string;
+            /** @description TWS's sessions, all hours: 'yyyymmdd:hhmm-yyyymmdd:hhmm;yyyymmdd:CLOSED;...' */
+            trading_hours: string;
+            /** @description the regular sessions, in trading_hours' form */
+            liquid_hours: string;
+            /** @description the smallest price step */
+            min_tick: number;
+        };
+        ContractsAnswer: {
+            /**
+             * @description always true in a 200
+             * @enum {boolean}
+             */
+            success: true;
+            /** @description how many contracts (at least 1) */
+            count: number;
+            /** @description sorted by expiry, right, strike, con_id */
+            contracts: components["schemas"]["Contract"][];
+        };
+        SymbolMatch: {
+            /** @description IB's contract id */
+            con_id: number;
+            /** @description the symbol */
+            symbol: string;
+            /** @description IB's security type */
+            sec_type: string;
+            /** @description the listing exchange */
+            primary_exchange: string;
+            /** @description the currency */
+            currency: string;
+            /** @description security types of derivatives IB has on it, e.g. OPT, WAR */
+            derivative_sec_types: string[];
+        };
+        SymbolSearchAnswer: {
+            /**
+             * @description always true in a 200
+             * @enum {boolean}
+             */
+            success: true;
+            /** @description how many matches (0 to 16) */
+            count: number;
+            matches: components["schemas"]["SymbolMatch"][];
         };
         /** @description an event of GET /api/v1/bars/stream */
         StreamEvent: {
@@ -992,18 +1152,36 @@ export interface operations {
     streamBars: {
         parameters: {
             query: {
-                /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD) */
-                symbol: string;
-                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
-                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
-                /** @description rth: regular trading hours only; all: with pre/post market */
-                session?: "rth" | "all";
-                /** @description IB's security type (any ASCII letter case) */
-                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+                /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless con_id names the contract */
+                symbol?: string;
+                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; no CONTFUT (TWS keeps no continuous future up to date) */
+                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "OPT" | "FOP" | "CRYPTO";
                 /** @description 1-16 letters, digits or '.' */
                 exchange?: string;
                 /** @description default USD; 1-16 letters, digits or '.' */
                 currency?: string | null;
+                /** @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given */
+                con_id?: number;
+                /** @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry */
+                last_trade_date?: string;
+                /** @description an option's strike, a decimal such as 230 or 232.5; 0 = not given */
+                strike?: number;
+                /** @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given */
+                right?: "" | "C" | "P" | "CALL" | "PUT";
+                /** @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given */
+                multiplier?: string;
+                /** @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.' */
+                primary_exchange?: string;
+                /** @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract */
+                local_symbol?: string;
+                /** @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.' */
+                trading_class?: string;
+                /** @description true: expired futures and options too (IB has no history for expired options) */
+                include_expired?: boolean;
+                /** @description the data (any ASCII letter case): only the kinds IB keeps up to date; for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
+                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+                /** @description rth: regular trading hours only; all: with pre/post market */
+                session?: "rth" | "all";
                 /** @description the bar size (5 seconds or more: IB streams no 1-second bars) */
                 period: "5s" | "10s" | "15s" | "30s" | "1m" | "2m" | "3m" | "5m" | "10m" | "15m" | "20m" | "30m" | "1h" | "2h" | "3h" | "4h" | "8h" | "1d" | "1w" | "1M";
                 /** @description completed bars to send first */
@@ -1470,16 +1648,34 @@ export interface operations {
     getHead: {
         parameters: {
             query?: {
-                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK TWS reports no trades: volume, wap, count are -1; AGGTRADES is IB's trades series for crypto */
-                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
-                /** @description rth: regular trading hours only; all: with pre/post market */
-                session?: "rth" | "all";
-                /** @description IB's security type (any ASCII letter case) */
-                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no stream */
+                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
                 /** @description 1-16 letters, digits or '.' */
                 exchange?: string;
                 /** @description default USD; 1-16 letters, digits or '.' */
                 currency?: string | null;
+                /** @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given */
+                con_id?: number;
+                /** @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry */
+                last_trade_date?: string;
+                /** @description an option's strike, a decimal such as 230 or 232.5; 0 = not given */
+                strike?: number;
+                /** @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given */
+                right?: "" | "C" | "P" | "CALL" | "PUT";
+                /** @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given */
+                multiplier?: string;
+                /** @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.' */
+                primary_exchange?: string;
+                /** @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract */
+                local_symbol?: string;
+                /** @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.' */
+                trading_class?: string;
+                /** @description true: expired futures and options too (IB has no history for expired options) */
+                include_expired?: boolean;
+                /** @description the data (any ASCII letter case); for MIDPOINT, BID, ASK, BID_ASK TWS reports no trades: volume, wap, count are -1; BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask; ADJUSTED_LAST: split- and dividend-adjusted trades, only up to now (no end_datetime); HISTORICAL_VOLATILITY and OPTION_IMPLIED_VOLATILITY: the values as prices; AGGTRADES is IB's trades series for crypto; include_forming and streams only for TRADES, MIDPOINT, BID, ASK, AGGTRADES */
+                what?: "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES" | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
+                /** @description rth: regular trading hours only; all: with pre/post market */
+                session?: "rth" | "all";
             };
             header?: never;
             path: {
@@ -1654,6 +1850,422 @@ export interface operations {
                     "application/json": {
                         /** @enum {unknown} */
                         code?: "market_data_not_subscribed" | "tws_rejected" | "tws_error" | "tws_undecodable";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description - `tws_unavailable`: TWS is not connected: answered at once, never after a timeout
+             *     - `worker_unavailable`: the TWS worker process does not answer (it is restarted automatically)
+             *     - `overloaded`: the HTTP worker already has BRIDGE_MAX_WAITING_REQUESTS requests waiting: answered at once
+             */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "tws_unavailable" | "worker_unavailable" | "overloaded";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `tws_timeout`: TWS did not answer within BAR_TIMEOUT (the upstream request is cancelled) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "tws_timeout";
+                    } & components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getContracts: {
+        parameters: {
+            query?: {
+                /** @description e.g. AAPL, 'BRK B'; for CASH also IB's pair form EUR.USD (symbol EUR, currency USD); required unless con_id names the contract */
+                symbol?: string;
+                /** @description IB's security type (any ASCII letter case); OPT and FOP need last_trade_date, strike and right unless con_id or local_symbol names the contract; CONTFUT (a continuous future) takes no include_forming and no stream */
+                sec_type?: "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
+                /** @description 1-16 letters, digits or '.' */
+                exchange?: string;
+                /** @description default USD; 1-16 letters, digits or '.' */
+                currency?: string | null;
+                /** @description IB's contract id: alone it names the contract (then symbol may be left out; exchange still routes it); 0 = not given */
+                con_id?: number;
+                /** @description a future's or option's expiry: its month YYYYMM or its last trading day YYYYMMDD; a FUT without one is the nearest expiry */
+                last_trade_date?: string;
+                /** @description an option's strike, a decimal such as 230 or 232.5; 0 = not given */
+                strike?: number;
+                /** @description an option's right: C or P (also CALL, PUT, any ASCII letter case); '' = not given */
+                right?: "" | "C" | "P" | "CALL" | "PUT";
+                /** @description the contract's multiplier, e.g. 50 (ES), 100 (options); '' = not given */
+                multiplier?: string;
+                /** @description the listing exchange of a SMART-routed contract, e.g. NASDAQ (tells apart equal symbols); '' (not given) or 1-16 letters, digits or '.' */
+                primary_exchange?: string;
+                /** @description IB's local symbol, e.g. ESH5 or 'AAPL  250221C00230000': names one contract */
+                local_symbol?: string;
+                /** @description IB's trading class, e.g. ES, SPXW; '' (not given) or 1-16 letters, digits or '.' */
+                trading_class?: string;
+                /** @description true: expired futures and options too (IB has no history for expired options) */
+                include_expired?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the contracts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContractsAnswer"];
+                };
+            };
+            /** @description - `invalid_request`: a bad or unknown field (`fields` has a message per field), malformed JSON, or a body that cannot be framed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `unauthorized`: BRIDGE_API_TOKEN is set and `Authorization: Bearer <token>` is missing or wrong */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="tws-bridge"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "unauthorized";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `symbol_not_found`: TWS knows no such contract (`tws_code` 200) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "symbol_not_found";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `request_timeout`: the header section or the body did not arrive within BRIDGE_HEADER_TIMEOUT / BRIDGE_BODY_TIMEOUT; the connection is closed */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "request_timeout";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `payload_too_large`: the body is over BRIDGE_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `uri_too_long`: the request line is over the HTTP server's limit */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "uri_too_long";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `expectation_failed`: an `Expect` header other than 100-continue */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "expectation_failed";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `pacing_limited`: TWS refused for pacing (162 / 322), or keeping IB's pacing rules would take past the request's deadline */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "pacing_limited";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `headers_too_large`: the header section is over the HTTP server's limits */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "headers_too_large";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `internal_error`: a bug in the bridge (details in its log, never in the answer) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `not_implemented`: an unknown transfer coding */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "not_implemented";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description - `tws_error`: any other TWS error (with its message and `tws_code`)
+             *     - `tws_undecodable`: TWS sent a message this ibapi version cannot decode; the connection stays up
+             */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "tws_error" | "tws_undecodable";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description - `tws_unavailable`: TWS is not connected: answered at once, never after a timeout
+             *     - `worker_unavailable`: the TWS worker process does not answer (it is restarted automatically)
+             *     - `overloaded`: the HTTP worker already has BRIDGE_MAX_WAITING_REQUESTS requests waiting: answered at once
+             */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "tws_unavailable" | "worker_unavailable" | "overloaded";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `tws_timeout`: TWS did not answer within BAR_TIMEOUT (the upstream request is cancelled) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "tws_timeout";
+                    } & components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    searchSymbols: {
+        parameters: {
+            query: {
+                /** @description the start of a symbol or of a company's name, e.g. APP or 'apple' (any letter case): 1-32 letters, digits, spaces, '.', '/' or '-', starting with a letter or digit */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the matches */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SymbolSearchAnswer"];
+                };
+            };
+            /** @description - `invalid_request`: a bad or unknown field (`fields` has a message per field), malformed JSON, or a body that cannot be framed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `unauthorized`: BRIDGE_API_TOKEN is set and `Authorization: Bearer <token>` is missing or wrong */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="tws-bridge"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "unauthorized";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `request_timeout`: the header section or the body did not arrive within BRIDGE_HEADER_TIMEOUT / BRIDGE_BODY_TIMEOUT; the connection is closed */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "request_timeout";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `payload_too_large`: the body is over BRIDGE_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `uri_too_long`: the request line is over the HTTP server's limit */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "uri_too_long";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `expectation_failed`: an `Expect` header other than 100-continue */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "expectation_failed";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `pacing_limited`: TWS refused for pacing (162 / 322), or keeping IB's pacing rules would take past the request's deadline */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "pacing_limited";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `headers_too_large`: the header section is over the HTTP server's limits */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "headers_too_large";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `internal_error`: a bug in the bridge (details in its log, never in the answer) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /** @description - `not_implemented`: an unknown transfer coding */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "not_implemented";
+                    } & components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description - `tws_error`: any other TWS error (with its message and `tws_code`)
+             *     - `tws_undecodable`: TWS sent a message this ibapi version cannot decode; the connection stays up
+             */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        code?: "tws_error" | "tws_undecodable";
                     } & components["schemas"]["Error"];
                 };
             };

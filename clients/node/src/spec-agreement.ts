@@ -9,8 +9,8 @@
 import type { components, operations } from "./openapi.js";
 import type { StreamRequest, StreamStatus } from "./stream.js";
 import type {
-  Bar, BarRequest, BarsAnswer, ControlAnswer, ErrorBody, ErrorCode, HeadAnswer, HeadRequest, Health, Job,
-  JobAnswer, JobPendingAnswer, Notice,
+  Bar, BarRequest, BarsAnswer, Contract, ContractQuery, ContractsAnswer, ControlAnswer, ErrorBody, ErrorCode,
+  HeadAnswer, HeadRequest, Health, Job, JobAnswer, JobPendingAnswer, Notice, SymbolMatch, SymbolSearchAnswer,
 } from "./types.js";
 
 type Schemas = components["schemas"];
@@ -53,6 +53,15 @@ export type SpecAgreement = [
   Holds<Assignable<HeadAnswer, BodyOf<operations["getHead"], 200>>>,
   Holds<Same<Health, BodyOf<operations["getHealth"], 200>>>,
   Holds<Same<ControlAnswer, BodyOf<operations["connect"], 200>>>,
+  // the contract look-ups
+  Holds<Same<Contract, Schemas["Contract"]>>,
+  Holds<Same<ContractsAnswer, Schemas["ContractsAnswer"]>>,
+  Holds<Same<SymbolMatch, Schemas["SymbolMatch"]>>,
+  Holds<Same<SymbolSearchAnswer, Schemas["SymbolSearchAnswer"]>>,
+  Holds<Assignable<ContractQuery, NonNullable<operations["getContracts"]["parameters"]["query"]>>>,
+  Holds<Assignable<{ q: string }, operations["searchSymbols"]["parameters"]["query"]>>,
+  Holds<Same<ContractsAnswer, BodyOf<operations["getContracts"], 200>>>,
+  Holds<Same<SymbolSearchAnswer, BodyOf<operations["searchSymbols"], 200>>>,
 ];
 
 /** The JSON body of an operation's answers with these statuses. */

@@ -10,10 +10,14 @@
 import { BridgeError, NetworkError, TimeoutError, errorOfCode, errorOfResponse } from "./errors.js";
 import { type Transport, retryable, sleep } from "./http.js";
 import { SseParser } from "./sse.js";
-import type { Bar, ContractFields, Period } from "./types.js";
+import type { Bar, ContractFields, LiveWhatToShow, Period, SecType } from "./types.js";
 
 /** The query of the stream: a series, and how many completed bars to send first. */
-export interface StreamRequest extends ContractFields {
+export interface StreamRequest extends Omit<ContractFields, "what" | "sec_type"> {
+  /** Only what IB keeps up to date (default `TRADES`). */
+  what?: LiveWhatToShow;
+  /** No CONTFUT: TWS keeps no continuous future up to date. */
+  sec_type?: Exclude<SecType, "CONTFUT">;
   /** `5s` and longer (TWS streams no 1-second bars). */
   period: Exclude<Period, "1s">;
   /** Completed bars to send first when there is no resume point (0-5000, default 0). */
@@ -127,7 +131,7 @@ async function answer(transport: Transport, url: URL, headers: Record<string, st
 /** One connection's events; throws the `error` event's error, ends when the connection ends. */
 async function* open(transport: Transport, request: StreamRequest, lastEventId: string | null, idleTimeoutMs: number,
                      parser: SseParser, signal: AbortSignal | undefined): AsyncGenerator<StreamEvent> {
-  const query: Record<string, string | number | undefined> = { ...request };
+  const query: Record<string, string | number | boolean | undefined> = { ...request };
   const url = transport.url("bars/stream", query);
   const headers = transport.headers({ Accept: "text/event-stream" });
   if (lastEventId !== null) headers["Last-Event-ID"] = lastEventId;

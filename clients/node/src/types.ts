@@ -10,28 +10,61 @@ export type Period =
   | "1h" | "2h" | "3h" | "4h" | "8h"
   | "1d" | "1w" | "1M";
 
-/** What TWS reports; for MIDPOINT, BID and ASK `volume`, `wap` and `count` are -1. AGGTRADES: crypto trades. */
-export type WhatToShow = "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
+/** What TWS reports; for MIDPOINT, BID, ASK and BID_ASK `volume`, `wap` and `count` are -1. AGGTRADES: crypto trades.
+ *  BID_ASK: open = average bid, high = highest ask, low = lowest bid, close = average ask. ADJUSTED_LAST: split- and
+ *  dividend-adjusted trades, only up to now (no `end_datetime`). The volatilities: the values as prices. */
+export type WhatToShow =
+  | "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES"
+  | "BID_ASK" | "ADJUSTED_LAST" | "HISTORICAL_VOLATILITY" | "OPTION_IMPLIED_VOLATILITY";
+
+/** The kinds IB keeps up to date: the only ones with `include_forming` and streams. */
+export type LiveWhatToShow = "TRADES" | "MIDPOINT" | "BID" | "ASK" | "AGGTRADES";
 
 /** `rth`: regular trading hours only; `all`: with pre- and post-market. */
 export type Session = "rth" | "all";
 
-export type SecType = "STK" | "CASH" | "IND" | "FUT" | "CRYPTO";
+/** CONTFUT: a continuous future (no `include_forming`, no stream). OPT, FOP: need `last_trade_date`, `strike` and
+ *  `right` unless `con_id` or `local_symbol` names the contract. */
+export type SecType = "STK" | "CASH" | "IND" | "FUT" | "CONTFUT" | "OPT" | "FOP" | "CRYPTO";
 
-/** The fields naming an instrument and its data: shared by bars, the stream and the head timestamp. */
-export interface ContractFields {
-  /** e.g. `AAPL`, `BRK B`; for CASH also IB's pair form `EUR.USD`. */
-  symbol: string;
-  /** Default `TRADES`. */
-  what?: WhatToShow;
-  /** Default `rth`. */
-  session?: Session;
+/** An option's right; `CALL` and `PUT` are sent as `C` and `P`. `""`: not given. */
+export type Right = "" | "C" | "P" | "CALL" | "PUT";
+
+/** The fields naming an instrument (a TWS contract). */
+export interface InstrumentFields {
+  /** e.g. `AAPL`, `BRK B`; for CASH also IB's pair form `EUR.USD`. Required unless `con_id` names the contract. */
+  symbol?: string;
   /** Default `STK`. */
   sec_type?: SecType;
   /** Default `SMART`. */
   exchange?: string;
   /** Default `USD` (or the quote currency of a CASH pair). */
   currency?: string;
+  /** IB's contract id (1 to 2^31-1): alone it names the contract. Default 0: not given. */
+  con_id?: number;
+  /** A future's or option's expiry: `YYYYMM` or `YYYYMMDD`. A FUT without one is the nearest expiry. */
+  last_trade_date?: string;
+  /** An option's strike (0: not given). */
+  strike?: number;
+  right?: Right;
+  /** e.g. `50`, `100`. */
+  multiplier?: string;
+  /** The listing exchange of a SMART-routed contract, e.g. `NASDAQ`. */
+  primary_exchange?: string;
+  /** IB's local symbol, e.g. `ESH5`: names one contract. */
+  local_symbol?: string;
+  /** IB's trading class, e.g. `ES`. */
+  trading_class?: string;
+  /** Expired futures and options too (IB has no history for expired options). Default `false`. */
+  include_expired?: boolean;
+}
+
+/** The fields naming an instrument and its data: shared by bars, the stream and the head timestamp. */
+export interface ContractFields extends InstrumentFields {
+  /** Default `TRADES`. */
+  what?: WhatToShow;
+  /** Default `rth`. */
+  session?: Session;
 }
 
 /** The fields common to every POST /api/v1/bars body. */
@@ -39,7 +72,8 @@ export interface BarRequestBase extends ContractFields {
   period: Period;
   /** `""` (the default) is now; `"20250126 10:30:00"` in the exchange's time zone; or ISO 8601 with an offset. */
   end_datetime?: string;
-  /** `true`: the current, incomplete bar last, kept current by a live subscription (needs `end_datetime` now). */
+  /** `true`: the current, incomplete bar last, kept current by a live subscription (needs `end_datetime` now; only
+   *  for a LiveWhatToShow, not for CONTFUT). */
   include_forming?: boolean;
   /** Bars per answer, 1-50,000 (default 50,000); a longer answer comes in pages. */
   limit?: number;
@@ -125,8 +159,8 @@ export interface JobAnswer {
   job: Job;
 }
 
-/** The query of GET /api/v1/contracts/{symbol}/head. */
-export type HeadRequest = ContractFields;
+/** The query of GET /api/v1/contracts/{symbol}/head (the symbol is the path's). */
+export type HeadRequest = ContractFields & { symbol: string };
 
 export interface HeadAnswer {
   success: true;
@@ -212,3 +246,78 @@ export type ErrorCode =
   | "tws_rejected" | "tws_error" | "tws_unavailable" | "tws_timeout" | "tws_undecodable" | "no_data"
   | "subscriptions_exhausted" | "resume_unavailable" | "job_not_found" | "invalid_page_token" | "worker_unavailable"
   | "overloaded" | "assets_missing" | "internal_error";
+
+/** The query of GET /api/v1/contracts: the contract fields of a bars request with its defaults (`symbol` unless
+ *  `con_id` names the contract); an option chain may be listed without expiry, strike or right. */
+export interface ContractQuery {
+  symbol?: string;
+  /** Default `STK`. */
+  sec_type?: SecType | "CONTFUT" | "OPT" | "FOP";
+  /** Default `SMART` (`CME` for ES futures). */
+  exchange?: string;
+  /** Default `USD`. */
+  currency?: string;
+  /** IB's contract id: alone it names the contract. */
+  con_id?: number;
+  /** `YYYYMM` or `YYYYMMDD`. */
+  last_trade_date?: string;
+  strike?: number;
+  right?: "" | "C" | "P" | "CALL" | "PUT";
+  multiplier?: string;
+  primary_exchange?: string;
+  local_symbol?: string;
+  trading_class?: string;
+  /** Expired futures and options too. */
+  include_expired?: boolean;
+}
+
+/** One contract as TWS's contract details describe it. */
+export interface Contract {
+  con_id: number;
+  symbol: string;
+  sec_type: string;
+  local_symbol: string;
+  /** `yyyymmdd` (futures, options), `""` for none. */
+  last_trade_date: string;
+  /** 0 for none. */
+  strike: number;
+  /** `C`, `P`, or `""`. */
+  right: string;
+  multiplier: string;
+  exchange: string;
+  primary_exchange: string;
+  currency: string;
+  trading_class: string;
+  long_name: string;
+  /** The zone of `trading_hours` and `liquid_hours`. */
+  time_zone: string;
+  /** TWS's sessions: `yyyymmdd:hhmm-yyyymmdd:hhmm;yyyymmdd:CLOSED;...` */
+  trading_hours: string;
+  liquid_hours: string;
+  min_tick: number;
+}
+
+/** GET /api/v1/contracts (200): every match, sorted by expiry, right, strike, con_id (none is a NotFoundError). */
+export interface ContractsAnswer {
+  success: true;
+  count: number;
+  contracts: Contract[];
+}
+
+/** One contract whose symbol or name starts with the searched text. */
+export interface SymbolMatch {
+  con_id: number;
+  symbol: string;
+  sec_type: string;
+  primary_exchange: string;
+  currency: string;
+  /** e.g. `["OPT", "WAR"]` */
+  derivative_sec_types: string[];
+}
+
+/** GET /api/v1/contracts/search (200): at most 16 matches. */
+export interface SymbolSearchAnswer {
+  success: true;
+  count: number;
+  matches: SymbolMatch[];
+}

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from app.openapi.spec import build_spec, spec_json
 from app.schemas import BarsQuerySchema
+from shared.contract_fields import CONTRACT_DEFAULTS
 from shared.errors import HTTP_STATUS, ErrorCode
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -172,3 +173,20 @@ def test_the_docs_page_is_503_assets_missing_without_swagger_ui(client: FlaskCli
     answer = client.get("/docs")
     assert answer.status_code == 503
     assert answer.get_json()["code"] == "assets_missing" and "make assets" in answer.get_json()["error"]
+
+
+def test_the_bars_request_the_stream_and_the_head_take_every_contract_field(spec: dict[str, Any]) -> None:
+    request = validator(spec, {"$ref": "#/components/schemas/BarsRequest"})
+    option = {"symbol": "AAPL", "period": "1d", "duration": "1 Y", "sec_type": "OPT", "last_trade_date": "20250221",
+              "strike": 230, "right": "C", "multiplier": "100", "trading_class": "AAPL", "con_id": 0,
+              "primary_exchange": "NASDAQ", "local_symbol": "AAPL  250221C00230000", "include_expired": True,
+              "what": "BID_ASK"}
+    assert request.is_valid(option)
+    BarsQuerySchema().load(option)  # what the spec takes, the endpoint takes
+    assert not request.is_valid({**option, "local_symbol": "AAPL,X"})
+    assert not request.is_valid({**option, "con_id": -1})
+    for path in ("/api/v1/bars/stream", "/api/v1/contracts/{symbol}/head"):
+        names = {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert set(CONTRACT_DEFAULTS) <= names, path
+    stream = {p["name"]: p["schema"] for p in spec["paths"]["/api/v1/bars/stream"]["get"]["parameters"]}
+    assert "BID_ASK" not in stream["what"]["enum"] and "CONTFUT" not in stream["sec_type"]["enum"]

@@ -15,6 +15,7 @@ from app.streams.fanout import Fanout
 from app.streams.request import StreamRequest
 from app.streams.session import StreamSession
 from shared.bars import BarRequest
+from shared.contract_fields import CONTRACT_DEFAULTS
 from shared.errors import BridgeError, BridgeFailure, ErrorCode
 from tests.app.streams.conftest import SERIES, T0, A, Feed, Ops, bar, green_wait_until
 from tests.sse import Event, SseParser
@@ -88,7 +89,8 @@ def test_the_snapshot_then_live_events_in_order(fanout: Fanout, feed: Feed, ops:
     assert kinds(client.events) == ["bar", "bar", "update", "status"]
     assert ops.bodies("stream_open") == [{"request": {"symbol": "AAPL", "bar_size": "1 min", "what_to_show": "TRADES",
                                                       "use_rth": True, "sec_type": "STK", "exchange": "SMART",
-                                                      "currency": "USD"}, "after": None, "backfill": 2}]
+                                                      "currency": "USD", **CONTRACT_DEFAULTS}, "after": None,
+                                         "backfill": 2}]
     feed.wait_subscribed()
     feed.publish(8, "update", bar(2, 2.0))
     feed.publish(9, "bar", bar(2))

@@ -104,3 +104,11 @@ def test_previous_end_skips_closed_days() -> None:
     friday = aapl.session_of_day(date(2025, 1, 24))
     assert monday is not None and friday is not None
     assert aapl.previous_end(monday) == friday.end
+
+
+def test_es_believes_cmes_short_session_on_nyse_holidays_cme_keeps_open() -> None:
+    globex, liquid = calendar("ES", False), calendar("ES", True)
+    mlk = globex.session_of_day(date(2031, 1, 20))  # far from the details' week: by rule
+    assert mlk is not None and datetime.fromtimestamp(mlk.end, NY).strftime("%d %H:%M") == "20 13:00"
+    assert liquid.session_of_day(date(2031, 1, 20)) is None
+    assert globex.session_of_day(date(2031, 4, 11)) is None  # Good Friday: CME closes too

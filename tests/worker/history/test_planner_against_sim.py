@@ -63,6 +63,7 @@ def _contract(con_id: int, symbol: str, sec_type: str, local_symbol: str) -> Any
     c.conId, c.symbol, c.secType, c.localSymbol = con_id, symbol, sec_type, local_symbol
     c.exchange = {"CASH": "IDEALPRO", "FUT": "CME"}.get(sec_type, "SMART")
     c.currency = "USD"
+    c.includeExpired = sec_type == "FUT"  # the clock is past ESH5's expiry: TWS answers it only with includeExpired
     return c
 
 

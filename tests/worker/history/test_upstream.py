@@ -143,8 +143,9 @@ def test_a_request_pacing_cannot_send_before_its_deadline_is_refused_with_429(h:
 
 def test_the_pacing_key_names_what_ibs_rules_look_at() -> None:
     key = pacing_key(replace(MINUTE, end_datetime="20250126 10:30:00"), AAPL)
-    assert key.group == (265598, "SMART", "TRADES")
+    assert key.group == (265598, "STK", "SMART", "TRADES")
     assert key.bar_seconds == 60 and key.weight == 1
+    assert pacing_key(replace(MINUTE, what_to_show="BID_ASK"), AAPL).weight == 2, "IB counts BID_ASK twice"
     assert key != pacing_key(MINUTE, AAPL)
     assert key.group == pacing_key(replace(MINUTE, bar_size="5 mins"), AAPL).group
     assert key.group != pacing_key(replace(MINUTE, what_to_show="MIDPOINT"), AAPL).group
@@ -364,3 +365,56 @@ def test_a_request_cancelled_while_it_waits_for_pacing_is_never_sent(h: Harness)
     h.advance(15.25)
     assert len(h.tws.historical) == 1
     assert h.outbox.pacing_queued == 0
+
+
+# ---- what TWS would refuse, and BID_ASK's double weight ------------------------------------------------------------
+
+ES_CONTFUT = replace(AAPL, con_id=495512563, symbol="ES", sec_type="CONTFUT", exchange="CME", primary_exchange="",
+                     local_symbol="ESH5", last_trade_date="20250321", time_zone="US/Central")
+
+
+def test_thirty_bid_ask_requests_of_small_bars_use_the_whole_60_per_10_minutes_budget(h: Harness) -> None:
+    first = h.clock.now
+    for n in range(30):  # 2.5 s apart: the group rule (5 per 2 s, BID_ASK weighing 2) never holds one
+        h.start(replace(MINUTE, bar_size="30 secs", what_to_show="BID_ASK", duration=f"{1800 - n} S"),
+                timeout=3600)
+        assert len(h.tws.historical) == n + 1
+        h.answer([])
+        h.advance(2.5)
+    assert h.pacing.budget()["small_bar_requests_left"] == 0
+    _, handler = h.start(replace(MINUTE, bar_size="30 secs", duration="1800 S"), timeout=3600)
+    assert len(h.tws.historical) == 30 and handler.events == [], "the 31st waits for the 10-minute window"
+    h.advance(first + 600 + LIMITS.margin - h.clock.now - 0.01)
+    assert len(h.tws.historical) == 30
+    h.advance(0.01)
+    assert len(h.tws.historical) == 31
+
+
+@pytest.mark.parametrize(("contract", "what"), [(ES_CONTFUT, "TRADES"), (AAPL, "ADJUSTED_LAST")])
+def test_a_request_with_an_end_tws_refuses_fails_and_is_never_sent(h: Harness, contract: Any, what: str) -> None:
+    handler = Handler()
+    request = replace(MINUTE, what_to_show=what, end_datetime="20250124-21:00:00")
+    h.up.start(Upstream(request, contract, False, handler), h.clock.now + 30)
+    kind, _, error, _ = handler.only
+    assert kind == "failed" and error.code is ErrorCode.INVALID_REQUEST and "end date" in error.message
+    assert h.tws.historical == []
+
+
+@pytest.mark.parametrize(("contract", "what"), [(ES_CONTFUT, "TRADES"), (AAPL, "BID_ASK"),
+                                                (AAPL, "ADJUSTED_LAST"), (AAPL, "HISTORICAL_VOLATILITY"),
+                                                (AAPL, "OPTION_IMPLIED_VOLATILITY")])
+def test_keep_up_to_date_is_never_sent_for_a_series_tws_cannot_stream(h: Harness, contract: Any, what: str) -> None:
+    handler = Handler()
+    h.up.start(Upstream(replace(MINUTE, what_to_show=what), contract, True, handler), h.clock.now + 30)
+    kind, _, error, _ = handler.only
+    assert kind == "failed" and error.code is ErrorCode.INVALID_REQUEST
+    assert h.tws.historical == []
+
+
+def test_a_contfut_goes_as_the_contfut_contract_with_no_end(h: Harness) -> None:
+    handler = Handler()
+    h.up.start(Upstream(replace(MINUTE, exchange="CME"), ES_CONTFUT, False, handler), h.clock.now + 30)
+    (_, contract, end, *_rest) = h.tws.historical[0]
+    assert (contract.conId, contract.secType, contract.symbol, contract.exchange, end) == (
+        0, "CONTFUT", "ES", "CME", ""), "no conId: the front month's changes at every roll"
+    assert contract.lastTradeDateOrContractMonth == "" and contract.localSymbol == ""

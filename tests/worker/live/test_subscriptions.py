@@ -490,3 +490,18 @@ def test_a_subscription_closed_while_its_request_waits_for_pacing_never_opens_up
     h.advance(15)
     assert [args[4] for args in h.tws.historical] == ["1 min", "2 mins", "3 mins", "5 mins"]
     assert h.up.open_count == MAX_SUBSCRIPTIONS
+
+
+@pytest.mark.parametrize("what", ["BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"])
+def test_a_series_tws_keeps_no_stream_of_is_refused_before_it_takes_a_slot(h: Harness, what: str) -> None:
+    h.live()  # one subscription serving: it must not be evicted for a request that cannot stream
+    replies = h.fetch(replace(FORMING, what_to_show=what))
+    assert replies.error.code is ErrorCode.INVALID_REQUEST and "keepUpToDate" in replies.error.message
+    assert len(h.tws.historical) == 1 and len(h.book) == 1
+
+
+def test_a_continuous_future_is_never_subscribed(h: Harness) -> None:
+    contfut = replace(AAPL, symbol="ES", sec_type="CONTFUT", exchange="CME")
+    replies = h.fetch(replace(FORMING, symbol="ES", sec_type="CONTFUT", exchange="CME"), contract=contfut)
+    assert replies.error.code is ErrorCode.INVALID_REQUEST
+    assert h.tws.historical == [] and len(h.book) == 0

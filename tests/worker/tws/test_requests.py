@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from ibapi.client import EClient
 from ibapi.contract import Contract
 
@@ -21,6 +22,8 @@ from worker.tws.requests import (
     HeadTimestampRequest,
     HistoricalDataRequest,
     MarketDataTypeRequest,
+    MatchingSymbolsRequest,
+    ends_only_now,
 )
 
 WORKER = Path(__file__).resolve().parents[3] / "worker"
@@ -29,7 +32,7 @@ SENDING = frozenset(name for name, f in vars(EClient).items()
                     if inspect.isfunction(f) and "sendMsg" in inspect.getsource(f))
 ALLOWED = {
     "tws/requests.py": {"reqHistoricalData", "cancelHistoricalData", "reqContractDetails", "reqCurrentTime",
-                        "reqMarketDataType", "reqHeadTimeStamp", "cancelHeadTimeStamp"},
+                        "reqMarketDataType", "reqHeadTimeStamp", "cancelHeadTimeStamp", "reqMatchingSymbols"},
     "tws/client.py": {"connect"},  # the version handshake and startApi: CONNECT_MESSAGES in the connection manager
 }
 
@@ -85,11 +88,40 @@ def test_each_message_sends_exactly_its_one_ibapi_call() -> None:
     for message in (HistoricalDataRequest(7, contract, "", "1 D", "5 mins", "TRADES", 1, 2, False),
                     CancelHistoricalData(7), ContractDetailsRequest(8, contract), CurrentTimeRequest(),
                     MarketDataTypeRequest(2), HeadTimestampRequest(9, contract, "TRADES", 1),
-                    CancelHeadTimestamp(9)):
+                    CancelHeadTimestamp(9), MatchingSymbolsRequest(10, "APP")):
         message.send_to(client)
     assert client.calls == [
         ("reqHistoricalData", (7, contract, "", "1 D", "5 mins", "TRADES", 1, 2, False, [])),
         ("cancelHistoricalData", (7,)), ("reqContractDetails", (8, contract)), ("reqCurrentTime", ()),
         ("reqMarketDataType", (2,)), ("reqHeadTimeStamp", (9, contract, "TRADES", 1, 2)),
-        ("cancelHeadTimeStamp", (9,)),
+        ("cancelHeadTimeStamp", (9,)), ("reqMatchingSymbols", (10, "APP")),
     ]
+
+
+def _contract(sec_type: str) -> Contract:
+    c = Contract()
+    c.symbol, c.secType, c.exchange, c.currency = "ES", sec_type, "CME", "USD"
+    return c
+
+
+@pytest.mark.parametrize(("sec_type", "what"), [("CONTFUT", "TRADES"), ("STK", "ADJUSTED_LAST"),
+                                                ("CONTFUT", "ADJUSTED_LAST")])
+def test_a_historical_request_with_an_end_tws_refuses_cannot_be_built(sec_type: str, what: str) -> None:
+    """IB: 10339 "Set historical data query end date/time to null for continuous future"; ADJUSTED_LAST needs an
+    empty end too. The bridge never builds such a message, let alone sends it."""
+    with pytest.raises(ValueError, match="end date"):
+        HistoricalDataRequest(1, _contract(sec_type), "20250124-21:00:00", "1 D", "1 min", what, 1, 2, False)
+    assert ends_only_now(sec_type, what)
+    HistoricalDataRequest(1, _contract(sec_type), "", "1 D", "1 min", what, 1, 2, False)  # with no end: fine
+
+
+@pytest.mark.parametrize(("sec_type", "what"), [("CONTFUT", "TRADES"), ("STK", "BID_ASK"), ("STK", "ADJUSTED_LAST"),
+                                                ("STK", "HISTORICAL_VOLATILITY"), ("STK", "OPTION_IMPLIED_VOLATILITY")])
+def test_keep_up_to_date_cannot_be_built_for_a_series_tws_keeps_no_stream_of(sec_type: str, what: str) -> None:
+    with pytest.raises(ValueError, match="up to date"):
+        HistoricalDataRequest(1, _contract(sec_type), "", "1 D", "1 min", what, 1, 2, True)
+
+
+@pytest.mark.parametrize("what", ["TRADES", "MIDPOINT", "BID", "ASK"])
+def test_keep_up_to_date_is_built_for_the_four_kinds_ib_streams(what: str) -> None:
+    assert HistoricalDataRequest(1, _contract("FUT"), "", "1 D", "1 min", what, 1, 2, True).keep_up_to_date
