@@ -177,8 +177,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             "description": "The contract fields of POST /api/v1/bars with its defaults: the contracts such a bars "
                            "request would match (ES futures: `symbol=ES&sec_type=FUT&exchange=CME`, every listed "
                            "expiry; an option chain without last_trade_date, strike or right); `con_id` alone "
-                           "names one contract. Cached by the worker (a listing until an expiry in it has passed, "
-                           "no match for BRIDGE_CONTRACT_NOT_FOUND_TTL).",
+                           "names one contract; more than 1,000 matches is 400 (narrow it). Cached by the worker "
+                           "(a listing until an expiry in it has passed, no match for "
+                           "BRIDGE_CONTRACT_NOT_FOUND_TTL).",
             "parameters": [{"in": "query", "schema": ContractsQuerySchema}],
             "responses": {"200": _json(answers.ContractsAnswerSchema, "the contracts"),
                           **error_responses(E.UNAUTHORIZED, *LOOKUP_CALL, *WORKER_CALL)}}},

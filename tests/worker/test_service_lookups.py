@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from ibapi.client import EClient
 
 from shared.errors import ErrorCode
+from tests.waiting import wait_until
 from tests.worker.test_service import GoneSocket, RunningService
 from worker.tws.client import TwsClient
 
@@ -58,6 +59,7 @@ def test_both_lookups_are_answered_by_req_id_and_a_repeat_asks_tws_nothing(tmp_p
     AnsweringClient.asked.clear()
     running = RunningService(tmp_path, AnsweringClient)
     try:
+        wait_until(lambda: running.health()["connected"], what="connected")
         es = {"symbol": "ES", "sec_type": "FUT", "exchange": "CME"}
         first = running.ask("contracts", es)
         assert first.result == {"contracts": [ESH9]}, first.error

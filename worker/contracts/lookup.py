@@ -65,6 +65,7 @@ class _Pending:
     query: ContractQuery
     waiters: Waiters
     matches: list[dict[str, Any]] = field(default_factory=list)
+    too_many: bool = False  # more than MAX_CONTRACTS matched (a large stock's whole option chain)
     ticket: object = None  # its place in the outbox's line until sent
     timeout: Any = None
 
@@ -153,13 +154,21 @@ class ContractLookups:
         return req_id in self._pending
 
     def on_details(self, req_id: int, details: dict[str, Any]) -> None:
-        matches = self._pending[req_id].matches
-        if len(matches) < MAX_CONTRACTS:
-            matches.append(details)
+        pending = self._pending[req_id]
+        if len(pending.matches) < MAX_CONTRACTS:
+            pending.matches.append(details)
+        else:
+            pending.too_many = True
 
     def on_end(self, req_id: int) -> None:
         pending = self._finish(req_id)
         query = pending.query
+        if pending.too_many:  # an arbitrary part of the list would mislead: the caller narrows it instead
+            why = (f"matches more than {MAX_CONTRACTS} contracts: narrow it with last_trade_date, right or strike "
+                   "(or exchange, trading_class)")
+            pending.waiters.answer(None, BridgeError(ErrorCode.INVALID_REQUEST, f"{_described(query)} {why}",
+                                                     fields={"symbol": why}))
+            return
         if not pending.matches:
             error = BridgeError(ErrorCode.SYMBOL_NOT_FOUND, f"no contract matches {_described(query)}", 200)
             self._remember_not_found(query, error)

@@ -126,7 +126,7 @@ export interface paths {
         };
         /**
          * Every contract that matches the contract fields (TWS's contract details)
-         * @description The contract fields of POST /api/v1/bars with its defaults: the contracts such a bars request would match (ES futures: `symbol=ES&sec_type=FUT&exchange=CME`, every listed expiry; an option chain without last_trade_date, strike or right); `con_id` alone names one contract. Cached by the worker (a listing until an expiry in it has passed, no match for BRIDGE_CONTRACT_NOT_FOUND_TTL).
+         * @description The contract fields of POST /api/v1/bars with its defaults: the contracts such a bars request would match (ES futures: `symbol=ES&sec_type=FUT&exchange=CME`, every listed expiry; an option chain without last_trade_date, strike or right); `con_id` alone names one contract; more than 1,000 matches is 400 (narrow it). Cached by the worker (a listing until an expiry in it has passed, no match for BRIDGE_CONTRACT_NOT_FOUND_TTL).
          */
         get: operations["getContracts"];
         put?: never;

@@ -166,3 +166,15 @@ def test_a_lookup_tws_never_answers_fails_and_is_not_remembered() -> None:
     assert not lookups.owns(rig.tws.details[-1][0])
     lookups.handle(ES, rig.deadline(), Replies())
     assert len(rig.tws.details) == 2
+
+
+def test_more_matches_than_an_answer_holds_is_400_asking_to_narrow_it_and_not_kept() -> None:
+    rig = LookupRig()
+    lookups, _ = make(rig)
+    chain = {"symbol": "AAPL", "sec_type": "OPT"}
+    reply = Replies()
+    lookups.handle(chain, rig.deadline(), reply)
+    answer(lookups, rig.tws.details[-1][0], *({**future("H5", n), "strike": float(n)} for n in range(1, 1002)))
+    assert reply.error.code is ErrorCode.INVALID_REQUEST and "last_trade_date" in reply.error.fields["symbol"]
+    lookups.handle(chain, rig.deadline(), Replies())
+    assert len(rig.tws.details) == 2
