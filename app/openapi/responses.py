@@ -28,7 +28,8 @@ MEANING: dict[ErrorCode, str] = {
     E.REQUEST_TIMEOUT: "the header section or the body did not arrive within BRIDGE_HEADER_TIMEOUT / "
                        "BRIDGE_BODY_TIMEOUT; the connection is closed",
     E.SYMBOL_NOT_FOUND: "TWS knows no such contract (`tws_code` 200)",
-    E.AMBIGUOUS_SYMBOL: "the symbol matches several contracts: give exchange / currency",
+    E.AMBIGUOUS_SYMBOL: "the fields match several contracts: `fields.candidates` lists them (up to 20); name one by "
+                        "con_id, or narrow it (exchange, currency, last_trade_date, strike, right, ...)",
     E.PACING_LIMITED: "TWS refused for pacing (162 / 322), or keeping IB's pacing rules would take past the "
                       "request's deadline",
     E.NOT_SUBSCRIBED: "the account has no market data subscription for this",

@@ -948,7 +948,7 @@ export interface operations {
             };
             /**
              * @description - `invalid_page_token`: page_token is not one the bridge made for this request (same fields, same limit)
-             *     - `ambiguous_symbol`: the symbol matches several contracts: give exchange / currency
+             *     - `ambiguous_symbol`: the fields match several contracts: `fields.candidates` lists them (up to 20); name one by con_id, or narrow it (exchange, currency, last_trade_date, strike, right, ...)
              *     - `invalid_request`: a bad or unknown field (`fields` has a message per field), malformed JSON, or a body that cannot be framed
              */
             400: {
@@ -1696,7 +1696,7 @@ export interface operations {
                 };
             };
             /**
-             * @description - `ambiguous_symbol`: the symbol matches several contracts: give exchange / currency
+             * @description - `ambiguous_symbol`: the fields match several contracts: `fields.candidates` lists them (up to 20); name one by con_id, or narrow it (exchange, currency, last_trade_date, strike, right, ...)
              *     - `invalid_request`: a bad or unknown field (`fields` has a message per field), malformed JSON, or a body that cannot be framed
              */
             400: {

@@ -49,7 +49,7 @@ def series(symbol: str, bar_size: str, start: float, end: float, now: float, wha
     size = parse_bar_size(bar_size)
     assert size.intraday, "daily and larger bars: not needed by these tests"
     query = HistoryQuery("", bar_size, "1 D", use_rth, what, 2, False)
-    builder = _Builder(inst, query, size, now, False)
+    builder = _Builder(inst, query, size, now, False, None)  # stocks only: no universe needed (CONTFUT, options)
     zone = ZoneInfo(inst.time_zone)
     out: list[Bar] = []
     for session in _sessions(inst, use_rth, start, end):
