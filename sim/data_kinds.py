@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 BID_ASK, ADJUSTED_LAST = "BID_ASK", "ADJUSTED_LAST"
 HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY = "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"
+OPTIONS = ("OPT", "FOP")  # options on stocks and on futures: bars from the underlying's path (sim.option_series)
 LIVE_KINDS = ("TRADES", "AGGTRADES", "MIDPOINT", "BID", "ASK")  # the kinds keepUpToDate serves
 # TWS's names of the kinds in its HMDS messages ("... HMDS query returned no data: AAPL@SMART Trades").
 KIND_NAMES = {"TRADES": "Trades", "AGGTRADES": "AggTrades", "MIDPOINT": "Midpoint", "BID": "Bid", "ASK": "Ask",
@@ -55,7 +56,7 @@ def offers(inst: Instrument, what: str) -> bool:
     """Whether TWS has the series `what` for this instrument."""
     if what in inst.what_to_show:
         return True
-    if inst.sec_type == "OPT":
+    if inst.sec_type in OPTIONS:
         return False  # an option's series are its TRADES and quotes (sim.option_series)
     if what == BID_ASK:
         return "BID" in inst.what_to_show and "ASK" in inst.what_to_show
@@ -86,7 +87,7 @@ def check_instrument(inst: Instrument, q: HistoryQuery, now: float) -> None:
             raise SimError(CONTFUT_END_CODE, CONTFUT_END)
         if q.keep_up_to_date:
             raise validation_error("bQ", "Live updates are not supported for continuous futures.")
-    if inst.sec_type == "OPT" and inst.last_date is not None and inst.last_date < cal.local_date(now):
+    if inst.sec_type in OPTIONS and inst.last_date is not None and inst.last_date < cal.local_date(now):
         kind = KIND_NAMES.get(q.what_to_show, q.what_to_show)
         raise SimError(162, f"Historical Market Data Service error message:HMDS query returned no data: "
                             f"{inst.local_symbol}@{inst.exchange} {kind}")  # fmt: skip
@@ -99,7 +100,7 @@ def series_for(inst: Instrument, what: str, now: float, universe: Universe | Non
         assert universe is not None, "a continuous future's bars come from its family's contracts"
         family = universe.future_family(inst.symbol)
         return ContinuousSeries(family, inst.calendar, lambda front: series_for(front, what, now, universe))
-    if inst.sec_type == "OPT":
+    if inst.sec_type in OPTIONS:  # an option on a future: the future by rule, named by its conId
         underlying = universe.by_con_id(inst.under_con_id) if universe is not None else None
         assert underlying is not None, "an option's bars come from its underlying's path"
         return OptionSeries(inst, underlying, what)

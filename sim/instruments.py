@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 
 from sim import trading_calendar as cal
 from sim.contract_match import fits, same
+from sim.future_options import FutureOptionChain, future_chain_from_entry
 from sim.futures import CON_ID_SPAN, FutureFamily, family_from_entry
 from sim.messages import ContractDetailsInfo, ContractSpec, SimError
 from sim.option_chain import OptionChain, chain_from_entry
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "instruments.json"
 WHAT_TO_SHOW = ("TRADES", "AGGTRADES", "MIDPOINT", "BID", "ASK")  # AGGTRADES: crypto's trade series
-SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CONTFUT", "OPT", "CRYPTO")
+SEC_TYPES = ("STK", "CASH", "IND", "FUT", "CONTFUT", "OPT", "FOP", "CRYPTO")
 DEFAULT_ORDER_TYPES = (
     "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,DEACT,GAT,GTC,GTD,GTT,HID,LIT,LMT,MIT,MKT,"
     "MTL,NGCOMB,NONALGO,OCA,PEGBENCH,REL,SCALE,SNAPMID,STP,STPLMT,TRAIL,WHATIF"
@@ -186,14 +187,16 @@ def _positive_decimal(text: str) -> bool:
 
 class Universe:
     """All instruments, with TWS's contract matching rules: the fixed ones of the file, and the futures and option
-    chains made by rule (sim.futures, sim.option_chain), which depend on the clock's now."""
+    chains made by rule (sim.futures, sim.option_chain, sim.future_options), which depend on the clock's now."""
 
     def __init__(self, instruments: list[Instrument], futures: Sequence[FutureFamily] = (),
-                 option_chains: Sequence[OptionChain] = ()) -> None:
+                 option_chains: Sequence[OptionChain] = (),
+                 future_options: Sequence[FutureOptionChain] = ()) -> None:
         self.fixed = list(instruments)
         self._by_con_id = {i.con_id: i for i in self.fixed}
         self.futures = {f.symbol.upper(): f for f in futures}
         self.option_chains = list(option_chains)
+        self.future_options = {c.symbol.upper(): c for c in future_options}
         # For code that enumerates instruments: the fixed ones, then each future's contracts as listed just before
         # its reference expiry (ES: ESH5 .. ESH6). Matching never uses this list for futures.
         self.instruments = self.fixed + [i for f in futures for i in f.reference_listing()]
@@ -218,13 +221,20 @@ class Universe:
         futures = [family_from_entry(e, n, _instrument) for n, e in enumerate(data.get("futures", []))]
         by_con_id = {i.con_id: i for i in instruments}
         chains = [chain_from_entry(e, n, _instrument, by_con_id) for n, e in enumerate(data.get("options", []))]
+        families = {f.symbol.upper(): f for f in futures}
+        fops = [future_chain_from_entry(e, n, _instrument, families) for n, e in enumerate(data.get("futureOptions",
+                                                                                                     []))]
         ranges = [(f"future {f.symbol}", f.con_id_base, f.con_id_base + CON_ID_SPAN) for f in futures]
         ranges += [(f"options of {c.underlying.symbol}", *c.con_id_range) for c in chains]
+        ranges += [(f"options on future {c.symbol}", *c.con_id_range) for c in fops]
         for name, low, high in ranges:
             clash = next((i for i in instruments if low <= i.con_id < high), None)
             if clash is not None:
                 raise ValueError(f"{name}: conIds {low}..{high} include {clash.symbol}'s conId {clash.con_id}")
-        return cls(instruments, futures, chains)
+            other = next((o for o, lo, hi in ranges if o != name and lo < high and low < hi), None)
+            if other is not None:
+                raise ValueError(f"{name}: conIds {low}..{high} overlap those of {other}")
+        return cls(instruments, futures, chains, fops)
 
     def by_con_id(self, con_id: int) -> Instrument | None:
         """The instrument a conId names, whatever the date (futures and options included)."""
@@ -233,6 +243,8 @@ class Universe:
             found = found or family.by_con_id(con_id)
         for chain in self.option_chains:
             found = found or chain.by_con_id(con_id)
+        for fop_chain in self.future_options.values():
+            found = found or fop_chain.by_con_id(con_id)
         return found
 
     def future_family(self, symbol: str) -> FutureFamily:
@@ -243,7 +255,7 @@ class Universe:
         """Every instrument the contract describes at `now` (the clock's; None: the system clock for what is
         listed, and a contract named by conId, expiry or local symbol is answered whatever the date). A non-zero
         conId wins (the other fields must not contradict it, as in TWS); otherwise each given field narrows the
-        match. Expired futures and options answer only with includeExpired."""
+        match. Expired futures and options (on stocks and on futures) answer only with includeExpired."""
         if spec.con_id:
             return self._match_con_id(spec, now)
         found = [i for i in self.fixed if fits(i, spec)]
@@ -251,6 +263,8 @@ class Universe:
             found += [i for i in family.matches(spec, now) if fits(i, spec)]
         for chain in self.option_chains:
             found += [i for i in chain.matches(spec, now) if fits(i, spec)]
+        for fop_chain in self.future_options.values():
+            found += [i for i in fop_chain.matches(spec, now) if fits(i, spec)]
         return found
 
     def _match_con_id(self, spec: ContractSpec, now: float | None) -> list[Instrument]:
@@ -266,6 +280,9 @@ class Universe:
             inst = inst if self.futures[inst.symbol.upper()].answers(inst, now, spec.include_expired) else None
         elif inst.sec_type == "OPT":
             inst = inst if self._chain_of(inst).answers(inst, now, spec.include_expired) else None
+        elif inst.sec_type == "FOP":
+            fop_chain = self.future_options[inst.symbol.upper()]
+            inst = inst if fop_chain.answers(inst, now, spec.include_expired) else None
         if inst is None:
             return []
         # TWS checks given fields against the conId's contract; exchange may be any routing (SMART...).
