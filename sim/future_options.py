@@ -121,7 +121,8 @@ class FutureOptionChain:
 def future_chain_from_entry(entry: Any, index: int, parse: Callable[[Any, int], Instrument],
                             families: dict[str, FutureFamily]) -> FutureOptionChain:
     """A FutureOptionChain from its JSON entry: its future family's symbol, the fields every option shares (read by
-    `parse`, as an instrument's) and the rule fields; ValueError naming the entry when one is missing or out of range."""
+    `parse`, as an instrument's) and the rule fields; ValueError naming the entry when one is missing or out of
+    range."""
     try:
         if not isinstance(entry, dict):
             raise ValueError("not an object")

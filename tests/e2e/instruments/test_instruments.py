@@ -125,6 +125,13 @@ def test_an_option_by_expiry_strike_and_right_equals_the_official_clients_bars(b
     assert_same_bars(keyed(bars), ask_directly(direct, option, "TRADES", "5m", "1 D"))
 
 
+def test_an_option_on_a_future_by_expiry_strike_and_right_equals_the_official_clients_bars(bridge, direct):
+    bars = bridge_bars(bridge, symbol="ES", sec_type="FOP", exchange="CME", last_trade_date="20250321", strike=5400,
+                       right="P", period="1h", duration="1 D")
+    option = contract("ES", "FOP", "CME", lastTradeDateOrContractMonth="20250321", strike=5400.0, right="P")
+    assert_same_bars(keyed(bars), ask_directly(direct, option, "TRADES", "1h", "1 D"))
+
+
 @pytest.mark.parametrize(("fields", "c", "what"), [
     ({"symbol": "SPX", "sec_type": "IND", "exchange": "CBOE"}, contract("SPX", "IND", "CBOE"), "TRADES"),
     ({"symbol": "EUR", "sec_type": "CASH", "exchange": "IDEALPRO"}, contract("EUR", "CASH", "IDEALPRO"), "MIDPOINT"),
@@ -144,10 +151,11 @@ def test_an_index_a_currency_a_coin_and_a_con_id_equal_the_official_clients_bars
     ({"symbol": "AAPL", "what": "BID_ASK", "include_forming": True}, "include_forming"),
     ({"symbol": "AAPL", "what": "HISTORICAL_VOLATILITY", "include_forming": True}, "include_forming"),
     ({"symbol": "AAPL", "sec_type": "OPT", "last_trade_date": "20250221", "right": "C"}, "strike"),
+    ({"symbol": "ES", "sec_type": "FOP", "exchange": "CME", "last_trade_date": "20250321", "right": "C"}, "strike"),
     ({"symbol": "ES", "sec_type": "CONTFUT", "exchange": "CME", "period": "1m", "duration": "",
       "start_datetime": "2025-01-29T14:00:00Z"}, "start_datetime"),  # 1-minute bars reach back 1 D without an end
 ], ids=["adjusted-with-end", "contfut-forming", "bid-ask-forming", "volatility-forming", "option-without-strike",
-        "contfut-out-of-reach"])
+        "fop-without-strike", "contfut-out-of-reach"])
 def test_each_misuse_answers_400_naming_its_field(bridge, fields, field):
     answer = bridge.bars(**fields)
     assert answer.status == 400, answer.body
