@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.contract_lookup import CONTRACT_KEYS
 from shared.errors import BridgeError, ErrorCode
-from worker.contracts.query import ContractQuery
+from worker.contracts.query import ContractKey
 from worker.contracts.resolved import ResolvedContract
 
 MAX_CANDIDATES = 20
@@ -31,7 +31,7 @@ def _order(details: dict[str, Any]) -> tuple[Any, ...]:
             details.get("exchange", ""), details.get("primary_exchange", ""), details.get("con_id", 0))
 
 
-def choose(query: ContractQuery, matches: list[dict[str, Any]],
+def choose(query: ContractKey, matches: list[dict[str, Any]],
            today: str) -> tuple[ResolvedContract | None, BridgeError | None]:
     """The contract `query` resolves to among `matches` (today: "yyyymmdd" for the futures rule), or the error."""
     label = query.label
@@ -55,7 +55,7 @@ def choose(query: ContractQuery, matches: list[dict[str, Any]],
     return resolved_from(query, matches[0]), None
 
 
-def resolved_from(query: ContractQuery, m: dict[str, Any]) -> ResolvedContract:
+def resolved_from(query: ContractKey, m: dict[str, Any]) -> ResolvedContract:
     sec_type = m["sec_type"]
     if query.sec_type == "CONTFUT":
         sec_type = "CONTFUT"  # TWS describes the front future; the bars asked for are the continuous series

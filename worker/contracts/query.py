@@ -21,7 +21,10 @@ PLAIN_PARTS = 4
 
 
 @dataclass(frozen=True)
-class ContractQuery:
+class ContractKey:
+    """The resolver's key of a request's contract (not shared/contract_lookup.py's ContractQuery, the look-up
+    endpoint's request)."""
+
     symbol: str
     sec_type: str
     exchange: str
@@ -39,7 +42,7 @@ class ContractQuery:
     @property
     def plain(self) -> bool:
         """Only symbol, sec_type, exchange and currency: the request as the bridge knew them before issue 12."""
-        return self == ContractQuery(self.symbol, self.sec_type, self.exchange, self.currency)
+        return self == ContractKey(self.symbol, self.sec_type, self.exchange, self.currency)
 
     @property
     def names_expiry(self) -> bool:
@@ -56,13 +59,13 @@ class ContractQuery:
         return " ".join(p for p in parts if p)
 
 
-def contract_key(request: Any) -> ContractQuery:
+def contract_key(request: Any) -> ContractKey:
     """The key of a BarRequest or HeadRequest (both carry the contract fields, shared/bars.py)."""
     r = request
     con_id = int(getattr(r, "con_id", 0) or 0)
     if con_id > 0:
-        return ContractQuery("", "", r.exchange.upper(), "", con_id=con_id)
-    return ContractQuery(r.symbol.upper(), r.sec_type, r.exchange.upper(), r.currency.upper(),
+        return ContractKey("", "", r.exchange.upper(), "", con_id=con_id)
+    return ContractKey(r.symbol.upper(), r.sec_type, r.exchange.upper(), r.currency.upper(),
                          last_trade_date=getattr(r, "last_trade_date", ""),
                          strike=float(getattr(r, "strike", 0.0)), right=getattr(r, "right", "").upper(),
                          multiplier=getattr(r, "multiplier", ""),
@@ -72,7 +75,7 @@ def contract_key(request: Any) -> ContractQuery:
                          include_expired=bool(getattr(r, "include_expired", False)))
 
 
-def query_contract(key: ContractQuery) -> Contract:
+def query_contract(key: ContractKey) -> Contract:
     """The contract reqContractDetails is sent with: exactly the fields the request gave (conId alone for a con_id)."""
     c = Contract()
     if key.con_id:
@@ -90,7 +93,7 @@ def query_contract(key: ContractQuery) -> Contract:
     return c
 
 
-def key_text(key: ContractQuery) -> str:
+def key_text(key: ContractKey) -> str:
     """The key as the store keeps it: a plain key as before (older stores stay readable), else every field."""
     values = astuple(key)
     if key.plain:
@@ -99,12 +102,12 @@ def key_text(key: ContractQuery) -> str:
                     for v in values)
 
 
-def parse_key_text(text: str) -> ContractQuery | None:
+def parse_key_text(text: str) -> ContractKey | None:
     """`key_text`'s inverse; None for a record that is no key of ours."""
     parts = text.split("|")
     if len(parts) == PLAIN_PARTS:
-        return ContractQuery(*parts)
-    if len(parts) != len(fields(ContractQuery)):
+        return ContractKey(*parts)
+    if len(parts) != len(fields(ContractKey)):
         return None
     try:
         con_id, strike = int(parts[4]), float(parts[6])
@@ -112,6 +115,6 @@ def parse_key_text(text: str) -> ContractQuery | None:
         return None
     if con_id < 0 or not math.isfinite(strike) or parts[12] not in ("0", "1"):
         return None
-    return ContractQuery(*parts[:4], con_id=con_id, last_trade_date=parts[5], strike=strike, right=parts[7],
+    return ContractKey(*parts[:4], con_id=con_id, last_trade_date=parts[5], strike=strike, right=parts[7],
                          multiplier=parts[8], primary_exchange=parts[9], local_symbol=parts[10],
                          trading_class=parts[11], include_expired=parts[12] == "1")

@@ -26,14 +26,14 @@ from typing import Any, Protocol
 
 from shared.errors import BridgeError, ErrorCode
 from worker.contracts.choice import choose
-from worker.contracts.query import ContractQuery, contract_key, key_text, parse_key_text, query_contract
+from worker.contracts.query import ContractKey, contract_key, key_text, parse_key_text, query_contract
 from worker.contracts.resolved import ResolvedContract
 from worker.tws.errors import NO_SECURITY_DEFINITION, classify_request_error
 from worker.tws.requests import ContractDetailsRequest, TwsRequest
 
 log = logging.getLogger("tws.contract_resolver")
 
-__all__ = ["ContractQuery", "ContractResolver", "ResolvedContract", "contract_key", "key_text", "query_contract"]
+__all__ = ["ContractKey", "ContractResolver", "ResolvedContract", "contract_key", "key_text", "query_contract"]
 
 Resolved = Callable[["ResolvedContract | None", "BridgeError | None"], None]
 MAX_NOT_FOUND = 10_000  # remembered unknown keys; the oldest is forgotten first (and costs one lookup again)
@@ -56,7 +56,7 @@ class LookupSender(Protocol):
 
 @dataclass
 class _Pending:
-    key: ContractQuery
+    key: ContractKey
     matches: list[dict[str, Any]]
     waiters: list[Resolved]
     ticket: object = field(default=None)  # its place in the outbox's line until sent
@@ -76,10 +76,10 @@ class ContractResolver:
         self._timeout = timeout
         self._not_found_ttl = not_found_ttl  # 0: never remembered
         self._clock = clock
-        self._cache: dict[ContractQuery, ResolvedContract] = {}
-        self._not_found: OrderedDict[ContractQuery, tuple[float, BridgeError]] = OrderedDict()  # until, answer
+        self._cache: dict[ContractKey, ResolvedContract] = {}
+        self._not_found: OrderedDict[ContractKey, tuple[float, BridgeError]] = OrderedDict()  # until, answer
         self._pending: dict[int, _Pending] = {}
-        self._by_key: dict[ContractQuery, int] = {}
+        self._by_key: dict[ContractKey, int] = {}
         self.lookups = 0  # reqContractDetails sent
         self.coalesced = 0  # resolves that joined a lookup in flight
         self.not_found_hits = 0  # answered from the "no such contract" memory
@@ -104,7 +104,7 @@ class ContractResolver:
         while len(self._not_found) > MAX_NOT_FOUND:
             self._not_found.popitem(last=False)
 
-    def resolve(self, key: ContractQuery, done: Resolved, deadline: float = float("inf")) -> None:
+    def resolve(self, key: ContractKey, done: Resolved, deadline: float = float("inf")) -> None:
         """Answer `done` from the cache or the not-found memory at once, or after one lookup that every resolve of
         the key shares; `deadline` (monotonic) bounds the lookup's wait for its turn to be sent."""
         cached = self._cache.get(key)
@@ -141,7 +141,7 @@ class ContractResolver:
 
         pending.ticket = self._sender.request(prepare, deadline, fail)
 
-    def _remembered_not_found(self, key: ContractQuery) -> BridgeError | None:
+    def _remembered_not_found(self, key: ContractKey) -> BridgeError | None:
         entry = self._not_found.get(key)
         if entry is None:
             return None
@@ -150,7 +150,7 @@ class ContractResolver:
             return None
         return entry[1]
 
-    def _remember_not_found(self, key: ContractQuery, error: BridgeError) -> None:
+    def _remember_not_found(self, key: ContractKey, error: BridgeError) -> None:
         if self._not_found_ttl <= 0:
             return
         self._not_found.pop(key, None)
@@ -169,7 +169,7 @@ class ContractResolver:
             for done in self._finish(req_id).waiters:
                 done(None, error)
 
-    def cached(self, key: ContractQuery) -> bool:
+    def cached(self, key: ContractKey) -> bool:
         return key in self._cache
 
     def stats(self) -> dict[str, int]:

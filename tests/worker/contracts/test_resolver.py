@@ -14,15 +14,15 @@ import worker.contracts.resolver
 from shared.bars import BarRequest
 from shared.errors import BridgeError, ErrorCode
 from tests.worker.fakes import LIMITS, T0, Clock, FakeConnection, roomy_budget
-from worker.contracts.resolver import ContractQuery, ContractResolver, ResolvedContract, contract_key
+from worker.contracts.resolver import ContractKey, ContractResolver, ResolvedContract, contract_key
 from worker.history.memory_store import MemoryStore
 from worker.timers import Timers
 from worker.tws.message_budget import MessageBudget
 from worker.tws.outbox import Outbox
 from worker.tws.pacing import PacingRules
 
-AAPL = ContractQuery("AAPL", "STK", "SMART", "USD")
-ES = ContractQuery("ES", "FUT", "CME", "USD")
+AAPL = ContractKey("AAPL", "STK", "SMART", "USD")
+ES = ContractKey("ES", "FUT", "CME", "USD")
 
 
 def details(symbol: str = "AAPL", con_id: int = 265598, sec_type: str = "STK", exchange: str = "SMART",
@@ -146,8 +146,8 @@ def test_concurrent_resolves_of_one_key_share_one_request(h: Harness) -> None:
 
 def test_different_keys_get_their_own_requests(h: Harness) -> None:
     h.resolver.resolve(AAPL, Outcomes())
-    h.resolver.resolve(ContractQuery("MSFT", "STK", "SMART", "USD"), Outcomes())
-    h.resolver.resolve(ContractQuery("AAPL", "STK", "SMART", "EUR"), Outcomes())
+    h.resolver.resolve(ContractKey("MSFT", "STK", "SMART", "USD"), Outcomes())
+    h.resolver.resolve(ContractKey("AAPL", "STK", "SMART", "EUR"), Outcomes())
     assert [req_id for req_id, _ in h.sent] == [50, 51, 52]
 
 
@@ -162,12 +162,12 @@ def test_a_resolved_contract_is_cached_and_costs_no_request(h: Harness) -> None:
 
 def test_the_key_is_case_insensitive_but_keeps_the_exchange_and_currency() -> None:
     request = BarRequest(symbol="brk b", bar_size="1 min", duration="1 D", exchange="smart", currency="usd")
-    assert contract_key(request) == ContractQuery("BRK B", "STK", "SMART", "USD")
+    assert contract_key(request) == ContractKey("BRK B", "STK", "SMART", "USD")
 
 
 def test_zero_matches_is_symbol_not_found(h: Harness) -> None:
     done = Outcomes()
-    h.resolver.resolve(ContractQuery("ZZZZ", "STK", "SMART", "USD"), done)
+    h.resolver.resolve(ContractKey("ZZZZ", "STK", "SMART", "USD"), done)
     h.answer()
     assert done.error.code is ErrorCode.SYMBOL_NOT_FOUND
     assert done.error.tws_code == 200
@@ -183,7 +183,7 @@ def test_failures_are_not_cached(h: Harness) -> None:
 
 def test_several_stock_matches_are_ambiguous_and_name_the_places(h: Harness) -> None:
     done = Outcomes()
-    h.resolver.resolve(ContractQuery("SHOP", "STK", "SMART", "USD"), done)
+    h.resolver.resolve(ContractKey("SHOP", "STK", "SMART", "USD"), done)
     h.answer(details("SHOP", 1, primary="NYSE"), details("SHOP", 2, primary="TSE"))
     assert done.error.code is ErrorCode.AMBIGUOUS_SYMBOL
     assert done.error.tws_code == 200
@@ -270,7 +270,7 @@ def test_fail_all_answers_every_waiter_of_every_key(h: Harness) -> None:
     a, a2, b = Outcomes(), Outcomes(), Outcomes()
     h.resolver.resolve(AAPL, a)
     h.resolver.resolve(AAPL, a2)
-    h.resolver.resolve(ContractQuery("MSFT", "STK", "SMART", "USD"), b)
+    h.resolver.resolve(ContractKey("MSFT", "STK", "SMART", "USD"), b)
     lost = BridgeError(ErrorCode.TWS_UNAVAILABLE, "TWS connection lost", retry_after=1.0)
     h.resolver.fail_all(lost)
     assert a.error is lost and a2.error is lost and b.error is lost
@@ -293,7 +293,7 @@ def test_a_lookup_tws_never_answers_expires_and_the_next_request_asks_again(h: H
 
 # ---- "no such contract" remembered ----------------------------------------------------------------------------------
 
-UNKNOWN = ContractQuery("ZZZZ", "STK", "SMART", "USD")
+UNKNOWN = ContractKey("ZZZZ", "STK", "SMART", "USD")
 NO_DEFINITION = "No security definition has been found for the request"
 
 
@@ -380,9 +380,9 @@ def test_ambiguous_and_other_failures_are_not_remembered(h: Harness, code: int, 
 
 
 def test_several_matches_are_not_remembered_as_not_found(h: Harness) -> None:
-    h.resolver.resolve(ContractQuery("SHOP", "STK", "SMART", "USD"), Outcomes())
+    h.resolver.resolve(ContractKey("SHOP", "STK", "SMART", "USD"), Outcomes())
     h.answer(details("SHOP", 1, primary="NYSE"), details("SHOP", 2, primary="TSE"))
-    h.resolver.resolve(ContractQuery("SHOP", "STK", "SMART", "USD"), Outcomes())
+    h.resolver.resolve(ContractKey("SHOP", "STK", "SMART", "USD"), Outcomes())
     assert len(h.sent) == 2
 
 
@@ -395,7 +395,7 @@ def test_a_lost_connection_is_not_remembered_as_not_found(h: Harness) -> None:
 
 def test_the_memory_is_bounded_and_forgets_the_oldest_first(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker.contracts.resolver, "MAX_NOT_FOUND", 3)
-    keys = [ContractQuery(f"X{n}", "STK", "SMART", "USD") for n in range(4)]
+    keys = [ContractKey(f"X{n}", "STK", "SMART", "USD") for n in range(4)]
     for key in keys:
         h.resolver.resolve(key, Outcomes())
         h.answer()
@@ -417,7 +417,7 @@ def test_identical_lookups_in_flight_are_coalesced_and_counted(h: Harness) -> No
 def test_a_lookup_whose_token_would_come_after_its_deadline_is_refused_at_once_with_429() -> None:
     h = Harness(budget=(10, 2))
     clock = h.clock
-    symbols = [ContractQuery(f"S{n}", "STK", "SMART", "USD") for n in range(4)]
+    symbols = [ContractKey(f"S{n}", "STK", "SMART", "USD") for n in range(4)]
     outcomes = [Outcomes() for _ in symbols]
     for key, done in zip(symbols, outcomes, strict=True):
         h.resolver.resolve(key, done, deadline=clock.now + 0.15)
@@ -434,7 +434,7 @@ def test_a_lookup_waiting_for_its_turn_is_never_sent_once_its_callers_failed() -
     h = Harness(budget=(1, 2))
     clock = h.clock
     for n in range(3):
-        h.resolver.resolve(ContractQuery(f"S{n}", "STK", "SMART", "USD"), Outcomes(), deadline=clock.now + 10)
+        h.resolver.resolve(ContractKey(f"S{n}", "STK", "SMART", "USD"), Outcomes(), deadline=clock.now + 10)
     assert len(h.sent) == 2 and h.outbox.queued == 1
     h.resolver.fail_all(BridgeError(ErrorCode.TWS_UNAVAILABLE, "IB is unreachable behind TWS (1100)"))
     assert h.outbox.queued == 0

@@ -11,7 +11,7 @@ from shared.contract_lookup import CONTRACT_KEYS
 from shared.errors import ErrorCode
 from tests.worker.contracts.test_resolver import Harness, Outcomes, details
 from worker.contracts.choice import MAX_CANDIDATES
-from worker.contracts.query import ContractQuery, contract_key, key_text, parse_key_text
+from worker.contracts.query import ContractKey, contract_key, key_text, parse_key_text
 from worker.history.memory_store import MemoryStore
 
 MINUTE = BarRequest(symbol="ES", bar_size="1 min", duration="1 D", sec_type="FUT", exchange="CME")
@@ -34,7 +34,7 @@ def test_a_con_id_alone_is_looked_up_by_its_con_id_only() -> None:
     request = BarRequest(symbol="", bar_size="1 min", duration="1 D", con_id=495512563, sec_type="FUT",
                          exchange="SMART", currency="EUR", last_trade_date="202503")
     key = contract_key(request)
-    assert key == ContractQuery("", "", "SMART", "", con_id=495512563), "every other field is ignored"
+    assert key == ContractKey("", "", "SMART", "", con_id=495512563), "every other field is ignored"
     done = Outcomes()
     h.resolver.resolve(key, done)
     sent = h.sent[0][1]
@@ -50,7 +50,7 @@ def test_a_con_id_alone_is_looked_up_by_its_con_id_only() -> None:
 def test_a_con_id_listed_on_several_exchanges_is_the_one_on_the_requests_exchange() -> None:
     h = Harness()
     done = Outcomes()
-    h.resolver.resolve(ContractQuery("", "", "ISLAND", "", con_id=265598), done)
+    h.resolver.resolve(ContractKey("", "", "ISLAND", "", con_id=265598), done)
     h.answer(details(exchange="SMART"), details(exchange="ISLAND"))
     assert done.contract.exchange == "ISLAND" and done.contract.route("ISLAND") == "ISLAND"
 
@@ -143,11 +143,11 @@ def test_futures_of_one_expiry_on_two_exchanges_are_ambiguous_not_the_nearest() 
 
 
 def test_the_key_text_round_trips_and_a_plain_key_keeps_its_old_form() -> None:
-    plain = ContractQuery("AAPL", "STK", "SMART", "USD")
+    plain = ContractKey("AAPL", "STK", "SMART", "USD")
     assert key_text(plain) == "AAPL|STK|SMART|USD"
-    full = ContractQuery("ES", "FUT", "CME", "USD", last_trade_date="202503", strike=0.0, include_expired=True,
+    full = ContractKey("ES", "FUT", "CME", "USD", last_trade_date="202503", strike=0.0, include_expired=True,
                          local_symbol="ES H5")
-    by_con_id = ContractQuery("", "", "SMART", "", con_id=12)
+    by_con_id = ContractKey("", "", "SMART", "", con_id=12)
     for key in (plain, full, by_con_id):
         assert parse_key_text(key_text(key)) == key
     assert parse_key_text("A|B") is None and parse_key_text("|".join(["x"] * 13)) is None
@@ -155,7 +155,7 @@ def test_the_key_text_round_trips_and_a_plain_key_keeps_its_old_form() -> None:
 
 def test_a_missing_option_is_remembered_under_its_full_key_across_a_restart() -> None:
     store = MemoryStore(1 << 20)
-    key = ContractQuery("AAPL", "OPT", "SMART", "USD", last_trade_date="20250221", strike=999.0, right="C")
+    key = ContractKey("AAPL", "OPT", "SMART", "USD", last_trade_date="20250221", strike=999.0, right="C")
     dead = Harness(store=store)
     dead.resolver.resolve(key, Outcomes())
     dead.answer()

@@ -13,7 +13,7 @@ import pytest
 import worker.history.upstream
 from shared.errors import BridgeError, ErrorCode
 from tests.worker.fakes import AAPL, MINUTE, TWS_END, FakeClient, UpstreamHarness, minute_bar, use_clock
-from worker.contracts.resolver import ContractQuery, ContractResolver
+from worker.contracts.resolver import ContractKey, ContractResolver
 from worker.history.upstream import UNDECODABLE_MEMORY_S, Upstream
 from worker.tws.decoder import Undecodable
 from worker.tws.undecodable import IBAPI_VERSION, UndecodableMessages, undecodable_error
@@ -119,7 +119,7 @@ def test_a_failure_of_our_own_callback_is_an_internal_error() -> None:
 
 def test_a_contract_lookup_whose_answer_cannot_be_decoded_fails_its_callers(h: Harness) -> None:
     outcomes: list[tuple[Any, Any]] = []
-    key = ContractQuery("AAPL", "STK", "SMART", "USD")
+    key = ContractKey("AAPL", "STK", "SMART", "USD")
     h.resolver.resolve(key, lambda c, e: outcomes.append((c, e)))
     h.undecodable.on_report(Undecodable(10, h.lookups[-1], "ValueError: x"))
     assert len(outcomes) == 1 and outcomes[0][1].code is ErrorCode.TWS_UNDECODABLE
