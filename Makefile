@@ -65,10 +65,14 @@ test-ibapi9: $(VENV)/.installed assets system-deps node-client
 # 30 minutes are finite.
 HTTP_SIDE_E2E := capacity control_endpoints fill_command http_fairness http_framing keepalive stream_capacity \
 	stream_node_example
+# the worker's own rules end to end, measured in real time (a TTL, the message budget, the pacing ledger across a
+# kill): the same requests through either client, ~2 minutes of waiting each pass
+WORKER_RULES_E2E := live_windows message_budget pacing_ledger
 UPSTREAM_HISTORY := upstream bar_fetcher heads_against_sim planner_against_sim
 IBAPI_TESTS := tests/worker/tws tests/worker/contracts tests/worker/live $(wildcard tests/worker/test_*.py) \
 	$(foreach t,$(UPSTREAM_HISTORY),tests/worker/history/test_$(t).py) tests/sim tests/e2e \
-	--ignore=tests/e2e/history --ignore=tests/e2e/http_side $(foreach t,$(HTTP_SIDE_E2E),--ignore=tests/e2e/test_$(t).py)
+	--ignore=tests/e2e/history --ignore=tests/e2e/http_side \
+	$(foreach t,$(HTTP_SIDE_E2E) $(WORKER_RULES_E2E),--ignore=tests/e2e/test_$(t).py)
 test-ibapi10: $(VENV10)/.installed system-deps
 	$(PY10) -m pytest $(IBAPI_TESTS) -q --durations=20
 
