@@ -35,6 +35,11 @@ def test_a_cancelled_job_sends_no_further_upstream_request(make_sim, make_histor
     assert cancelled.status == 200, cancelled.body
     left = cancelled.body["job"]["total"] - cancelled.body["job"]["done"]
     assert cancelled.body["job"]["state"] == "cancelled" and left > 0, cancelled.body
+    # What the worker had sent TWS when it took the cancel: its health is answered after the cancel, on its one
+    # thread. The simulator may not have read the last of those requests yet (its control op raced them).
+    sent_by_worker = bridge.get("/health").body["worker"]["upstream_requests_sent"]
+    wait_until(lambda: len(tws.received("RequestHistoricalData")) >= sent_by_worker,
+               what="the simulator read every request the worker sent before the cancel")
     sent_at_cancel = len(windows(tws, "AAPL"))
     tws.control("reply_delay", seconds=0)
 
