@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,9 @@ import ibapi.server_versions as server_versions
 from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.wrapper import EWrapper
+
+from sim.harness import SimulatedTws
+from sim.options import SimOptions
 
 IS_V10 = hasattr(server_versions, "MIN_SERVER_VER_PROTOBUF")
 CLIENT_MAX_VERSION = server_versions.MAX_CLIENT_VER
@@ -208,3 +212,20 @@ class RecordingClient(EWrapper, EClient):
 
     def accountUpdateMultiEnd(self, reqId: int) -> None:  # noqa: N802, N803
         self._record("accountUpdateMultiEnd", reqId)
+
+
+@contextmanager
+def client_of_frozen_sim(options: SimOptions, now: float) -> Iterator[RecordingClient]:
+    """An in-process simulator with its clock frozen at `now`, and the official client connected to it (past the
+    farm notices, 2158: the handshake is done)."""
+    sim = SimulatedTws(options)
+    sim.clock.freeze(now)
+    sim.start()
+    client = RecordingClient()
+    try:
+        client.start(sim.port, 1, sim.host)
+        client.wait_for(lambda ev: any(e.name == "error" and e.data["code"] == 2158 for e in ev))
+        yield client
+    finally:
+        client.stop()
+        sim.stop()

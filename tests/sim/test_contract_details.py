@@ -12,7 +12,7 @@ from ibapi.contract import Contract
 from sim.harness import SimulatedTws
 from sim.options import SimOptions
 from tests.conftest import ny
-from tests.sim.ib_client import RecordingClient
+from tests.sim.ib_client import RecordingClient, client_of_frozen_sim
 from tests.sim.versions import SERVER_VERSIONS
 
 NOW = ny("2025-01-15 11:00")  # a Wednesday: the hours cover MLK day (Monday 20th); January's options expire Friday
@@ -22,15 +22,8 @@ _ids = iter(range(100, 10**6))
 
 @pytest.fixture(scope="module", params=SERVER_VERSIONS)
 def ib(request: pytest.FixtureRequest) -> Iterator[RecordingClient]:
-    sim = SimulatedTws(SimOptions(port=0, max_version=request.param))
-    sim.clock.freeze(NOW)
-    sim.start()
-    client = RecordingClient()
-    client.start(sim.port, 1, sim.host)
-    client.wait_for(lambda ev: any(e.name == "error" and e.data["code"] == 2158 for e in ev))
-    yield client
-    client.stop()
-    sim.stop()
+    with client_of_frozen_sim(SimOptions(port=0, max_version=request.param), NOW) as client:
+        yield client
 
 
 def contract(symbol: str = "", sec_type: str = "", exchange: str = "", **fields: Any) -> Contract:

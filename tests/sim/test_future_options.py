@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 from ibapi.contract import Contract
 
-from sim.harness import SimulatedTws
 from sim.instruments import Universe
 from sim.messages import ContractSpec
 from sim.options import SimOptions
 from tests.conftest import ny
-from tests.sim.ib_client import RecordingClient
+from tests.sim.ib_client import RecordingClient, client_of_frozen_sim
 from tests.sim.test_contract_details import NO_DEFINITION, details
 from tests.sim.test_historical_data import request
 from tests.sim.versions import SERVER_VERSIONS
@@ -69,15 +68,8 @@ def test_con_id_local_symbol_or_expiry_strike_and_right_resolve_exactly_one() ->
 
 @pytest.fixture(scope="module", params=SERVER_VERSIONS)
 def ib(request: pytest.FixtureRequest) -> Iterator[RecordingClient]:
-    sim = SimulatedTws(SimOptions(port=0, max_version=request.param))
-    sim.clock.freeze(NOW)
-    sim.start()
-    client = RecordingClient()
-    client.start(sim.port, 1, sim.host)
-    client.wait_for(lambda ev: any(e.name == "error" and e.data["code"] == 2158 for e in ev))
-    yield client
-    client.stop()
-    sim.stop()
+    with client_of_frozen_sim(SimOptions(port=0, max_version=request.param), NOW) as client:
+        yield client
 
 
 def test_details_of_an_fop_by_expiry_strike_and_right_con_id_or_local_symbol(ib: RecordingClient) -> None:
@@ -104,15 +96,8 @@ def test_an_expired_fop_answers_only_with_include_expired(ib: RecordingClient) -
 
 @pytest.fixture(scope="module")
 def bars_ib() -> Iterator[RecordingClient]:
-    sim = SimulatedTws(SimOptions(port=0, pacing=False))
-    sim.clock.freeze(NOW)
-    sim.start()
-    client = RecordingClient()
-    client.start(sim.port, 1, sim.host)
-    client.wait_for(lambda ev: any(e.name == "error" and e.data["code"] == 2158 for e in ev))
-    yield client
-    client.stop()
-    sim.stop()
+    with client_of_frozen_sim(SimOptions(port=0, pacing=False), NOW) as client:
+        yield client
 
 
 _req_ids = iter(range(1, 10**6))
