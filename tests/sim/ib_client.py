@@ -215,7 +215,7 @@ class RecordingClient(EWrapper, EClient):
 
 
 @contextmanager
-def client_of_frozen_sim(options: SimOptions, now: float) -> Iterator[RecordingClient]:
+def client_of_frozen_sim(options: SimOptions, now: float, client_id: int = 1) -> Iterator[RecordingClient]:
     """An in-process simulator with its clock frozen at `now`, and the official client connected to it (past the
     farm notices, 2158: the handshake is done)."""
     sim = SimulatedTws(options)
@@ -223,7 +223,7 @@ def client_of_frozen_sim(options: SimOptions, now: float) -> Iterator[RecordingC
     sim.start()
     client = RecordingClient()
     try:
-        client.start(sim.port, 1, sim.host)
+        client.start(sim.port, client_id, sim.host)
         client.wait_for(lambda ev: any(e.name == "error" and e.data["code"] == 2158 for e in ev))
         yield client
     finally:

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from sim.harness import SimulatedTws
 from sim.options import SimOptions
 from tests.conftest import ny
-from tests.sim.ib_client import RecordingClient
+from tests.sim.ib_client import RecordingClient, client_of_frozen_sim
 from tests.worker.history.sim_contracts import calendar, instrument
 from worker.history.calendar import SessionCalendar
 from worker.history.coverage import Span
@@ -22,15 +21,8 @@ NOW = ny("2027-05-04 11:00")  # the simulator's frozen clock: every planned span
 
 @pytest.fixture(scope="module")
 def ib() -> Iterator[RecordingClient]:
-    sim = SimulatedTws(SimOptions(port=0, pacing=False, lenient_durations=True))
-    sim.clock.freeze(NOW)
-    sim.start()
-    client = RecordingClient()
-    client.start(sim.port, 7, sim.host)
-    client.wait_for(lambda ev: any(e.name == "error" and e.data["code"] == 2158 for e in ev))
-    yield client
-    client.stop()
-    sim.stop()
+    with client_of_frozen_sim(SimOptions(port=0, pacing=False, lenient_durations=True), NOW, client_id=7) as client:
+        yield client
 
 
 _ids = iter(range(1000, 10**6))
